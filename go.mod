@@ -1,0 +1,3 @@
+module github.com/sandkasse/sandkasse
+
+go 1.26

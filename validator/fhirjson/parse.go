@@ -1,0 +1,437 @@
+package fhirjson
+
+import (
+	"fmt"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Limits bound what one document may cost. Zero fields take the defaults.
+type Limits struct {
+	MaxBytes int // whole document; default 64 MiB
+	MaxDepth int // nesting of objects and arrays; default 256
+}
+
+// DefaultLimits are used for zero fields of Limits.
+var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxDepth: 256}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	return l
+}
+
+// SyntaxError is a document that is not JSON, or breaks a limit. Message
+// never quotes the input.
+type SyntaxError struct {
+	Code    string // json-syntax, json-utf8, json-depth, json-size
+	Line    int
+	Column  int
+	Message string
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%d:%d: %s", e.Line, e.Column, e.Message)
+}
+
+// Parse parses one JSON document. It never panics on any input; a document
+// deeper or bigger than the limits is refused with a SyntaxError.
+func Parse(data []byte, lim Limits) (*Doc, error) {
+	lim = lim.withDefaults()
+	p := &parser{data: data, lim: lim}
+	if len(data) > lim.MaxBytes {
+		return nil, &SyntaxError{Code: "json-size", Line: 1, Column: 1,
+			Message: fmt.Sprintf("document is %d bytes, more than the limit of %d", len(data), lim.MaxBytes)}
+	}
+	p.skipBOM()
+	p.ws()
+	root := p.value(0)
+	if p.err == nil {
+		p.ws()
+		if p.pos < len(p.data) {
+			p.fail("json-syntax", p.pos, "unexpected content after the end of the JSON value")
+		}
+	}
+	// Line starts are needed for every position, even for an error's.
+	p.indexLines()
+	if p.err != nil {
+		p.err.Line, p.err.Column = position(p.data, p.lines, int32(p.errOff))
+		return nil, p.err
+	}
+	return &Doc{Root: root, Duplicates: p.dups, data: data, lines: p.lines}, nil
+}
+
+type parser struct {
+	data   []byte
+	pos    int
+	lim    Limits
+	err    *SyntaxError
+	errOff int
+	dups   []Field
+	lines  []int32
+}
+
+func (p *parser) indexLines() {
+	for i, c := range p.data {
+		if c == '\n' {
+			p.lines = append(p.lines, int32(i+1))
+		}
+	}
+}
+
+func (p *parser) skipBOM() {
+	if len(p.data) >= 3 && p.data[0] == 0xEF && p.data[1] == 0xBB && p.data[2] == 0xBF {
+		p.pos = 3
+	}
+}
+
+func (p *parser) fail(code string, off int, msg string) {
+	if p.err == nil {
+		p.err = &SyntaxError{Code: code, Message: msg}
+		p.errOff = off
+	}
+}
+
+func (p *parser) ws() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func describe(c byte) string {
+	if c >= 0x21 && c < 0x7f {
+		return fmt.Sprintf("%q", c)
+	}
+	return fmt.Sprintf("byte 0x%02x", c)
+}
+
+func (p *parser) value(depth int) *Node {
+	if p.pos >= len(p.data) {
+		p.fail("json-syntax", p.pos, "unexpected end of input, expected a value")
+		return nil
+	}
+	start := p.pos
+	switch c := p.data[p.pos]; {
+	case c == '{':
+		if depth >= p.lim.MaxDepth {
+			p.fail("json-depth", start, fmt.Sprintf("nesting deeper than the limit of %d", p.lim.MaxDepth))
+			return nil
+		}
+		return p.object(depth + 1)
+	case c == '[':
+		if depth >= p.lim.MaxDepth {
+			p.fail("json-depth", start, fmt.Sprintf("nesting deeper than the limit of %d", p.lim.MaxDepth))
+			return nil
+		}
+		return p.array(depth + 1)
+	case c == '"':
+		s, ok := p.str()
+		if !ok {
+			return nil
+		}
+		return &Node{Kind: String, Off: int32(start), Str: s}
+	case c == 't':
+		return p.literal("true", Bool)
+	case c == 'f':
+		return p.literal("false", Bool)
+	case c == 'n':
+		return p.literal("null", Null)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	case c == '/':
+		p.fail("json-syntax", start, "comments are not allowed in JSON")
+	default:
+		p.fail("json-syntax", start, "unexpected "+describe(c)+", expected a value")
+	}
+	return nil
+}
+
+func (p *parser) literal(word string, k Kind) *Node {
+	start := p.pos
+	if len(p.data)-p.pos < len(word) || string(p.data[p.pos:p.pos+len(word)]) != word {
+		p.fail("json-syntax", start, "invalid literal, expected "+word)
+		return nil
+	}
+	p.pos += len(word)
+	s := word
+	if k == Null {
+		s = ""
+	}
+	return &Node{Kind: k, Off: int32(start), Str: s}
+}
+
+func (p *parser) number() *Node {
+	start := p.pos
+	d := p.data
+	i := p.pos
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	intStart := i
+	n := digits()
+	if n == 0 {
+		p.fail("json-syntax", i, "invalid number: expected a digit")
+		return nil
+	}
+	if n > 1 && d[intStart] == '0' {
+		p.fail("json-syntax", intStart, "invalid number: leading zeros are not allowed")
+		return nil
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if digits() == 0 {
+			p.fail("json-syntax", i, "invalid number: expected a digit after the decimal point")
+			return nil
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			p.fail("json-syntax", i, "invalid number: expected a digit in the exponent")
+			return nil
+		}
+	}
+	p.pos = i
+	return &Node{Kind: Number, Off: int32(start), Str: string(d[start:i])}
+}
+
+// str reads a string starting at the opening quote and returns its decoded text.
+func (p *parser) str() (string, bool) {
+	d := p.data
+	start := p.pos
+	i := p.pos + 1
+	// Fast path: no escapes, ASCII or valid UTF-8.
+	for i < len(d) {
+		c := d[i]
+		if c == '"' {
+			s := d[start+1 : i]
+			if !utf8.Valid(s) {
+				return p.slowStr(start)
+			}
+			p.pos = i + 1
+			return string(s), true
+		}
+		if c == '\\' || c < 0x20 {
+			return p.slowStr(start)
+		}
+		i++
+	}
+	p.fail("json-syntax", start, "unterminated string")
+	return "", false
+}
+
+func (p *parser) slowStr(start int) (string, bool) {
+	d := p.data
+	i := start + 1
+	buf := make([]byte, 0, 32)
+	for i < len(d) {
+		c := d[i]
+		switch {
+		case c == '"':
+			p.pos = i + 1
+			return string(buf), true
+		case c < 0x20:
+			p.fail("json-syntax", i, "control character in string must be escaped")
+			return "", false
+		case c == '\\':
+			if i+1 >= len(d) {
+				p.fail("json-syntax", i, "unterminated escape in string")
+				return "", false
+			}
+			e := d[i+1]
+			i += 2
+			switch e {
+			case '"', '\\', '/':
+				buf = append(buf, e)
+			case 'b':
+				buf = append(buf, '\b')
+			case 'f':
+				buf = append(buf, '\f')
+			case 'n':
+				buf = append(buf, '\n')
+			case 'r':
+				buf = append(buf, '\r')
+			case 't':
+				buf = append(buf, '\t')
+			case 'u':
+				r, ok := p.hex4(i)
+				if !ok {
+					return "", false
+				}
+				i += 4
+				if utf16.IsSurrogate(r) {
+					if i+6 <= len(d) && d[i] == '\\' && d[i+1] == 'u' {
+						r2, ok := p.hex4(i + 2)
+						if !ok {
+							return "", false
+						}
+						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+							r = dec
+							i += 6
+						} else {
+							r = utf8.RuneError
+						}
+					} else {
+						r = utf8.RuneError
+					}
+					if r == utf8.RuneError {
+						p.fail("json-utf8", i-6, "unpaired UTF-16 surrogate in \\u escape")
+						return "", false
+					}
+				}
+				buf = utf8.AppendRune(buf, r)
+			default:
+				p.fail("json-syntax", i-2, "invalid escape sequence in string")
+				return "", false
+			}
+		case c < utf8.RuneSelf:
+			buf = append(buf, c)
+			i++
+		default:
+			r, size := utf8.DecodeRune(d[i:])
+			if r == utf8.RuneError && size <= 1 {
+				p.fail("json-utf8", i, "invalid UTF-8 in string")
+				return "", false
+			}
+			buf = append(buf, d[i:i+size]...)
+			i += size
+		}
+	}
+	p.fail("json-syntax", start, "unterminated string")
+	return "", false
+}
+
+func (p *parser) hex4(i int) (rune, bool) {
+	if i+4 > len(p.data) {
+		p.fail("json-syntax", i, "truncated \\u escape in string")
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(p.data[i:i+4]), 16, 32)
+	if err != nil {
+		p.fail("json-syntax", i, "invalid \\u escape in string")
+		return 0, false
+	}
+	return rune(v), true
+}
+
+func (p *parser) object(depth int) *Node {
+	n := &Node{Kind: Object, Off: int32(p.pos)}
+	p.pos++ // {
+	p.ws()
+	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.pos++
+		return n
+	}
+	for {
+		p.ws()
+		if p.pos >= len(p.data) {
+			p.fail("json-syntax", p.pos, "unexpected end of input inside an object")
+			return nil
+		}
+		if p.data[p.pos] != '"' {
+			if p.data[p.pos] == '}' {
+				p.fail("json-syntax", p.pos, "trailing comma before '}' is not allowed")
+			} else {
+				p.fail("json-syntax", p.pos, "unexpected "+describe(p.data[p.pos])+", expected a property name in double quotes")
+			}
+			return nil
+		}
+		nameOff := p.pos
+		name, ok := p.str()
+		if !ok {
+			return nil
+		}
+		p.ws()
+		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+			p.fail("json-syntax", p.pos, "expected ':' after a property name")
+			return nil
+		}
+		p.pos++
+		p.ws()
+		v := p.value(depth)
+		if p.err != nil {
+			return nil
+		}
+		f := Field{Name: name, NameOff: int32(nameOff), Value: v}
+		for i := range n.Fields {
+			if n.Fields[i].Name == name {
+				p.dups = append(p.dups, f)
+				break
+			}
+		}
+		n.Fields = append(n.Fields, f)
+		p.ws()
+		if p.pos >= len(p.data) {
+			p.fail("json-syntax", p.pos, "unexpected end of input inside an object")
+			return nil
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return n
+		default:
+			p.fail("json-syntax", p.pos, "unexpected "+describe(p.data[p.pos])+", expected ',' or '}'")
+			return nil
+		}
+	}
+}
+
+func (p *parser) array(depth int) *Node {
+	n := &Node{Kind: Array, Off: int32(p.pos)}
+	p.pos++ // [
+	p.ws()
+	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.pos++
+		return n
+	}
+	for {
+		p.ws()
+		if p.pos < len(p.data) && p.data[p.pos] == ']' {
+			p.fail("json-syntax", p.pos, "trailing comma before ']' is not allowed")
+			return nil
+		}
+		v := p.value(depth)
+		if p.err != nil {
+			return nil
+		}
+		n.Items = append(n.Items, v)
+		p.ws()
+		if p.pos >= len(p.data) {
+			p.fail("json-syntax", p.pos, "unexpected end of input inside an array")
+			return nil
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			return n
+		default:
+			p.fail("json-syntax", p.pos, "unexpected "+describe(p.data[p.pos])+", expected ',' or ']'")
+			return nil
+		}
+	}
+}

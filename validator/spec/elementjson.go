@@ -1,0 +1,70 @@
+package spec
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+var valuePrefixes = []string{"fixed", "pattern", "minValue", "maxValue", "defaultValue"}
+
+// isValueKey reports whether a JSON member name is one of the choice-typed
+// value members, e.g. "fixedUri" or "patternCodeableConcept".
+func isValueKey(k string) bool {
+	for _, p := range valuePrefixes {
+		if len(k) > len(p) && strings.HasPrefix(k, p) && k[len(p)] >= 'A' && k[len(p)] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+type elementAlias ElementDefinition
+
+// UnmarshalJSON decodes the modelled fields and keeps fixed[x], pattern[x]
+// and the other choice-typed values raw, because their type is only known
+// from the member name.
+func (e *ElementDefinition) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, (*elementAlias)(e)); err != nil {
+		return err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	for k, v := range all {
+		if isValueKey(k) {
+			if e.Values == nil {
+				e.Values = map[string]json.RawMessage{}
+			}
+			e.Values[k] = v
+		}
+	}
+	return nil
+}
+
+// MarshalJSON writes the value members back beside the modelled fields.
+func (e *ElementDefinition) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal((*elementAlias)(e))
+	if err != nil || len(e.Values) == 0 {
+		return b, err
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, err
+	}
+	for k, v := range e.Values {
+		all[k] = v
+	}
+	return json.Marshal(all)
+}
+
+// Value returns the first value member with the given prefix ("fixed",
+// "pattern", …): its type suffix (e.g. "Uri") and raw JSON.
+func (e *ElementDefinition) Value(prefix string) (typeSuffix string, raw json.RawMessage, ok bool) {
+	for k, v := range e.Values {
+		if strings.HasPrefix(k, prefix) && len(k) > len(prefix) && k[len(prefix)] >= 'A' && k[len(prefix)] <= 'Z' {
+			return k[len(prefix):], v, true
+		}
+	}
+	return "", nil, false
+}

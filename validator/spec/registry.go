@@ -1,0 +1,109 @@
+package spec
+
+import "sync"
+
+// CoreBase is the canonical prefix of the R4 core definitions.
+const CoreBase = "http://hl7.org/fhir/StructureDefinition/"
+
+// Registry is the set of conformance resources a validation sees. It is safe
+// for concurrent reads; Add* must not race with lookups of the same URL.
+type Registry struct {
+	mu       sync.RWMutex
+	sds      map[string]*StructureDefinition
+	vss      map[string]*ValueSet
+	css      map[string]*CodeSystem
+	fallback Source
+}
+
+// Source supplies definitions on demand (the embedded R4 core decodes each
+// definition the first time it is asked for, to keep start-up fast).
+type Source interface {
+	StructureDefinition(url string) *StructureDefinition
+	ValueSet(url string) *ValueSet
+	CodeSystem(url string) *CodeSystem
+}
+
+// NewRegistry returns an empty registry that asks fallback for what it does
+// not hold itself (fallback may be nil).
+func NewRegistry(fallback Source) *Registry {
+	return &Registry{
+		sds:      map[string]*StructureDefinition{},
+		vss:      map[string]*ValueSet{},
+		css:      map[string]*CodeSystem{},
+		fallback: fallback,
+	}
+}
+
+// stripVersion drops a "|version" suffix from a canonical.
+func stripVersion(url string) string {
+	for i := len(url) - 1; i >= 0; i-- {
+		if url[i] == '|' {
+			return url[:i]
+		}
+	}
+	return url
+}
+
+// AddStructureDefinition adds or replaces a definition by its URL.
+func (r *Registry) AddStructureDefinition(sd *StructureDefinition) {
+	r.mu.Lock()
+	r.sds[sd.URL] = sd
+	r.mu.Unlock()
+}
+
+// AddValueSet adds or replaces a ValueSet by its URL.
+func (r *Registry) AddValueSet(vs *ValueSet) {
+	r.mu.Lock()
+	r.vss[vs.URL] = vs
+	r.mu.Unlock()
+}
+
+// AddCodeSystem adds or replaces a CodeSystem by its URL.
+func (r *Registry) AddCodeSystem(cs *CodeSystem) {
+	r.mu.Lock()
+	r.css[cs.URL] = cs
+	r.mu.Unlock()
+}
+
+// StructureDefinition finds a definition by canonical URL (a |version suffix
+// is ignored).
+func (r *Registry) StructureDefinition(url string) *StructureDefinition {
+	url = stripVersion(url)
+	r.mu.RLock()
+	sd := r.sds[url]
+	r.mu.RUnlock()
+	if sd == nil && r.fallback != nil {
+		sd = r.fallback.StructureDefinition(url)
+	}
+	return sd
+}
+
+// Type finds the base definition of a type or resource by its code
+// ("Patient", "HumanName", "string").
+func (r *Registry) Type(code string) *StructureDefinition {
+	return r.StructureDefinition(CoreBase + code)
+}
+
+// ValueSet finds a ValueSet by canonical URL.
+func (r *Registry) ValueSet(url string) *ValueSet {
+	url = stripVersion(url)
+	r.mu.RLock()
+	vs := r.vss[url]
+	r.mu.RUnlock()
+	if vs == nil && r.fallback != nil {
+		vs = r.fallback.ValueSet(url)
+	}
+	return vs
+}
+
+// CodeSystem finds a CodeSystem by canonical URL.
+func (r *Registry) CodeSystem(url string) *CodeSystem {
+	url = stripVersion(url)
+	r.mu.RLock()
+	cs := r.css[url]
+	r.mu.RUnlock()
+	if cs == nil && r.fallback != nil {
+		cs = r.fallback.CodeSystem(url)
+	}
+	return cs
+}
