@@ -1,0 +1,191 @@
+package structure
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/sandkasse/sandkasse/validator/spec"
+)
+
+const (
+	fhirTypeExt  = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+	systemPrefix = "http://hl7.org/fhirpath/System."
+)
+
+// child is one allowed JSON member of an element: an element definition seen
+// through one of its types (a choice element has a child per type).
+type child struct {
+	def    *spec.ElementDefinition
+	name   string // element name without [x]
+	typ    string // FHIR type code of this member
+	choice bool
+	// inline is true when the element's children are defined in the same
+	// snapshot below def.Path (BackboneElement and friends).
+	inline bool
+	// contentPath is the path in the same snapshot whose children apply
+	// (def.Path, or the target of a contentReference).
+	contentPath string
+	repeats     bool
+	slot        int // index of def among the parent's children, for counting
+}
+
+// shape is the compiled set of children of one element path.
+type shape struct {
+	byJSON map[string]*child
+	defs   []*spec.ElementDefinition // direct children in order
+	names  []string                  // their element names
+	min    []int
+	max    []int // -1 = unbounded
+}
+
+type shapeKey struct {
+	sd   *spec.StructureDefinition
+	path string
+}
+
+// shapes caches compiled children; definitions never change once loaded, so
+// entries are never invalidated.
+var shapes sync.Map // shapeKey -> *shape
+
+func parseMax(s string) int {
+	if s == "*" || s == "" {
+		return -1
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// typeCode turns an ElementDefinition type into the FHIR type code the
+// instance uses: the R4 snapshots type id, url and primitive values as
+// FHIRPath System types with the FHIR type in an extension.
+func typeCode(t spec.TypeRef) string {
+	if strings.HasPrefix(t.Code, systemPrefix) {
+		for _, e := range t.Extension {
+			if e.URL == fhirTypeExt && e.ValueURL != "" {
+				return e.ValueURL
+			}
+		}
+		switch strings.TrimPrefix(t.Code, systemPrefix) {
+		case "Boolean":
+			return "boolean"
+		case "Integer":
+			return "integer"
+		case "Decimal":
+			return "decimal"
+		case "Date":
+			return "date"
+		case "DateTime":
+			return "dateTime"
+		case "Time":
+			return "time"
+		default:
+			return "string"
+		}
+	}
+	return t.Code
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// snapshotOf returns the elements of a definition's snapshot.
+func snapshotOf(sd *spec.StructureDefinition) []*spec.ElementDefinition {
+	if sd == nil || sd.Snapshot == nil {
+		return nil
+	}
+	return sd.Snapshot.Element
+}
+
+// shapeOf compiles the children of path in sd.
+func shapeOf(sd *spec.StructureDefinition, path string) *shape {
+	key := shapeKey{sd, path}
+	if v, ok := shapes.Load(key); ok {
+		return v.(*shape)
+	}
+	s := &shape{byJSON: map[string]*child{}}
+	elems := snapshotOf(sd)
+	prefix := path + "."
+	for _, d := range elems {
+		if !strings.HasPrefix(d.Path, prefix) || strings.Contains(d.Path[len(prefix):], ".") {
+			continue
+		}
+		if d.SliceName != "" || strings.Contains(d.ID, ":") {
+			continue // slices are the profile validator's business
+		}
+		name := d.Path[len(prefix):]
+		slot := len(s.defs)
+		s.defs = append(s.defs, d)
+		min := 0
+		if d.Min != nil {
+			min = *d.Min
+		}
+		s.min = append(s.min, min)
+		s.max = append(s.max, parseMax(d.Max))
+		repeats := d.Max != "1" && d.Max != "0"
+		content := d.Path
+		if d.ContentReference != "" {
+			ref := d.ContentReference
+			if i := strings.IndexByte(ref, '#'); i >= 0 {
+				ref = ref[i+1:]
+			}
+			content = ref
+		}
+		inline := d.ContentReference != "" || hasChildren(elems, d.Path)
+		if strings.HasSuffix(name, "[x]") {
+			base := strings.TrimSuffix(name, "[x]")
+			s.names = append(s.names, base)
+			for _, t := range d.Type {
+				tc := typeCode(t)
+				s.byJSON[base+upperFirst(tc)] = &child{def: d, name: base, typ: tc, choice: true, repeats: repeats, slot: slot, contentPath: content}
+			}
+			continue
+		}
+		s.names = append(s.names, name)
+		tc := ""
+		if len(d.Type) > 0 {
+			tc = typeCode(d.Type[0])
+		}
+		if d.ContentReference != "" {
+			tc = contentType(elems, content)
+		}
+		s.byJSON[name] = &child{def: d, name: name, typ: tc, inline: inline, repeats: repeats, slot: slot, contentPath: content}
+	}
+	v, _ := shapes.LoadOrStore(key, s)
+	return v.(*shape)
+}
+
+func hasChildren(elems []*spec.ElementDefinition, path string) bool {
+	prefix := path + "."
+	for _, d := range elems {
+		if strings.HasPrefix(d.Path, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// contentType is the type of the element a contentReference points at.
+func contentType(elems []*spec.ElementDefinition, path string) string {
+	for _, d := range elems {
+		if d.Path == path && len(d.Type) > 0 {
+			return typeCode(d.Type[0])
+		}
+	}
+	return "BackboneElement"
+}
+
+// rootElement returns the first snapshot element (the type or resource itself).
+func rootElement(sd *spec.StructureDefinition) *spec.ElementDefinition {
+	if e := snapshotOf(sd); len(e) > 0 {
+		return e[0]
+	}
+	return nil
+}

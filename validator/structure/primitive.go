@@ -1,0 +1,180 @@
+package structure
+
+import (
+	"encoding/base64"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/sandkasse/sandkasse/validator/fhirjson"
+)
+
+// The R4 primitive formats. They are fixed by the standard (the regex
+// extensions on the *.value elements say the same), so they are compiled in
+// rather than read from the definitions at run time.
+var (
+	reCode     = regexp.MustCompile(`^[^\s]+( [^\s]+)*$`)
+	reID       = regexp.MustCompile(`^[A-Za-z0-9\-\.]{1,64}$`)
+	reOID      = regexp.MustCompile(`^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$`)
+	reUUID     = regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	reDecimal  = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+	reInteger  = regexp.MustCompile(`^-?([0]|([1-9][0-9]*))$`)
+	reUnsigned = regexp.MustCompile(`^([0]|([1-9][0-9]*))$`)
+	rePositive = regexp.MustCompile(`^\+?[1-9][0-9]*$`)
+	reDate     = regexp.MustCompile(`^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$`)
+	reDateTime = regexp.MustCompile(`^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$`)
+	reInstant  = regexp.MustCompile(`^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$`)
+	reTime     = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?$`)
+	// dateTime with a time but no zone: R4 requires the zone, and the
+	// reference validator says so in words of its own.
+	reDateTimeNoZone = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?$`)
+)
+
+// maxStringBytes is the R4 limit on a string value (1 MB).
+const maxStringBytes = 1 << 20
+
+// jsonKindOf returns the JSON kind a primitive type is written as.
+func jsonKindOf(typ string) fhirjson.Kind {
+	switch typ {
+	case "boolean":
+		return fhirjson.Bool
+	case "integer", "unsignedInt", "positiveInt", "decimal", "integer64":
+		return fhirjson.Number
+	}
+	return fhirjson.String
+}
+
+// checkPrimitive returns a code and a message when the value does not fit
+// the primitive type; both are empty when it does. Messages name the type and
+// the rule, never the value.
+func checkPrimitive(typ, v string) (code, msg, fix string) {
+	switch typ {
+	case "boolean":
+		if v != "true" && v != "false" {
+			return "type-boolean", "a boolean must be true or false", ""
+		}
+	case "integer":
+		if !reInteger.MatchString(v) {
+			return "format-integer", "not a valid integer", "write a whole number without a decimal point or exponent"
+		}
+		if _, err := strconv.ParseInt(v, 10, 32); err != nil {
+			return "format-integer-range", "integer outside the 32-bit range", ""
+		}
+	case "unsignedInt":
+		if !reUnsigned.MatchString(v) {
+			return "format-unsignedInt", "not a valid unsignedInt (0 or more)", ""
+		}
+		if _, err := strconv.ParseInt(v, 10, 32); err != nil {
+			return "format-integer-range", "unsignedInt outside the 32-bit range", ""
+		}
+	case "positiveInt":
+		if !rePositive.MatchString(v) {
+			return "format-positiveInt", "not a valid positiveInt (1 or more)", ""
+		}
+		if _, err := strconv.ParseInt(strings.TrimPrefix(v, "+"), 10, 32); err != nil {
+			return "format-integer-range", "positiveInt outside the 32-bit range", ""
+		}
+	case "decimal":
+		if !reDecimal.MatchString(v) {
+			return "format-decimal", "not a valid decimal", ""
+		}
+	case "string", "markdown":
+		if len(v) > maxStringBytes {
+			return "string-too-long", "a string may not exceed 1 MB", ""
+		}
+		if strings.TrimSpace(v) == "" && typ == "string" {
+			return "string-blank", "a string value must contain a non-whitespace character", "remove the element, or give it a value"
+		}
+	case "code":
+		if !reCode.MatchString(v) {
+			return "format-code", "not a valid code (no leading, trailing or double whitespace)", "remove the extra whitespace"
+		}
+	case "id":
+		if !reID.MatchString(v) {
+			if len(v) > 64 {
+				return "format-id-length", "an id may have at most 64 characters", ""
+			}
+			return "format-id", "not a valid id (A-Z, a-z, 0-9, '-' and '.', 1 to 64 characters)", ""
+		}
+	case "uri", "url", "canonical":
+		if strings.ContainsAny(v, " \t\r\n") || v == "" {
+			return "format-uri", "a " + typ + " may not contain whitespace", ""
+		}
+		if strings.HasPrefix(v, "urn:oid:") && !reOID.MatchString(v) {
+			return "format-oid", "not a valid urn:oid", ""
+		}
+		// RFC 4122 allows upper-case hex in a URI; only the uuid type
+		// insists on lower case.
+		if strings.HasPrefix(v, "urn:uuid:") && !reUUID.MatchString(strings.ToLower(v)) {
+			return "format-uuid", "not a valid urn:uuid (hex 8-4-4-4-12)", ""
+		}
+	case "oid":
+		if !reOID.MatchString(v) {
+			return "format-oid", "not a valid oid (urn:oid:…)", ""
+		}
+	case "uuid":
+		if !reUUID.MatchString(v) {
+			return "format-uuid", "not a valid uuid (urn:uuid:, lower-case hex 8-4-4-4-12)", ""
+		}
+	case "base64Binary":
+		if !validBase64(v) {
+			return "format-base64", "not a valid base64 value", "encode the content with standard base64 (RFC 4648)"
+		}
+	case "date":
+		if !reDate.MatchString(v) || !validDayOfMonth(v) {
+			return "format-date", "not a valid date (YYYY, YYYY-MM or YYYY-MM-DD)", ""
+		}
+	case "dateTime":
+		if !reDateTime.MatchString(v) || !validDayOfMonth(v) {
+			if reDateTimeNoZone.MatchString(v) {
+				return "format-dateTime-zone", "if a dateTime has a time, it must have a timezone", "add Z or an offset like +01:00"
+			}
+			return "format-dateTime", "not a valid dateTime (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz)", ""
+		}
+	case "instant":
+		if !reInstant.MatchString(v) || !validDayOfMonth(v) {
+			return "format-instant", "not a valid instant (YYYY-MM-DDThh:mm:ss(.sss)+zz:zz)", ""
+		}
+	case "time":
+		if !reTime.MatchString(v) {
+			return "format-time", "not a valid time (hh:mm:ss)", ""
+		}
+	}
+	if !utf8.ValidString(v) {
+		return "format-utf8", "not valid UTF-8", ""
+	}
+	return "", "", ""
+}
+
+// validDayOfMonth rejects dates like 2021-02-30 that the regex lets through.
+func validDayOfMonth(v string) bool {
+	if len(v) < 10 {
+		return true
+	}
+	y, err1 := strconv.Atoi(v[0:4])
+	m, err2 := strconv.Atoi(v[5:7])
+	d, err3 := strconv.Atoi(v[8:10])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return false
+	}
+	days := [...]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[m-1]
+	if m == 2 && (y%4 == 0 && (y%100 != 0 || y%400 == 0)) {
+		days = 29
+	}
+	return d <= days
+}
+
+func validBase64(v string) bool {
+	clean := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, v)
+	if clean == "" {
+		return false
+	}
+	_, err := base64.StdEncoding.DecodeString(clean)
+	return err == nil
+}
