@@ -42,6 +42,11 @@ type ConceptFilter struct {
 
 // Expansion is ValueSet.expansion.
 type Expansion struct {
+	// Total and Offset tell whether a stored expansion is complete: one
+	// that is paged (offset > 0 or total > number of codes) cannot prove a
+	// code absent.
+	Total    *int                `json:"total,omitempty"`
+	Offset   int                 `json:"offset,omitempty"`
 	Contains []ExpansionContains `json:"contains,omitempty"`
 }
 
@@ -51,17 +56,20 @@ type ExpansionContains struct {
 	Code     string              `json:"code,omitempty"`
 	Display  string              `json:"display,omitempty"`
 	Abstract bool                `json:"abstract,omitempty"`
+	Inactive bool                `json:"inactive,omitempty"`
 	Contains []ExpansionContains `json:"contains,omitempty"`
 }
 
 // CodeSystem is modelled for membership tests and hierarchy (is-a).
 type CodeSystem struct {
-	ResourceType     string    `json:"resourceType"`
-	ID               string    `json:"id,omitempty"`
-	URL              string    `json:"url"`
-	Version          string    `json:"version,omitempty"`
-	Name             string    `json:"name,omitempty"`
-	CaseSensitive    bool      `json:"caseSensitive,omitempty"`
+	ResourceType string `json:"resourceType"`
+	ID           string `json:"id,omitempty"`
+	URL          string `json:"url"`
+	Version      string `json:"version,omitempty"`
+	Name         string `json:"name,omitempty"`
+	// CaseSensitive is a pointer because most v2 tables in R4 omit it, and
+	// absence must not read as "case-insensitive"; see IsCaseSensitive.
+	CaseSensitive    *bool     `json:"caseSensitive,omitempty"`
 	Content          string    `json:"content,omitempty"` // not-present | example | fragment | complete | supplement
 	HierarchyMeaning string    `json:"hierarchyMeaning,omitempty"`
 	Concept          []Concept `json:"concept,omitempty"`
@@ -81,4 +89,14 @@ type ConceptProperty struct {
 	ValueCode    string `json:"valueCode,omitempty"`
 	ValueString  string `json:"valueString,omitempty"`
 	ValueBoolean *bool  `json:"valueBoolean,omitempty"`
+	ValueInteger *int   `json:"valueInteger,omitempty"`
+	// ValueDateTime carries deprecationDate.
+	ValueDateTime string `json:"valueDateTime,omitempty"`
+}
+
+// IsCaseSensitive reports whether codes must match exactly. An absent
+// caseSensitive is treated as true: being strict about an unknown rule is
+// safer than accepting "Male" for "male".
+func (cs *CodeSystem) IsCaseSensitive() bool {
+	return cs.CaseSensitive == nil || *cs.CaseSensitive
 }
