@@ -109,6 +109,9 @@ func (p *parser) ws() {
 }
 
 func describe(c byte) string {
+	if c == '/' {
+		return "'/' (comments are not allowed in JSON)"
+	}
 	if c >= 0x21 && c < 0x7f {
 		return fmt.Sprintf("%q", c)
 	}
@@ -148,8 +151,6 @@ func (p *parser) value(depth int) *Node {
 		return p.literal("null", Null)
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.number()
-	case c == '/':
-		p.fail("json-syntax", start, "comments are not allowed in JSON")
 	default:
 		p.fail("json-syntax", start, "unexpected "+describe(c)+", expected a value")
 	}

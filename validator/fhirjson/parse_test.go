@@ -1,0 +1,177 @@
+package fhirjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseKeepsPositionsAndNumbers(t *testing.T) {
+	src := "{\n  \"resourceType\": \"Observation\",\n  \"valueDecimal\": 1.50,\n  \"naïve\": [true, null]\n}"
+	doc, err := Parse([]byte(src), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := doc.Root.Get("valueDecimal")
+	if v == nil || v.Kind != Number || v.Str != "1.50" {
+		t.Fatalf("decimal kept as %+v, want literal 1.50", v)
+	}
+	if l, c := doc.Position(v.Off); l != 3 || c != 19 {
+		t.Errorf("valueDecimal at %d:%d, want 3:19", l, c)
+	}
+	arr := doc.Root.Get("naïve")
+	if arr == nil || len(arr.Items) != 2 || arr.Items[1].Kind != Null {
+		t.Fatalf("array parsed as %+v", arr)
+	}
+	// Columns count characters: ï is two bytes but one column.
+	if l, c := doc.Position(arr.Items[0].Off); l != 4 || c != 13 {
+		t.Errorf("array item at %d:%d, want 4:13", l, c)
+	}
+}
+
+func TestParseErrorsNameWhatAndWhere(t *testing.T) {
+	cases := []struct {
+		name, src, code, msg string
+		line, col            int
+	}{
+		{"trailing comma in object", "{\"a\": 1,\n}", "json-syntax", "trailing comma", 2, 1},
+		{"trailing comma in array", "[1,]", "json-syntax", "trailing comma", 1, 4},
+		{"comment", "{\n // x\n\"a\":1}", "json-syntax", "comments are not allowed", 2, 2},
+		{"unterminated string", "{\"a\": \"abc", "json-syntax", "unterminated string", 1, 7},
+		{"bad literal", "{\"a\": tru}", "json-syntax", "expected true", 1, 7},
+		{"leading zero", "[01]", "json-syntax", "leading zeros", 1, 2},
+		{"control char", "[\"a\tb\"]", "json-syntax", "control character", 1, 4},
+		{"invalid utf8", "[\"a\xffb\"]", "json-utf8", "invalid UTF-8", 1, 4},
+		{"lone surrogate", `["\ud800"]`, "json-utf8", "surrogate", 1, 3},
+		{"content after value", "{} {}", "json-syntax", "after the end", 1, 4},
+		{"empty input", "", "json-syntax", "unexpected end", 1, 1},
+		{"missing colon", `{"a" 1}`, "json-syntax", "expected ':'", 1, 6},
+		{"bad escape", `["\q"]`, "json-syntax", "invalid escape", 1, 3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(c.src), Limits{})
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("got %v, want a SyntaxError", err)
+			}
+			if se.Code != c.code || !strings.Contains(se.Message, c.msg) || se.Line != c.line || se.Column != c.col {
+				t.Errorf("got %s %d:%d %q, want %s %d:%d containing %q", se.Code, se.Line, se.Column, se.Message, c.code, c.line, c.col, c.msg)
+			}
+		})
+	}
+}
+
+func TestParseLimits(t *testing.T) {
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	_, err := Parse([]byte(deep), Limits{})
+	var se *SyntaxError
+	if !errors.As(err, &se) || se.Code != "json-depth" {
+		t.Fatalf("100,000-deep nesting: got %v, want json-depth", err)
+	}
+	ok := strings.Repeat("[", 10) + strings.Repeat("]", 10)
+	if _, err := Parse([]byte(ok), Limits{MaxDepth: 10}); err != nil {
+		t.Errorf("depth 10 with limit 10 refused: %v", err)
+	}
+	if _, err := Parse([]byte("["+ok+"]"), Limits{MaxDepth: 10}); err == nil {
+		t.Error("depth 11 with limit 10 accepted")
+	}
+	big := bytes.Repeat([]byte(" "), 101)
+	big[0] = '1'
+	if _, err := Parse(big, Limits{MaxBytes: 100}); !errors.As(err, &se) || se.Code != "json-size" {
+		t.Errorf("oversized document: got %v, want json-size", err)
+	}
+}
+
+func TestParseDuplicates(t *testing.T) {
+	doc, err := Parse([]byte(`{"a":1,"b":2,"a":3}`), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Duplicates) != 1 || doc.Duplicates[0].Name != "a" {
+		t.Fatalf("duplicates = %+v, want one 'a'", doc.Duplicates)
+	}
+}
+
+func TestParseAgreesWithEncodingJSON(t *testing.T) {
+	inputs := []string{
+		`{"s":"\u00e6\u00f8\u00e5 \ud83d\ude00 \" \\ \/ \b\f\n\r\t","n":[-0,1e10,-2.5E-3,0.0],"o":{"x":[{},[]]},"t":true,"f":false,"z":null}`,
+		`"plain"`, `  12  `, `[]`,
+	}
+	for _, in := range inputs {
+		doc, err := Parse([]byte(in), Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", in, err)
+		}
+		var want any
+		if err := json.Unmarshal([]byte(in), &want); err != nil {
+			t.Fatal(err)
+		}
+		if got := toAny(doc.Root); !jsonEqual(got, want) {
+			t.Errorf("%s: got %#v want %#v", in, got, want)
+		}
+	}
+}
+
+func toAny(n *Node) any {
+	switch n.Kind {
+	case Null:
+		return nil
+	case Bool:
+		return n.Str == "true"
+	case Number:
+		var f float64
+		_ = json.Unmarshal([]byte(n.Str), &f)
+		return f
+	case String:
+		return n.Str
+	case Array:
+		out := []any{}
+		for _, it := range n.Items {
+			out = append(out, toAny(it))
+		}
+		return out
+	default:
+		out := map[string]any{}
+		for _, f := range n.Fields {
+			out[f.Name] = toAny(f.Value)
+		}
+		return out
+	}
+}
+
+func jsonEqual(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return bytes.Equal(x, y)
+}
+
+// FuzzParse: never panics, and agrees with encoding/json on what is JSON.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`{"resourceType":"Patient","name":[{"given":["a",null]}],"_birthDate":{"id":"x"}}`,
+		`[1,2,{"a":"\u00e6"}]`, `{"a":1,}`, "[\"\xff\"]", `{"a":"\ud800"}`, `-0.5e+3`, `[[[[[]]]]]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := Parse(data, Limits{MaxDepth: 64})
+		stdValid := json.Valid(data)
+		if err == nil && !stdValid {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+		if err != nil {
+			var se *SyntaxError
+			if !errors.As(err, &se) || se.Line < 1 || se.Column < 1 {
+				t.Fatalf("error without a position: %v", err)
+			}
+			// encoding/json accepts lone surrogates (replacing them) and
+			// has no depth limit of 64; everything else it accepts we must.
+			if stdValid && se.Code == "json-syntax" {
+				t.Fatalf("refused valid JSON %q: %v", data, err)
+			}
+			return
+		}
+		_ = doc.Root
+	})
+}
