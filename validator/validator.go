@@ -1,14 +1,23 @@
 // Package validator is the conformance engine as a library: hand it FHIR R4
 // JSON, get back every finding with its location. It has no server and no
 // database; sandbox/ and cmd/ wrap it.
+//
+// A validation runs in passes over one typed tree: fhirjson parses with
+// positions, structure walks the definitions and builds the tree, then the
+// invariant, terminology and reference passes work on the sites structure
+// handed back.
 package validator
 
 import (
 	"context"
 	"errors"
+	"sort"
 
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
 	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/spec"
+	"github.com/sandkasse/sandkasse/validator/spec/r4"
+	"github.com/sandkasse/sandkasse/validator/structure"
 )
 
 // Result is the outcome for one resource document.
@@ -23,6 +32,12 @@ func (r Result) Valid() bool { return !r.Issues.HasErrors() }
 // Options configure a Validator.
 type Options struct {
 	Limits fhirjson.Limits
+	// MaxElements bounds the typed tree of one document (0: the default of
+	// the structure package).
+	MaxElements int
+	// Registry holds the conformance resources; nil means the embedded R4
+	// core alone.
+	Registry *spec.Registry
 	// Profiles are canonical URLs every resource is also validated against.
 	Profiles []string
 }
@@ -30,12 +45,20 @@ type Options struct {
 // Validator validates resources. It is safe for concurrent use.
 type Validator struct {
 	opts Options
+	reg  *spec.Registry
 }
 
 // New returns a Validator.
 func New(opts Options) (*Validator, error) {
-	return &Validator{opts: opts}, nil
+	reg := opts.Registry
+	if reg == nil {
+		reg = r4.NewRegistry()
+	}
+	return &Validator{opts: opts, reg: reg}, nil
 }
+
+// Registry returns the definitions the validator uses.
+func (v *Validator) Registry() *spec.Registry { return v.reg }
 
 // Validate checks one JSON document holding one resource.
 func (v *Validator) Validate(ctx context.Context, data []byte) Result {
@@ -49,8 +72,24 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		return Result{Issues: issue.List{{Severity: issue.Fatal, Code: "json-syntax", Type: "structure", Message: err.Error()}}}
 	}
 	rt := ""
-	if n := doc.Root.Get("resourceType"); n != nil && n.Kind == fhirjson.String {
-		rt = n.Str
+	if doc.Root.Kind == fhirjson.Object {
+		if n := doc.Root.Get("resourceType"); n != nil && n.Kind == fhirjson.String {
+			rt = n.Str
+		}
 	}
-	return Result{ResourceType: rt}
+	st := structure.Build(doc, v.reg, structure.Limits{MaxElements: v.opts.MaxElements})
+	issues := st.Issues
+	sortIssues(issues)
+	return Result{ResourceType: rt, Issues: issues}
+}
+
+// sortIssues orders findings by position so that reports read top to bottom
+// and are stable from run to run.
+func sortIssues(l issue.List) {
+	sort.SliceStable(l, func(i, j int) bool {
+		if l[i].Line != l[j].Line {
+			return l[i].Line < l[j].Line
+		}
+		return l[i].Column < l[j].Column
+	})
 }
