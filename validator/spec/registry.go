@@ -13,6 +13,7 @@ type Registry struct {
 	vss      map[string]*ValueSet
 	css      map[string]*CodeSystem
 	fallback Source
+	indexes  sync.Map // *StructureDefinition → *indexResult
 }
 
 // Source supplies definitions on demand (the embedded R4 core decodes each
