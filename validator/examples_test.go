@@ -1,0 +1,228 @@
+package validator_test
+
+// Every example resource of the R4 specification (npm package
+// hl7.fhir.r4.examples@4.0.1, CC0) is valid R4: an error on one of them is a
+// bug of ours, unless it is a known defect of the example, listed in
+// r4Errata with the reason.
+//
+// The package is not in the repository. Point SANDKASSE_R4_EXAMPLES at the
+// unpacked package directory (the one holding package.json and the
+// *.json files):
+//
+//	npm pack hl7.fhir.r4.examples@4.0.1 && tar xzf hl7.fhir.r4.examples-4.0.1.tgz
+//	SANDKASSE_R4_EXAMPLES=$PWD/package go test ./validator -run TestR4ExamplesHaveNoErrors
+//
+// (npm install puts the same files in node_modules/hl7.fhir.r4.examples/.)
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/sandkasse/sandkasse/validator"
+	"github.com/sandkasse/sandkasse/validator/issue"
+)
+
+const r4ExamplesEnv = "SANDKASSE_R4_EXAMPLES"
+
+// r4ExampleCount is how many files the selection below finds in
+// hl7.fhir.r4.examples@4.0.1: of its 5,306 JSON resource files, the 721 whose
+// resourceType is not a conformance resource type. That is the 706 example
+// resources of the peers' benchmark corpus (make-corpus.js) plus the 15
+// Bundles the specification publishes its definitions in (Bundle-resources,
+// Bundle-types, Bundle-valuesets, …; make-corpus.js leaves those out).
+const r4ExampleCount = 721
+
+// r4ConformanceTypes are left out of the example selection: they are the
+// definitions, not examples (same list as make-corpus.js).
+var r4ConformanceTypes = map[string]bool{
+	"StructureDefinition": true, "ValueSet": true, "CodeSystem": true, "SearchParameter": true,
+	"OperationDefinition": true, "CompartmentDefinition": true, "ConceptMap": true, "NamingSystem": true,
+	"CapabilityStatement": true, "ImplementationGuide": true, "StructureMap": true, "GraphDefinition": true,
+	"MessageDefinition": true,
+}
+
+// erratum is an error the engine rightly reports on an R4 example: a defect
+// of the example. File, Code and Expression must all match (Expression "*"
+// matches any location in the file). Add an entry only after reading the
+// example and confirming the defect; when in doubt the engine is wrong.
+type erratum struct {
+	File, Code, Expression string
+	Reason                 string
+}
+
+var r4Errata = []erratum{
+	// Questionnaire.item.linkId is 1..1; 32 nested display items of this
+	// generated questionnaire (item[0].item[n].item[0] and the like) have none.
+	{"Questionnaire-qs1.json", "cardinality-min", "*",
+		"32 nested display items have no linkId (Questionnaire.item.linkId is 1..1)"},
+
+	// txt-2 (Narrative.div, severity error): "The narrative SHALL have some
+	// non-whitespace content". These divs hold only whitespace.
+	{"ActivityDefinition-blood-tubes-supply.json", "txt-2", "ActivityDefinition.text.div",
+		`text.div is "<div xmlns=...>\n    </div>": no non-whitespace content`},
+	{"ActivityDefinition-heart-valve-replacement.json", "txt-2", "ActivityDefinition.text.div",
+		`text.div is "<div xmlns=...>\n    </div>": no non-whitespace content`},
+	{"EventDefinition-example.json", "txt-2", "EventDefinition.text.div",
+		`text.div is "<div xmlns=...>\n    </div>": no non-whitespace content`},
+	{"Questionnaire-zika-virus-exposure-assessment.json", "txt-2", "Questionnaire.text.div",
+		`text.div holds only an empty <pre> (whitespace): no non-whitespace content`},
+
+	// "urn:oid:X.Y.Z" is a placeholder, not an OID (urn:oid: must be followed
+	// by [0-2](\.(0|[1-9][0-9]*))+).
+	{"Library-zika-virus-intervention-logic.json", "format-oid", "Library.dataRequirement[0].codeFilter[0].valueSet",
+		`valueSet is the placeholder "urn:oid:X.Y.Z"`},
+	{"Library-zika-virus-intervention-logic.json", "format-oid", "Library.dataRequirement[1].codeFilter[0].valueSet",
+		`valueSet is the placeholder "urn:oid:X.Y.Z"`},
+}
+
+func (e erratum) matches(file string, is issue.Issue) bool {
+	return e.File == file && e.Code == is.Code && (e.Expression == "*" || e.Expression == is.Expression)
+}
+
+// peekResourceType reads the top-level resourceType without decoding the
+// whole document (the definition Bundles are up to 35 MB).
+func peekResourceType(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(f)
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", fmt.Errorf("%s: not a JSON object", path)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", err
+		}
+		if tok == "resourceType" {
+			var rt string
+			err := dec.Decode(&rt)
+			return rt, err
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", err
+		}
+	}
+	return "", io.EOF
+}
+
+// r4ExampleFiles lists the selection described at r4ExampleCount, sorted.
+func r4ExampleFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || !strings.HasSuffix(n, ".json") || n == "package.json" || strings.HasPrefix(n, ".") {
+			continue
+		}
+		rt, err := peekResourceType(filepath.Join(dir, n))
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: %w", n, err)
+		}
+		if r4ConformanceTypes[rt] {
+			continue
+		}
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func r4ExamplesDir(t testing.TB) string {
+	dir := os.Getenv(r4ExamplesEnv)
+	if dir == "" {
+		t.Skipf("%s is not set: point it at the unpacked npm package hl7.fhir.r4.examples@4.0.1 "+
+			"(npm pack hl7.fhir.r4.examples@4.0.1 && tar xzf hl7.fhir.r4.examples-4.0.1.tgz; use ./package)", r4ExamplesEnv)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "Patient-example.json")); err != nil {
+		t.Fatalf("%s=%s does not look like hl7.fhir.r4.examples@4.0.1: %v", r4ExamplesEnv, dir, err)
+	}
+	return dir
+}
+
+func TestR4ExamplesHaveNoErrors(t *testing.T) {
+	dir := r4ExamplesDir(t)
+	files, err := r4ExampleFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != r4ExampleCount {
+		t.Fatalf("found %d example files in %s, want %d (is it hl7.fhir.r4.examples@4.0.1?)", len(files), dir, r4ExampleCount)
+	}
+	v, err := validator.New(validator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	used := make([]bool, len(r4Errata))
+	byCode := map[string]int{}
+	failedFiles, excused := 0, 0
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := v.Validate(ctx, data)
+		var bad []issue.Issue
+		for _, is := range res.Issues {
+			if is.Severity < issue.Error {
+				continue
+			}
+			ok := false
+			for i, e := range r4Errata {
+				if e.matches(f, is) {
+					used[i], ok = true, true
+				}
+			}
+			if ok {
+				excused++
+				continue
+			}
+			bad = append(bad, is)
+			byCode[is.Code]++
+		}
+		if len(bad) > 0 {
+			failedFiles++
+			const show = 10
+			for i, is := range bad {
+				if i == show {
+					t.Errorf("%s: … and %d more errors", f, len(bad)-show)
+					break
+				}
+				t.Errorf("%s: %s", f, is)
+			}
+		}
+	}
+	for i, e := range r4Errata {
+		if !used[i] {
+			t.Logf("erratum no longer reported (remove it?): %s %s %s", e.File, e.Code, e.Expression)
+		}
+	}
+	codes := make([]string, 0, len(byCode))
+	for c := range byCode {
+		codes = append(codes, c)
+	}
+	sort.Slice(codes, func(i, j int) bool {
+		return byCode[codes[i]] > byCode[codes[j]] || byCode[codes[i]] == byCode[codes[j]] && codes[i] < codes[j]
+	})
+	var parts []string
+	for _, c := range codes {
+		parts = append(parts, fmt.Sprintf("%s=%d", c, byCode[c]))
+	}
+	t.Logf("R4 examples: %d files validated, %d with errors; %d errors excused by %d errata entries; errors by code: %s",
+		len(files), failedFiles, excused, len(r4Errata), strings.Join(parts, " "))
+}
