@@ -8,7 +8,9 @@ package validator_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/sandkasse/sandkasse/validator"
 	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/spec/r4"
 )
 
 // fhirTestCasesFloor is the verdict agreement the issue demands on base
@@ -200,15 +203,35 @@ func expectedFor(dir string, c ftcCase) (ftcExpected, error) {
 }
 
 // ftcValidatorFor returns the validator for a case. Cases with supporting
-// conformance resources (supporting, profiles) need them loaded first; the
-// engine has no Options field for that yet, so such cases run on the base
-// validator and the row says so.
-// TODO(measurement): load c.Supporting/c.Profiles once validator.Options can.
+// conformance resources (`supporting`, and `profiles`, which the Java test
+// harness also loads into its context) get a validator whose registry holds
+// the R4 core plus those resources; a resource that fails to load is noted in
+// the row and the case runs on what did load.
 func ftcValidatorFor(base *validator.Validator, dir string, c ftcCase) (*validator.Validator, string, error) {
-	if len(c.Supporting) == 0 && len(c.Profiles) == 0 {
+	files := append(append([]string(nil), c.Supporting...), c.Profiles...)
+	if len(files) == 0 {
 		return base, "", nil
 	}
-	return base, "supporting not loaded", nil
+	reg := r4.NewRegistry()
+	var failed []string
+	for _, f := range files {
+		if err := reg.Load(filepath.Join(dir, f)); err != nil {
+			msg := strings.ReplaceAll(err.Error(), filepath.Join(dir, f)+": ", "")
+			if errors.Is(err, fs.ErrNotExist) {
+				msg = "file not in the corpus subset"
+			}
+			failed = append(failed, f+": "+short(msg, 70))
+		}
+	}
+	v, err := validator.New(validator.Options{Registry: reg})
+	if err != nil {
+		return nil, "", err
+	}
+	note := ""
+	if len(failed) > 0 {
+		note = "supporting not loaded: " + strings.Join(failed, ", ")
+	}
+	return v, note, nil
 }
 
 func short(s string, n int) string {
