@@ -13,6 +13,8 @@ import (
 	"errors"
 	"sort"
 
+	"github.com/sandkasse/sandkasse/validator/element"
+	"github.com/sandkasse/sandkasse/validator/extension"
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
 	"github.com/sandkasse/sandkasse/validator/issue"
 	"github.com/sandkasse/sandkasse/validator/spec"
@@ -38,6 +40,9 @@ type Options struct {
 	// Registry holds the conformance resources; nil means the embedded R4
 	// core alone.
 	Registry *spec.Registry
+	// Load lists files, directories and package .tgz files of conformance
+	// resources to add to the registry.
+	Load []string
 	// Profiles are canonical URLs every resource is also validated against.
 	Profiles []string
 }
@@ -53,6 +58,15 @@ func New(opts Options) (*Validator, error) {
 	reg := opts.Registry
 	if reg == nil {
 		reg = r4.NewRegistry()
+	}
+	var errs []error
+	for _, p := range opts.Load {
+		if err := reg.Load(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return &Validator{opts: opts, reg: reg}, nil
 }
@@ -79,6 +93,17 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 	}
 	st := structure.Build(doc, v.reg, structure.Limits{MaxElements: v.opts.MaxElements})
 	issues := st.Issues
+	at := func(e *element.Element) (int, int) {
+		if e == nil || e.Node == nil {
+			return 0, 0
+		}
+		return doc.Position(e.Node.Off)
+	}
+	for _, s := range st.Sites {
+		if s.Elem.Type == "Extension" {
+			issues = append(issues, extension.Check(s.Elem, v.reg, at)...)
+		}
+	}
 	sortIssues(issues)
 	return Result{ResourceType: rt, Issues: issues}
 }

@@ -225,7 +225,13 @@ func (r *Registry) loadResource(rt string, data []byte) (bool, error) {
 		}
 		r.AddCodeSystem(cs)
 	default:
-		return false, nil
+		var head struct {
+			URL string `json:"url"`
+		}
+		if !canonicalTypes[rt] || json.Unmarshal(data, &head) != nil || head.URL == "" {
+			return false, nil
+		}
+		r.AddResource(rt, head.URL, data)
 	}
 	return true, nil
 }

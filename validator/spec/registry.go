@@ -12,6 +12,7 @@ type Registry struct {
 	sds      map[string]*StructureDefinition
 	vss      map[string]*ValueSet
 	css      map[string]*CodeSystem
+	other    map[string]rawResource
 	fallback Source
 	indexes  sync.Map // *StructureDefinition → *indexResult
 }
