@@ -17,6 +17,7 @@ import (
 	"github.com/sandkasse/sandkasse/validator/extension"
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
 	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/reference"
 	"github.com/sandkasse/sandkasse/validator/spec"
 	"github.com/sandkasse/sandkasse/validator/spec/r4"
 	"github.com/sandkasse/sandkasse/validator/structure"
@@ -99,11 +100,18 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		}
 		return doc.Position(e.Node.Off)
 	}
+	var refs []reference.Site
 	for _, s := range st.Sites {
-		if s.Elem.Type == "Extension" {
+		switch s.Elem.Type {
+		case "Extension":
 			issues = append(issues, extension.Check(s.Elem, v.reg, at)...)
+		case "Reference":
+			if s.Def != nil {
+				refs = append(refs, reference.Site{Elem: s.Elem, Types: s.Def.Type})
+			}
 		}
 	}
+	issues = append(issues, reference.Check(refs, st.Resources, v.reg, at)...)
 	sortIssues(issues)
 	return Result{ResourceType: rt, Issues: issues}
 }

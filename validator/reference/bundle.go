@@ -1,0 +1,99 @@
+package reference
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sandkasse/sandkasse/validator/element"
+	"github.com/sandkasse/sandkasse/validator/issue"
+)
+
+func (c *checker) bundle(b *element.Element) {
+	seen := map[string]bool{}
+	for _, l := range b.Child("link") {
+		rel := value(l, "relation")
+		switch rel {
+		case "self", "first", "previous", "prev", "next", "last":
+			if seen[rel] {
+				c.add(l, issue.Error, "bundle-link-duplicate",
+					fmt.Sprintf("the link relationship type '%s' can only occur once", rel), "remove the extra link")
+			}
+			seen[rel] = true
+		}
+	}
+	for _, e := range b.Child("entry") {
+		full := value(e, "fullUrl")
+		r := e.First("resource")
+		if full == "" {
+			continue
+		}
+		if !reScheme.MatchString(full) {
+			c.add(e, issue.Error, "bundle-fullurl-relative", "the fullUrl must be an absolute URL",
+				"use the resource's absolute URL on its server, or urn:uuid: for a new resource")
+			continue
+		}
+		if r == nil {
+			continue
+		}
+		id := value(r, "id")
+		if m := reAbsolute.FindStringSubmatch(full); m != nil && id != "" && m[5] == "" {
+			if m[3] != id {
+				c.add(e, issue.Error, "bundle-fullurl-id", "the resource id does not match the id in the entry's fullUrl",
+					"make Bundle.entry.fullUrl end with the resource's type and id")
+			}
+		}
+	}
+}
+
+// inBundle resolves a reference among the entries of its Bundle. Only a
+// document Bundle promises that everything it references is inside it; in
+// the other types an unresolved relative reference may live on a server.
+func (c *checker) inBundle(e *element.Element, ref string, b, from *element.Element) {
+	typ := value(b, "type")
+	base := ""
+	if full := value(from, "fullUrl"); full != "" {
+		if m := reAbsolute.FindStringSubmatch(full); m != nil {
+			base = full[:strings.Index(full, "/"+m[2]+"/"+m[3])]
+		}
+	}
+	target, version := ref, ""
+	if m := reRelative.FindStringSubmatch(ref); m != nil {
+		target, version = m[1]+"/"+m[2], m[4]
+		if base != "" {
+			target = base + "/" + target
+		}
+	} else if m := reAbsolute.FindStringSubmatch(ref); m != nil {
+		version = m[5]
+		if version != "" {
+			target = ref[:strings.Index(ref, "/_history/")]
+		}
+	}
+	var matches []*element.Element
+	for _, x := range b.Child("entry") {
+		full := value(x, "fullUrl")
+		if full == "" {
+			continue
+		}
+		if full == target || (base == "" && strings.HasSuffix(full, "/"+target) && reRelative.MatchString(target)) {
+			if version != "" {
+				if r := x.First("resource"); r == nil || value(r.First("meta"), "versionId") != version {
+					continue
+				}
+			}
+			matches = append(matches, x)
+		}
+	}
+	switch {
+	case len(matches) > 1:
+		c.add(e, issue.Error, "bundle-reference-ambiguous",
+			fmt.Sprintf("found %d matches for the reference in the bundle", len(matches)),
+			"give each entry a distinct fullUrl, or reference a specific version")
+	case len(matches) == 0 && typ == "document":
+		c.add(e, issue.Error, "bundle-reference-unresolved",
+			"the reference cannot be found in the document bundle; a document must contain everything it references",
+			"add the referenced resource as an entry, with a fullUrl that matches the reference")
+	case len(matches) == 0 && strings.HasPrefix(ref, "urn:uuid:"):
+		c.add(e, issue.Warning, "bundle-reference-urn-unresolved",
+			"the urn:uuid reference is not contained within the bundle", "")
+	}
+}

@@ -1,0 +1,207 @@
+// Package reference checks references and the Bundle rules around them:
+// reference syntax and target types, local (#id) references to contained
+// resources, fullUrl rules, link relations, and resolution inside document
+// Bundles, where every reference must be satisfied by an entry.
+package reference
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/sandkasse/sandkasse/validator/element"
+	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/spec"
+)
+
+// Locate gives the line and column of an element.
+type Locate func(*element.Element) (line, col int)
+
+// Site is a Reference element with the type refs its definition allows.
+type Site struct {
+	Elem  *element.Element
+	Types []spec.TypeRef
+}
+
+var (
+	reRelative = regexp.MustCompile(`^([A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/([A-Za-z0-9\-\.]{1,64}))?$`)
+	reAbsolute = regexp.MustCompile(`^(https?)://[^\s]+/([A-Z][A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/([A-Za-z0-9\-\.]{1,64}))?$`)
+	reScheme   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$`)
+)
+
+type checker struct {
+	reg *spec.Registry
+	at  Locate
+	out issue.List
+}
+
+func (c *checker) add(e *element.Element, sev issue.Severity, code, msg, fix string) {
+	l, col := c.at(e)
+	c.out = append(c.out, issue.Issue{Severity: sev, Code: code, Type: "invalid", Expression: e.Path(),
+		Line: l, Column: col, Message: msg, Fix: fix})
+}
+
+// Check runs the reference and Bundle checks over one document. refs are
+// the Reference elements the structure pass found; resources are all
+// resource roots (the document root first).
+func Check(refs []Site, resources []*element.Element, reg *spec.Registry, at Locate) issue.List {
+	c := &checker{reg: reg, at: at}
+	for _, r := range resources {
+		if r.Type == "Bundle" {
+			c.bundle(r)
+		}
+	}
+	for _, s := range refs {
+		c.reference(s)
+	}
+	return c.out
+}
+
+func value(e *element.Element, name string) string {
+	if e == nil {
+		return ""
+	}
+	if c := e.First(name); c != nil && c.HasValue {
+		return c.Value
+	}
+	return ""
+}
+
+// reference checks one Reference element.
+func (c *checker) reference(s Site) {
+	ref := value(s.Elem, "reference")
+	if ref == "" {
+		return
+	}
+	host := s.Elem.Resource()
+	if strings.HasPrefix(ref, "#") {
+		c.local(s.Elem, ref, host)
+		return
+	}
+	typ, ok := c.refType(s.Elem, ref)
+	if !ok {
+		return
+	}
+	if typ != "" {
+		if explicit := value(s.Elem, "type"); explicit != "" && explicit != typ {
+			c.add(s.Elem, issue.Error, "reference-type-mismatch",
+				fmt.Sprintf("the reference names a %s but Reference.type says %s", typ, explicit), "")
+		}
+		if allowed := targetTypes(s.Types); len(allowed) > 0 && !c.allowedType(typ, allowed) {
+			c.add(s.Elem, issue.Error, "reference-target-type",
+				fmt.Sprintf("the resource type '%s' in the reference is not allowed (allowed = %s)", typ, strings.Join(allowed, ",")),
+				"reference a resource of one of the allowed types")
+		}
+	}
+	if b, entry := enclosingBundle(s.Elem); b != nil {
+		c.inBundle(s.Elem, ref, b, entry)
+	}
+}
+
+// refType validates the syntax of a non-local reference and returns the
+// resource type it names ("" when the form does not say, e.g. urn:uuid).
+func (c *checker) refType(e *element.Element, ref string) (string, bool) {
+	if m := reRelative.FindStringSubmatch(ref); m != nil {
+		return c.knownType(e, m[1])
+	}
+	if m := reAbsolute.FindStringSubmatch(ref); m != nil {
+		return c.knownType(e, m[2])
+	}
+	if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
+		return "", true
+	}
+	if reScheme.MatchString(ref) {
+		// An absolute URL that is not a RESTful FHIR address (a logical
+		// or canonical reference): syntactically fine, type unknown.
+		if i := strings.LastIndexByte(strings.TrimRight(ref, "/"), '/'); i > 0 {
+			parts := strings.Split(ref, "/")
+			if len(parts) >= 2 {
+				if t := parts[len(parts)-2]; t != "" && t[0] >= 'A' && t[0] <= 'Z' {
+					return c.knownType(e, t)
+				}
+			}
+		}
+		return "", true
+	}
+	c.add(e, issue.Error, "reference-syntax",
+		"the reference is not a valid reference (expected Type/id, an absolute URL, urn:uuid:, urn:oid: or #id)",
+		"write it as e.g. Patient/123")
+	return "", false
+}
+
+func (c *checker) knownType(e *element.Element, t string) (string, bool) {
+	if !c.reg.IsResource(t) {
+		c.add(e, issue.Error, "reference-type-unknown",
+			fmt.Sprintf("the resource type %s in the reference is not a FHIR R4 resource type", truncate(t, 40)), "")
+		return "", false
+	}
+	return t, true
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func targetTypes(types []spec.TypeRef) []string {
+	var out []string
+	for _, t := range types {
+		if t.Code != "Reference" {
+			continue
+		}
+		for _, p := range t.TargetProfile {
+			out = append(out, strings.TrimPrefix(p, spec.CoreBase))
+		}
+	}
+	return out
+}
+
+func (c *checker) allowedType(typ string, allowed []string) bool {
+	for _, a := range allowed {
+		if a == typ || a == "Resource" || c.reg.IsSubtype(typ, a) {
+			return true
+		}
+		// A target profile on a type (a non-core URL) constrains that type.
+		if sd := c.reg.StructureDefinition(a); sd != nil && sd.Type == typ {
+			return true
+		}
+		if strings.Contains(a, "/") && c.reg.StructureDefinition(a) == nil {
+			return true // an unknown profile: cannot tell, so do not fail
+		}
+	}
+	return false
+}
+
+// local resolves "#id" against the contained resources of the containing
+// resource ("#" alone means the container itself).
+func (c *checker) local(e *element.Element, ref string, host *element.Element) {
+	if ref == "#" || host == nil {
+		return
+	}
+	// A contained resource refers to its siblings through the container.
+	container := host
+	if host.Parent != nil && host.Name == "contained" {
+		container = host.Parent.Resource()
+	}
+	id := ref[1:]
+	for _, r := range container.Child("contained") {
+		if value(r, "id") == id {
+			return
+		}
+	}
+	c.add(e, issue.Error, "reference-local-unresolved",
+		fmt.Sprintf("unable to resolve the local reference '#%s': no contained resource has that id", truncate(id, 64)),
+		"add the contained resource, or correct the id")
+}
+
+// enclosingBundle returns the nearest Bundle above e and the entry e is in.
+func enclosingBundle(e *element.Element) (bundle, entry *element.Element) {
+	for x := e; x != nil; x = x.Parent {
+		if x.Name == "entry" && x.Parent != nil && x.Parent.Type == "Bundle" {
+			return x.Parent, x
+		}
+	}
+	return nil, nil
+}
