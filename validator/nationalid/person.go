@@ -199,6 +199,7 @@ func Parse(s string, rules RuleSet) Result {
 		return res
 	}
 	var d [11]uint8
+	var s1, s2 uint
 	for i := 0; i < 11; i++ {
 		c := s[i] - '0'
 		if c > 9 {
@@ -206,21 +207,24 @@ func Parse(s string, rules RuleSet) Result {
 			return res
 		}
 		d[i] = c
+		s1 += uint(sumWeights1[i]) * uint(c)
+		s2 += uint(sumWeights2[i]) * uint(c)
 	}
-	return parseDigits(&d, rules)
+	return parseDigits(&d, s1%11, s2%11 == 0, rules)
 }
 
-func parseDigits(d *[11]uint8, rules RuleSet) Result {
+// sumWeights1 and sumWeights2 extend the control-digit weights with weight 1
+// for the control digit itself (and 0 past it), so one pass over the input
+// gives both full sums.
+var (
+	sumWeights1 = [11]uint8{3, 7, 6, 1, 8, 9, 4, 5, 2, 1, 0}
+	sumWeights2 = [11]uint8{5, 4, 3, 2, 7, 6, 5, 4, 3, 2, 1}
+)
+
+// parseDigits interprets digits whose full k1 sum leaves remainder rem1 and
+// whose full k2 sum is divisible by 11 when k2ok.
+func parseDigits(d *[11]uint8, rem1 uint, k2ok bool, rules RuleSet) Result {
 	var res Result
-	var s1, s2 uint
-	for i, w := range weightsK1 {
-		s1 += uint(w) * uint(d[i])
-	}
-	for i, w := range weightsK2 {
-		s2 += uint(w) * uint(d[i])
-	}
-	rem1 := (s1 + uint(d[9])) % 11
-	k2ok := (s2+uint(d[10]))%11 == 0
 
 	if d[0] >= 8 {
 		// FH numbers are NHN's, not Skatteetaten's: the 2032 widening of k1 is
@@ -262,56 +266,22 @@ func parseDigits(d *[11]uint8, rules RuleSet) Result {
 	res.Day, res.Month, res.YY = day, month, yy
 
 	leapDay := month == 2 && day == 29
-	classic := func() Reason {
-		if rem1 != 0 {
-			return ReasonControlDigit1
-		}
-		if !k2ok {
-			return ReasonControlDigit2
-		}
-		ind := uint(d[6])*100 + uint(d[7])*10 + uint(d[8])
-		year := centuryYear(ind, uint(yy))
-		if year == 0 {
-			return ReasonIndividualNumberRange
-		}
-		if leapDay && !isLeap(year) {
-			return ReasonDate
-		}
-		res.Year = uint16(year)
-		return OK
-	}
-	// Under the 2032 reading the century is unknown, so 29 February stands when
-	// some century makes it a leap day: any YY divisible by 4 (00 via 2000).
-	new2032 := func() Reason {
-		if rem1 > 3 {
-			return ReasonControlDigit1
-		}
-		if !k2ok {
-			return ReasonControlDigit2
-		}
-		if leapDay && yy%4 != 0 {
-			return ReasonDate
-		}
-		return OK
-	}
-
 	switch rules {
 	case Pre2032:
-		res.Reason = classic()
+		res.Reason = classicCheck(d, rem1, k2ok, leapDay, &res)
 		if res.Reason == OK {
 			res.Reading = ReadingPre2032
 		}
 	case From2032:
-		res.Reason = new2032()
+		res.Reason = check2032(rem1, k2ok, leapDay, yy)
 		if res.Reason == OK {
 			res.Reading = Reading2032
 		}
 	default:
-		if classic() == OK {
+		if classicCheck(d, rem1, k2ok, leapDay, &res) == OK {
 			res.Reading = ReadingPre2032
 		} else {
-			res.Year = 0
-			res.Reason = new2032()
+			res.Reason = check2032(rem1, k2ok, leapDay, yy)
 			if res.Reason == OK {
 				res.Reading = Reading2032
 			}
@@ -325,6 +295,42 @@ func parseDigits(d *[11]uint8, rules RuleSet) Result {
 		}
 	}
 	return res
+}
+
+// classicCheck applies the pre-2032 rule and, on success, sets res.Year.
+func classicCheck(d *[11]uint8, rem1 uint, k2ok, leapDay bool, res *Result) Reason {
+	if rem1 != 0 {
+		return ReasonControlDigit1
+	}
+	if !k2ok {
+		return ReasonControlDigit2
+	}
+	ind := uint(d[6])*100 + uint(d[7])*10 + uint(d[8])
+	year := centuryYear(ind, uint(res.YY))
+	if year == 0 {
+		return ReasonIndividualNumberRange
+	}
+	if leapDay && !isLeap(year) {
+		return ReasonDate
+	}
+	res.Year = uint16(year)
+	return OK
+}
+
+// check2032 applies the 2032 rule. The century is unknown, so 29 February
+// stands when some century makes it a leap day: any YY divisible by 4 (00 via
+// 2000).
+func check2032(rem1 uint, k2ok, leapDay bool, yy uint8) Reason {
+	if rem1 > 3 {
+		return ReasonControlDigit1
+	}
+	if !k2ok {
+		return ReasonControlDigit2
+	}
+	if leapDay && yy%4 != 0 {
+		return ReasonDate
+	}
+	return OK
 }
 
 func kindOf(dnr bool, monthOff uint8) Kind {
