@@ -225,7 +225,6 @@ var (
 // whose full k2 sum is divisible by 11 when k2ok.
 func parseDigits(d *[11]uint8, rem1 uint, k2ok bool, rules RuleSet) Result {
 	var res Result
-
 	if d[0] >= 8 {
 		// FH numbers are NHN's, not Skatteetaten's: the 2032 widening of k1 is
 		// not documented for them, so they keep the classic rule under every set.
