@@ -72,7 +72,7 @@ func CheckSyntax(system, code string) error {
 var (
 	// RFC 5646 langtag, private use and the irregular grandfathered tags.
 	bcp47 = regexp.MustCompile(`^(?i:` +
-		`[a-z]{2,3}(-[a-z]{3}){0,3}|[a-z]{4}|[a-z]{5,8})` + // language
+		`([a-z]{2,3}(-[a-z]{3}){0,3}|[a-z]{4}|[a-z]{5,8})` + // language
 		`(-[a-z]{4})?` + // script
 		`(-([a-z]{2}|[0-9]{3}))?` + // region
 		`(-([a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*` + // variants
