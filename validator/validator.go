@@ -13,6 +13,7 @@ import (
 	"errors"
 	"sort"
 
+	"github.com/sandkasse/sandkasse/validator/binding"
 	"github.com/sandkasse/sandkasse/validator/element"
 	"github.com/sandkasse/sandkasse/validator/extension"
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
@@ -21,6 +22,7 @@ import (
 	"github.com/sandkasse/sandkasse/validator/spec"
 	"github.com/sandkasse/sandkasse/validator/spec/r4"
 	"github.com/sandkasse/sandkasse/validator/structure"
+	"github.com/sandkasse/sandkasse/validator/terminology"
 )
 
 // Result is the outcome for one resource document.
@@ -52,6 +54,7 @@ type Options struct {
 type Validator struct {
 	opts Options
 	reg  *spec.Registry
+	term *terminology.Service
 }
 
 // New returns a Validator.
@@ -69,7 +72,7 @@ func New(opts Options) (*Validator, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Validator{opts: opts, reg: reg}, nil
+	return &Validator{opts: opts, reg: reg, term: terminology.New(reg)}, nil
 }
 
 // Registry returns the definitions the validator uses.
@@ -109,6 +112,9 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 			if s.Def != nil {
 				refs = append(refs, reference.Site{Elem: s.Elem, Types: s.Def.Type})
 			}
+		}
+		if s.Elem.Type == "Coding" || (s.Def != nil && s.Def.Binding != nil) {
+			issues = append(issues, binding.Check(s.Elem, s.Def, v.term, at)...)
 		}
 	}
 	issues = append(issues, reference.Check(refs, st.Resources, v.reg, at)...)
