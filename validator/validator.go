@@ -14,6 +14,7 @@ import (
 	"sort"
 
 	"github.com/sandkasse/sandkasse/validator/binding"
+	"github.com/sandkasse/sandkasse/validator/datatype"
 	"github.com/sandkasse/sandkasse/validator/element"
 	"github.com/sandkasse/sandkasse/validator/extension"
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
@@ -43,6 +44,9 @@ type Options struct {
 	// Registry holds the conformance resources; nil means the embedded R4
 	// core alone.
 	Registry *spec.Registry
+	// SecurityChecks refuses strings that look like HTML; NoHTMLInMarkdown
+	// refuses markdown with HTML tags.
+	SecurityChecks, NoHTMLInMarkdown bool
 	// Load lists files, directories and package .tgz files of conformance
 	// resources to add to the registry.
 	Load []string
@@ -95,7 +99,8 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 			rt = n.Str
 		}
 	}
-	st := structure.Build(doc, v.reg, structure.Limits{MaxElements: v.opts.MaxElements})
+	st := structure.Build(doc, v.reg, structure.Limits{MaxElements: v.opts.MaxElements,
+		SecurityChecks: v.opts.SecurityChecks, NoHTMLInMarkdown: v.opts.NoHTMLInMarkdown})
 	issues := st.Issues
 	at := func(e *element.Element) (int, int) {
 		if e == nil || e.Node == nil {
@@ -113,6 +118,7 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 				refs = append(refs, reference.Site{Elem: s.Elem, Types: s.Def.Type})
 			}
 		}
+		issues = append(issues, datatype.Check(s.Elem, at)...)
 		if s.Elem.Type == "Coding" || (s.Def != nil && s.Def.Binding != nil) {
 			issues = append(issues, binding.Check(s.Elem, s.Def, v.term, at)...)
 		}

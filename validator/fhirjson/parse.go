@@ -1,6 +1,7 @@
 package fhirjson
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -11,6 +12,9 @@ import (
 type Limits struct {
 	MaxBytes int // whole document; default 64 MiB
 	MaxDepth int // nesting of objects and arrays; default 256
+	// AllowComments tolerates // and /* */ comments (JSON5 style), as some
+	// vendors' tooling writes them; FHIR JSON itself has none.
+	AllowComments bool
 }
 
 // DefaultLimits are used for zero fields of Limits.
@@ -102,10 +106,39 @@ func (p *parser) ws() {
 		switch p.data[p.pos] {
 		case ' ', '\t', '\n', '\r':
 			p.pos++
+		case '/':
+			if !p.lim.AllowComments || !p.comment() {
+				return
+			}
 		default:
 			return
 		}
 	}
+}
+
+// comment skips one comment at p.pos and reports whether there was one.
+func (p *parser) comment() bool {
+	d := p.data
+	if p.pos+1 >= len(d) {
+		return false
+	}
+	switch d[p.pos+1] {
+	case '/':
+		for p.pos < len(d) && d[p.pos] != '\n' {
+			p.pos++
+		}
+		return true
+	case '*':
+		end := bytes.Index(d[p.pos+2:], []byte("*/"))
+		if end < 0 {
+			p.fail("json-syntax", p.pos, "unterminated comment")
+			p.pos = len(d)
+			return true
+		}
+		p.pos += 2 + end + 2
+		return true
+	}
+	return false
 }
 
 func describe(c byte) string {

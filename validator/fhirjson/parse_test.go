@@ -85,6 +85,23 @@ func TestParseLimits(t *testing.T) {
 	}
 }
 
+func TestParseAllowComments(t *testing.T) {
+	src := "{\n // a comment\n \"a\": /* inline */ 1 /* after */\n}"
+	if _, err := Parse([]byte(src), Limits{}); err == nil {
+		t.Fatal("comments accepted without AllowComments")
+	}
+	doc, err := Parse([]byte(src), Limits{AllowComments: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := doc.Root.Get("a"); v == nil || v.Str != "1" {
+		t.Fatalf("a = %+v", v)
+	}
+	if _, err := Parse([]byte("{/* open"), Limits{AllowComments: true}); err == nil {
+		t.Error("unterminated comment accepted")
+	}
+}
+
 func TestParseDuplicates(t *testing.T) {
 	doc, err := Parse([]byte(`{"a":1,"b":2,"a":3}`), Limits{})
 	if err != nil {

@@ -38,6 +38,12 @@ type Limits struct {
 	// MaxElements caps the number of elements built; a document past it is
 	// reported once and the rest is not walked.
 	MaxElements int
+	// SecurityChecks refuses string values that look like HTML markup,
+	// which apps may render unescaped (the reference validator's
+	// security-checks mode).
+	SecurityChecks bool
+	// NoHTMLInMarkdown refuses markdown that embeds HTML tags.
+	NoHTMLInMarkdown bool
 }
 
 // DefaultMaxElements allows a Bundle of several hundred thousand small
@@ -421,6 +427,14 @@ func (b *builder) primitive(v, x *fhirjson.Node, c *child, parent *element.Eleme
 				}
 			} else if code, msg, fix := checkPrimitive(typ, v.Str); code != "" {
 				b.reportAt(v.Off, issue.Error, code, "value", e.Path(), msg, fix)
+			}
+			if (b.limits.SecurityChecks && (typ == "string" || typ == "markdown")) ||
+				(b.limits.NoHTMLInMarkdown && typ == "markdown") {
+				if looksLikeHTML(v.Str) {
+					b.reportAt(v.Off, issue.Error, "security-html", "invalid", e.Path(),
+						"the "+typ+" value contains text that looks like embedded HTML tags, which are not allowed for security reasons",
+						"escape < as &lt; or remove the markup")
+				}
 			}
 		}
 	}

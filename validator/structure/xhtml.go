@@ -3,6 +3,7 @@ package structure
 import (
 	"encoding/xml"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/sandkasse/sandkasse/validator/issue"
@@ -109,3 +110,9 @@ func checkXHTML(s string) []xhtmlProblem {
 	}
 	return out
 }
+
+// htmlTag finds something a browser would read as a tag: '<' then a letter,
+// '/', '!' or '?'. A lone '<' as in "a < b" is text.
+var htmlTag = regexp.MustCompile(`<[A-Za-z/!?]`)
+
+func looksLikeHTML(s string) bool { return htmlTag.MatchString(s) }
