@@ -1,10 +1,8 @@
 package r4
 
 import (
-	"bufio"
 	"bytes"
 	"compress/flate"
-	"compress/gzip"
 	_ "embed"
 	"encoding/json"
 	"fmt"
@@ -18,8 +16,8 @@ import (
 )
 
 var (
-	//go:embed core.idx.gz
-	indexGz []byte
+	//go:embed core.idx
+	index string
 	//go:embed core.dat
 	data []byte
 	//go:embed core.dict
@@ -31,9 +29,11 @@ var (
 // not be modified.
 type Core struct {
 	once  sync.Once
-	items map[string]*item // key: resourceType[:2] + url, e.g. "St" + url
-	infos []spec.TypeInfo
-	urls  map[string][]string
+	items []item
+	// byKind maps resourceType → url → index into items.
+	sds, vss, css map[string]int32
+	infos         []spec.TypeInfo
+	urls          map[string][]string
 }
 
 type item struct {
@@ -53,44 +53,65 @@ func Source() *Core { return core }
 // core; packages loaded into it override core definitions with the same URL.
 func NewRegistry() *spec.Registry { return spec.NewRegistry(core) }
 
+// load parses the index on first use. Fields are substrings of the
+// embedded text, so the index costs a few allocations, not one per field:
+// this runs on every process start.
 func (c *Core) load() {
 	c.once.Do(func() {
-		zr, err := gzip.NewReader(bytes.NewReader(indexGz))
-		if err != nil {
-			panic("r4: embedded index is corrupt: " + err.Error())
-		}
-		c.items = make(map[string]*item, 3100)
+		// Items are filled in place: an item holds a sync.Once, which must
+		// not be copied, so the slice is sized once and never grown.
+		c.items = make([]item, 0, strings.Count(index, "\n")+1)
+		c.sds = make(map[string]int32, 700)
+		c.vss = make(map[string]int32, 1400)
+		c.css = make(map[string]int32, 1100)
+		c.infos = make([]spec.TypeInfo, 0, 700)
 		c.urls = map[string][]string{}
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			f := strings.Split(sc.Text(), "\t")
-			if len(f) < 5 {
-				panic("r4: embedded index line is short: " + sc.Text())
+		rest := index
+		var f [11]string
+		for rest != "" {
+			line, tail, _ := strings.Cut(rest, "\n")
+			rest = tail
+			n := 0
+			for n < len(f) {
+				var ok bool
+				f[n], line, ok = strings.Cut(line, "\t")
+				n++
+				if !ok {
+					break
+				}
 			}
-			it := &item{off: atoi(f[2]), n: atoi(f[3]), raw: atoi(f[4])}
+			if n < 5 {
+				panic("r4: embedded index line is short: " + f[0] + " " + f[1])
+			}
+			c.items = c.items[:len(c.items)+1]
+			it := &c.items[len(c.items)-1]
+			it.off, it.n, it.raw = atoi(f[2]), atoi(f[3]), atoi(f[4])
+			var m map[string]int32
 			var rt string
 			switch f[0] {
 			case "St":
-				rt = "StructureDefinition"
-				if len(f) < 11 {
-					panic("r4: embedded index line is short: " + sc.Text())
+				if n < 11 {
+					panic("r4: embedded index line is short: " + f[1])
 				}
+				m, rt = c.sds, "StructureDefinition"
 				it.info = spec.TypeInfo{URL: f[1], Name: f[5], Type: f[6], Kind: f[7], Abstract: f[8] == "true", Derivation: f[9], BaseDefinition: f[10]}
 				c.infos = append(c.infos, it.info)
 			case "Va":
-				rt = "ValueSet"
+				m, rt = c.vss, "ValueSet"
 			case "Co":
-				rt = "CodeSystem"
+				m, rt = c.css, "CodeSystem"
+			default:
+				panic("r4: embedded index has an unknown kind: " + f[0])
 			}
-			c.items[f[0]+f[1]] = it
+			m[f[1]] = int32(len(c.items) - 1)
 			c.urls[rt] = append(c.urls[rt], f[1])
 		}
-		if err := sc.Err(); err != nil {
-			panic("r4: embedded index is corrupt: " + err.Error())
-		}
+		// The generator writes URLs sorted; sorting again would cost a
+		// millisecond of start-up.
 		for _, u := range c.urls {
-			sort.Strings(u)
+			if !sort.StringsAreSorted(u) {
+				sort.Strings(u)
+			}
 		}
 	})
 }
@@ -105,12 +126,13 @@ func atoi(s string) int {
 
 // get decodes an entry on first request. The embedded data is checked by
 // the package tests, so a decode failure is a build defect and panics.
-func (c *Core) get(prefix, url string, v func() any) any {
+func (c *Core) get(m *map[string]int32, url string, v func() any) any {
 	c.load()
-	it := c.items[prefix+url]
-	if it == nil {
+	i, ok := (*m)[url]
+	if !ok {
 		return nil
 	}
+	it := &c.items[i]
 	it.once.Do(func() {
 		dst := v()
 		r := flate.NewReaderDict(bytes.NewReader(data[it.off:it.off+it.n]), dict)
@@ -128,30 +150,30 @@ func (c *Core) get(prefix, url string, v func() any) any {
 
 // StructureDefinition implements spec.Source.
 func (c *Core) StructureDefinition(url string) *spec.StructureDefinition {
-	v, _ := c.get("St", url, func() any { return new(spec.StructureDefinition) }).(*spec.StructureDefinition)
+	v, _ := c.get(&c.sds, url, func() any { return new(spec.StructureDefinition) }).(*spec.StructureDefinition)
 	return v
 }
 
 // ValueSet implements spec.Source.
 func (c *Core) ValueSet(url string) *spec.ValueSet {
-	v, _ := c.get("Va", url, func() any { return new(spec.ValueSet) }).(*spec.ValueSet)
+	v, _ := c.get(&c.vss, url, func() any { return new(spec.ValueSet) }).(*spec.ValueSet)
 	return v
 }
 
 // CodeSystem implements spec.Source.
 func (c *Core) CodeSystem(url string) *spec.CodeSystem {
-	v, _ := c.get("Co", url, func() any { return new(spec.CodeSystem) }).(*spec.CodeSystem)
+	v, _ := c.get(&c.css, url, func() any { return new(spec.CodeSystem) }).(*spec.CodeSystem)
 	return v
 }
 
 // TypeInfo implements spec.Catalog from the index alone.
 func (c *Core) TypeInfo(url string) (spec.TypeInfo, bool) {
 	c.load()
-	it := c.items["St"+url]
-	if it == nil {
+	i, ok := c.sds[url]
+	if !ok {
 		return spec.TypeInfo{}, false
 	}
-	return it.info, true
+	return c.items[i].info, true
 }
 
 // TypeInfos implements spec.Catalog. The slice is shared; do not modify it.

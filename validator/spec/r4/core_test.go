@@ -133,9 +133,16 @@ func BenchmarkColdTypeLookup(b *testing.B) {
 func BenchmarkColdDecodeObservation(b *testing.B) {
 	c := Source()
 	c.load()
-	it := c.items["St"+spec.CoreBase+"Observation"]
+	it := &c.items[c.sds[spec.CoreBase+"Observation"]]
 	for b.Loop() {
 		it.once = sync.Once{}
 		c.StructureDefinition(spec.CoreBase + "Observation")
+	}
+}
+
+func BenchmarkIndexLoad(b *testing.B) {
+	for b.Loop() {
+		c := &Core{}
+		c.load()
 	}
 }

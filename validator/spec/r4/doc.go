@@ -5,8 +5,8 @@
 // hl7.fhir.r4.examples@4.0.1, trimmed to the fields package spec models.
 //
 // Each definition is deflate-compressed on its own against a shared
-// dictionary (core.dat, core.dict) and listed in a small index
-// (core.idx.gz) that also carries every StructureDefinition's header. A
+// dictionary (core.dat, core.dict) and listed in a small text index
+// (core.idx) that also carries every StructureDefinition's header. A
 // process therefore pays only for the index (about 1 ms, on first use) and
 // for the definitions it actually asks for, each decoded once and cached.
 //

@@ -34,7 +34,7 @@ import (
 func main() {
 	log.SetFlags(0)
 	pkg := flag.String("pkg", "", "unpacked FHIR npm package directory or .tgz")
-	out := flag.String("out", ".", "directory to write core.idx.gz, core.dat and core.dict to")
+	out := flag.String("out", ".", "directory to write core.idx, core.dat and core.dict to")
 	flag.Parse()
 	if *pkg == "" {
 		log.Fatal("gen: -pkg is required")
@@ -85,17 +85,15 @@ func main() {
 		idx.WriteByte('\n')
 		dat.Write(buf.Bytes())
 	}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	zw.Write([]byte(idx.String()))
-	zw.Close()
-	for name, b := range map[string][]byte{"core.idx.gz": gz.Bytes(), "core.dat": dat.Bytes(), "core.dict": dict} {
+	// The index stays uncompressed: it is read at start-up, where
+	// inflating it cost more than its 300 KB of binary size is worth.
+	for name, b := range map[string][]byte{"core.idx": []byte(idx.String()), "core.dat": dat.Bytes(), "core.dict": dict} {
 		if err := os.WriteFile(filepath.Join(*out, name), b, 0o644); err != nil {
 			log.Fatal(err)
 		}
 	}
 	log.Printf("gen: %d definitions, %d bytes trimmed JSON -> %d bytes data + %d index + %d dictionary",
-		len(entries), raw, dat.Len(), gz.Len(), len(dict))
+		len(entries), raw, dat.Len(), idx.Len(), len(dict))
 }
 
 type file struct {
