@@ -71,6 +71,7 @@ func Parse(data []byte, lim Limits) (*Doc, error) {
 }
 
 type parser struct {
+	slab   []Node // nodes are handed out from chunks: one allocation per 128
 	data   []byte
 	pos    int
 	lim    Limits
@@ -78,6 +79,16 @@ type parser struct {
 	errOff int
 	dups   []Field
 	lines  []int32
+}
+
+func (p *parser) node(k Kind, off int, str string) *Node {
+	if len(p.slab) == 0 {
+		p.slab = make([]Node, 128)
+	}
+	n := &p.slab[0]
+	p.slab = p.slab[1:]
+	n.Kind, n.Off, n.Str = k, int32(off), str
+	return n
 }
 
 func (p *parser) indexLines() {
@@ -175,7 +186,7 @@ func (p *parser) value(depth int) *Node {
 		if !ok {
 			return nil
 		}
-		return &Node{Kind: String, Off: int32(start), Str: s}
+		return p.node(String, start, s)
 	case c == 't':
 		return p.literal("true", Bool)
 	case c == 'f':
@@ -201,7 +212,7 @@ func (p *parser) literal(word string, k Kind) *Node {
 	if k == Null {
 		s = ""
 	}
-	return &Node{Kind: k, Off: int32(start), Str: s}
+	return p.node(k, start, s)
 }
 
 func (p *parser) number() *Node {
@@ -247,7 +258,7 @@ func (p *parser) number() *Node {
 		}
 	}
 	p.pos = i
-	return &Node{Kind: Number, Off: int32(start), Str: string(d[start:i])}
+	return p.node(Number, start, string(d[start:i]))
 }
 
 // str reads a string starting at the opening quote and returns its decoded text.
@@ -370,7 +381,7 @@ func (p *parser) hex4(i int) (rune, bool) {
 }
 
 func (p *parser) object(depth int) *Node {
-	n := &Node{Kind: Object, Off: int32(p.pos)}
+	n := p.node(Object, p.pos, "")
 	p.pos++ // {
 	p.ws()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
@@ -434,7 +445,7 @@ func (p *parser) object(depth int) *Node {
 }
 
 func (p *parser) array(depth int) *Node {
-	n := &Node{Kind: Array, Off: int32(p.pos)}
+	n := p.node(Array, p.pos, "")
 	p.pos++ // [
 	p.ws()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {

@@ -1,7 +1,6 @@
 package structure
 
 import (
-	"encoding/base64"
 	"regexp"
 	"strconv"
 	"strings"
@@ -165,16 +164,24 @@ func validDayOfMonth(v string) bool {
 	return d <= days
 }
 
+// validBase64 checks standard base64 with padding, ignoring whitespace,
+// without decoding or allocating: attachments can be megabytes.
 func validBase64(v string) bool {
-	clean := strings.Map(func(r rune) rune {
-		if r == ' ' || r == '\t' || r == '\r' || r == '\n' {
-			return -1
+	n, pad := 0, 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			continue
+		case c == '=':
+			pad++
+		case pad > 0:
+			return false // data after padding
+		case (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/':
+		default:
+			return false
 		}
-		return r
-	}, v)
-	if clean == "" {
-		return false
+		n++
 	}
-	_, err := base64.StdEncoding.DecodeString(clean)
-	return err == nil
+	return n > 0 && n%4 == 0 && pad <= 2
 }

@@ -51,6 +51,7 @@ type Limits struct {
 const DefaultMaxElements = 4_000_000
 
 type builder struct {
+	slab     []element.Element // elements come from chunks: one allocation per 128
 	reg      *spec.Registry
 	doc      *fhirjson.Doc
 	res      *Result
@@ -71,6 +72,16 @@ func Build(doc *fhirjson.Doc, reg *spec.Registry, lim Limits) *Result {
 			fmt.Sprintf("duplicate property '%s' in the same object", f.Name), "keep one occurrence of the property")
 	}
 	return b.res
+}
+
+func (b *builder) newElement(e element.Element) *element.Element {
+	if len(b.slab) == 0 {
+		b.slab = make([]element.Element, 128)
+	}
+	p := &b.slab[0]
+	b.slab = b.slab[1:]
+	*p = e
+	return p
 }
 
 func (b *builder) reportAt(off int32, sev issue.Severity, code, typ, expr, msg, fix string) {
@@ -137,7 +148,7 @@ func (b *builder) resource(n *fhirjson.Node, name string, index int, parent *ele
 	if parent == nil {
 		name = rt
 	}
-	e := &element.Element{Name: name, Type: rt, Index: index, Parent: parent, Node: n, IsResource: true}
+	e := b.newElement(element.Element{Name: name, Type: rt, Index: index, Parent: parent, Node: n, IsResource: true})
 	b.res.Resources = append(b.res.Resources, e)
 	b.res.Sites = append(b.res.Sites, Site{Elem: e, Def: rootElement(sd)})
 	b.object(n, sd, rt, e)
@@ -371,7 +382,7 @@ func (b *builder) item(v, x *fhirjson.Node, c *child, sd *spec.StructureDefiniti
 	if v == nil {
 		return
 	}
-	e := &element.Element{Name: c.name, Type: typ, Choice: c.choice, Index: idx, Parent: parent, Node: v}
+	e := b.newElement(element.Element{Name: c.name, Type: typ, Choice: c.choice, Index: idx, Parent: parent, Node: v})
 	parent.Children = append(parent.Children, e)
 	if v.Kind != fhirjson.Object {
 		b.reportAt(v.Off, issue.Error, "type-json", "structure", e.Path(),
@@ -407,7 +418,7 @@ func (b *builder) primitive(v, x *fhirjson.Node, c *child, parent *element.Eleme
 	if c.name == "id" && parent.IsResource {
 		typ = "id"
 	}
-	e := &element.Element{Name: c.name, Type: typ, Choice: c.choice, Index: idx, Parent: parent, Node: v}
+	e := b.newElement(element.Element{Name: c.name, Type: typ, Choice: c.choice, Index: idx, Parent: parent, Node: v})
 	parent.Children = append(parent.Children, e)
 	if v != nil {
 		want := jsonKindOf(typ)
