@@ -18,6 +18,7 @@ import (
 	"github.com/sandkasse/sandkasse/validator/element"
 	"github.com/sandkasse/sandkasse/validator/extension"
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
+	"github.com/sandkasse/sandkasse/validator/identifier"
 	"github.com/sandkasse/sandkasse/validator/issue"
 	"github.com/sandkasse/sandkasse/validator/reference"
 	"github.com/sandkasse/sandkasse/validator/spec"
@@ -47,6 +48,9 @@ type Options struct {
 	// SecurityChecks refuses strings that look like HTML; NoHTMLInMarkdown
 	// refuses markdown with HTML tags.
 	SecurityChecks, NoHTMLInMarkdown bool
+	// Identifiers is the policy for Norwegian identifier checks (the zero
+	// value checks them and reports errors).
+	Identifiers identifier.Policy
 	// Load lists files, directories and package .tgz files of conformance
 	// resources to add to the registry.
 	Load []string
@@ -119,6 +123,9 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 			}
 		}
 		issues = append(issues, datatype.Check(s.Elem, at)...)
+		if s.Elem.Type == "Identifier" {
+			issues = append(issues, identifier.Check(s.Elem, v.opts.Identifiers, at)...)
+		}
 		if s.Elem.Type == "Coding" || (s.Def != nil && s.Def.Binding != nil) {
 			issues = append(issues, binding.Check(s.Elem, s.Def, v.term, at)...)
 		}
