@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/sandkasse/sandkasse/validator/spec"
+	"github.com/sandkasse/sandkasse/validator/spec/r4/internal/wire"
 )
 
 var (
@@ -126,7 +127,7 @@ func atoi(s string) int {
 
 // get decodes an entry on first request. The embedded data is checked by
 // the package tests, so a decode failure is a build defect and panics.
-func (c *Core) get(m *map[string]int32, url string, v func() any) any {
+func (c *Core) get(m *map[string]int32, url string, v func() any, convert func(any) any) any {
 	c.load()
 	i, ok := (*m)[url]
 	if !ok {
@@ -143,26 +144,32 @@ func (c *Core) get(m *map[string]int32, url string, v func() any) any {
 		if err := json.Unmarshal(buf, dst); err != nil {
 			panic(fmt.Sprintf("r4: embedded %s does not decode: %v", url, err))
 		}
-		it.v = dst
+		if convert != nil {
+			it.v = convert(dst)
+		} else {
+			it.v = dst
+		}
 	})
 	return it.v
 }
 
 // StructureDefinition implements spec.Source.
 func (c *Core) StructureDefinition(url string) *spec.StructureDefinition {
-	v, _ := c.get(&c.sds, url, func() any { return new(spec.StructureDefinition) }).(*spec.StructureDefinition)
+	v, _ := c.get(&c.sds, url, func() any { return new(wire.StructureDefinition) }, func(v any) any {
+		return wire.FromWire(v.(*wire.StructureDefinition))
+	}).(*spec.StructureDefinition)
 	return v
 }
 
 // ValueSet implements spec.Source.
 func (c *Core) ValueSet(url string) *spec.ValueSet {
-	v, _ := c.get(&c.vss, url, func() any { return new(spec.ValueSet) }).(*spec.ValueSet)
+	v, _ := c.get(&c.vss, url, func() any { return new(spec.ValueSet) }, nil).(*spec.ValueSet)
 	return v
 }
 
 // CodeSystem implements spec.Source.
 func (c *Core) CodeSystem(url string) *spec.CodeSystem {
-	v, _ := c.get(&c.css, url, func() any { return new(spec.CodeSystem) }).(*spec.CodeSystem)
+	v, _ := c.get(&c.css, url, func() any { return new(spec.CodeSystem) }, nil).(*spec.CodeSystem)
 	return v
 }
 

@@ -1,12 +1,14 @@
 package r4
 
 import (
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sandkasse/sandkasse/validator/spec"
+	"github.com/sandkasse/sandkasse/validator/spec/r4/internal/wire"
 )
 
 func TestAllDefinitionsDecode(t *testing.T) {
@@ -144,5 +146,25 @@ func BenchmarkIndexLoad(b *testing.B) {
 	for b.Loop() {
 		c := &Core{}
 		c.load()
+	}
+}
+
+// The wire form must carry exactly what the FHIR form does.
+func TestWireRoundTrip(t *testing.T) {
+	for _, name := range []string{"bp", "Observation", "Extension", "string"} {
+		sd := Source().StructureDefinition(spec.CoreBase + name)
+		want, _ := json.Marshal(sd)
+		b, err := json.Marshal(wire.ToWire(sd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w wire.StructureDefinition
+		if err := json.Unmarshal(b, &w); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := json.Marshal(wire.FromWire(&w))
+		if string(got) != string(want) {
+			t.Errorf("%s: wire round trip differs", name)
+		}
 	}
 }

@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/sandkasse/sandkasse/validator/spec"
+	"github.com/sandkasse/sandkasse/validator/spec/r4/internal/wire"
 )
 
 func main() {
@@ -200,7 +201,7 @@ func trim(name string, data []byte) (*entry, error) {
 			}
 		}
 		e = entry{kind: sd.ResourceType, url: sd.URL, meta: []string{sd.Name, sd.Type, sd.Kind, strconv.FormatBool(sd.Abstract), sd.Derivation, sd.BaseDefinition}}
-		v = sd
+		v = wire.ToWire(sd)
 	case "ValueSet":
 		vs := new(spec.ValueSet)
 		if err := json.Unmarshal(data, vs); err != nil {
