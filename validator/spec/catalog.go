@@ -100,6 +100,17 @@ func (r *Registry) IsSubtype(typ, base string) bool {
 	return false
 }
 
+// IsResourceType reports whether name is a concrete resource type, i.e. a
+// value resourceType may hold ("Patient", not "DomainResource" or
+// "vitalsigns"). It is cheap enough to call per resource.
+func (r *Registry) IsResourceType(name string) bool {
+	if name == "" || strings.ContainsAny(name, ":/") {
+		return false
+	}
+	ti, ok := r.TypeInfo(name)
+	return ok && ti.Kind == "resource" && ti.Derivation == "specialization" && !ti.Abstract && ti.Type == name
+}
+
 // ResourceTypes lists the concrete resource types (kind resource,
 // derivation specialization, not abstract), sorted: the names a
 // resourceType member may hold.

@@ -1,6 +1,7 @@
 package terminology
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/sandkasse/sandkasse/validator/spec"
@@ -173,6 +174,8 @@ func (c *concept) propValues(code string) []string {
 			}
 		case p.ValueDateTime != "":
 			out = append(out, p.ValueDateTime)
+		case p.ValueInteger != nil:
+			out = append(out, strconv.Itoa(*p.ValueInteger))
 		}
 	}
 	return out

@@ -238,6 +238,9 @@ func sameDisplayIn(x *csIndex, code, display string) bool {
 // sameDisplay compares displays ignoring case and runs of white space, as
 // the HL7 validator does by default.
 func sameDisplay(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
 	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
 }
 

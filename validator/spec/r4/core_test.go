@@ -114,6 +114,16 @@ func TestCatalog(t *testing.T) {
 	if len(rts) != 146 {
 		t.Errorf("%d resource types, want 146", len(rts))
 	}
+	for _, name := range rts {
+		if !reg.IsResourceType(name) {
+			t.Errorf("IsResourceType(%s) is false", name)
+		}
+	}
+	for _, bad := range []string{"Resource", "DomainResource", "vitalsigns", "HumanName", "string", "", spec.CoreBase + "Patient"} {
+		if reg.IsResourceType(bad) {
+			t.Errorf("IsResourceType(%q) is true", bad)
+		}
+	}
 	for _, bad := range []string{"Resource", "DomainResource", "vitalsigns"} {
 		for _, r := range rts {
 			if r == bad {
