@@ -1313,14 +1313,16 @@ func fnSort(c *ctx, in Collection, n *callNode) (Collection, error) {
 		for k := 0; k < nk; k++ {
 			x, y := keys[idx[a]][k], keys[idx[b]][k]
 			desc := k < len(n.desc) && n.desc[k]
+			// Items without a key come first in either direction, as in
+			// the reference implementation.
 			var cmp int
 			switch {
 			case x == nil && y == nil:
 				continue
 			case x == nil:
-				cmp = -1
+				return true
 			case y == nil:
-				cmp = 1
+				return false
 			default:
 				r, _, err := cmpItems(x, y, n.pos, "sort")
 				if err != nil && sortErr == nil {

@@ -107,7 +107,7 @@ func fnEscape(c *ctx, in Collection, n *callNode) (Collection, error) {
 	}
 	switch format {
 	case "html":
-		return Collection{String(html.EscapeString(s))}, nil
+		return Collection{String(htmlEscaper.Replace(s))}, nil
 	case "json":
 		b, _ := json.Marshal(s)
 		out := string(b[1 : len(b)-1])
@@ -132,11 +132,62 @@ func fnUnescape(c *ctx, in Collection, n *callNode) (Collection, error) {
 	case "html":
 		return Collection{String(html.UnescapeString(s))}, nil
 	case "json":
-		var out string
-		if err := json.Unmarshal([]byte(`"`+s+`"`), &out); err != nil {
+		out, ok := jsonUnescape(s)
+		if !ok {
 			return nil, nil
 		}
 		return Collection{String(out)}, nil
 	}
 	return nil, errAt(n.pos, "unescape(): unknown format")
+}
+
+// htmlEscaper uses the named entities the suite expects (&quot;), where
+// html.EscapeString writes numeric ones.
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")
+
+// jsonUnescape decodes JSON string escapes; other characters, including
+// bare quotes, are kept as they are.
+func jsonUnescape(s string) (string, bool) {
+	if !strings.Contains(s, `\`) {
+		return s, true
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 >= len(s) {
+			return "", false
+		}
+		i++
+		switch s[i] {
+		case '"', '\\', '/':
+			b.WriteByte(s[i])
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			if i+5 > len(s) {
+				return "", false
+			}
+			var r string
+			if err := json.Unmarshal([]byte(`"\u`+s[i+1:i+5]+`"`), &r); err != nil {
+				return "", false
+			}
+			b.WriteString(r)
+			i += 4
+		default:
+			return "", false
+		}
+	}
+	return b.String(), true
 }
