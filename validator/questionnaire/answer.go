@@ -508,11 +508,14 @@ func (c *checker) reference(d *qItem, v *element.Element) {
 		}
 		names = append(names, a.Value)
 	}
-	if c.opts.Registry == nil && !looksLikeType(rt) {
-		return
+	// The type is named only once the registry has confirmed it is a FHIR
+	// resource type; otherwise it is just text from the answer.
+	named := ""
+	if c.opts.Registry != nil {
+		named = " '" + rt + "'"
 	}
 	c.at(v, issue.Error, "qr-reference-type", "business-rule",
-		fmt.Sprintf("The resource type '%s' is not allowed for item '%s' (allowed = %s)", rt, d.linkID, strings.Join(names, ",")))
+		fmt.Sprintf("The referenced resource type%s is not allowed for item '%s' (allowed = %s)", named, d.linkID, strings.Join(names, ",")))
 }
 
 // referenceType reads the resource type from a literal reference: Type/id,
@@ -540,8 +543,4 @@ func (c *checker) referenceType(ref string) string {
 		return ""
 	}
 	return parts[len(parts)-2]
-}
-
-func looksLikeType(s string) bool {
-	return s != "" && s[0] >= 'A' && s[0] <= 'Z'
 }

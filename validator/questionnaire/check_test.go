@@ -400,3 +400,27 @@ func TestMessagesDoNotEchoAnswers(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckQuestionnaire(t *testing.T) {
+	reg := r4.NewRegistry()
+	for name, tc := range map[string]struct{ items, want string }{
+		"earlier target": {`[{"linkId":"a","type":"boolean"},{"linkId":"b","type":"string","enableWhen":[{"question":"a","operator":"exists","answerBoolean":true}]}]`, ""},
+		"parent target":  {`[{"linkId":"g","type":"boolean","item":[{"linkId":"b","type":"string","enableWhen":[{"question":"g","operator":"exists","answerBoolean":true}]}]}]`, ""},
+		"later target": {`[{"linkId":"b","type":"string","enableWhen":[{"question":"a","operator":"exists","answerBoolean":true}]},{"linkId":"a","type":"boolean"}]`,
+			"warning q-enablewhen-after Questionnaire.item[0]"},
+		"missing target": {`[{"linkId":"b","type":"string","enableWhen":[{"question":"zz","operator":"exists","answerBoolean":true}]}]`,
+			"error q-enablewhen-no-target Questionnaire.item[0]"},
+		"self": {`[{"linkId":"b","type":"string","enableWhen":[{"question":"b","operator":"exists","answerBoolean":true}]}]`,
+			"error q-enablewhen-self Questionnaire.item[0]"},
+		"que-12": {`[{"linkId":"a","type":"boolean"},{"linkId":"b","type":"boolean"},{"linkId":"c","type":"string","enableWhen":[{"question":"a","operator":"exists","answerBoolean":true},{"question":"b","operator":"exists","answerBoolean":true}]}]`,
+			"error que-12 Questionnaire.item[2]"},
+		"que-12 with behavior": {`[{"linkId":"a","type":"boolean"},{"linkId":"b","type":"boolean"},{"linkId":"c","type":"string","enableBehavior":"any","enableWhen":[{"question":"a","operator":"exists","answerBoolean":true},{"question":"b","operator":"exists","answerBoolean":true}]}]`, ""},
+		"inner": {`[{"linkId":"g","type":"group","enableWhen":[{"question":"c","operator":"exists","answerBoolean":true}],"item":[{"linkId":"c","type":"string"}]}]`,
+			"error q-enablewhen-inner Questionnaire.item[0]"},
+	} {
+		q := tree(t, reg, `{"resourceType":"Questionnaire","status":"active","item":`+tc.items+`}`)
+		if got := strings.Join(describe(CheckQuestionnaire(q, nil)), "\n"); got != tc.want {
+			t.Errorf("%s: got %q, want %q", name, got, tc.want)
+		}
+	}
+}

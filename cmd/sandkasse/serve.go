@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/sandkasse/sandkasse/sandbox/api"
+	"github.com/sandkasse/sandkasse/validator"
+)
+
+func runServe(ctx context.Context, args []string, io stdio) int {
+	fs := newFlags("serve", "[--addr :8080] [--load PATH]... [--profile URL]...", io.err)
+	addr := fs.String("addr", ":8080", "address to listen on")
+	maxBody := fs.Int64("max-body-bytes", api.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
+	var loads, profiles multi
+	fs.Var(&loads, "load", "load conformance resources (JSON file, directory or npm package .tgz); repeatable")
+	fs.Var(&profiles, "profile", "also validate every resource against this profile's canonical URL; repeatable")
+	rest, code, done := parseFlags(fs, args)
+	if done {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(io.err, "sandkasse serve: unexpected argument %q\n", rest[0])
+		return exitUsage
+	}
+	if *maxBody <= 0 || *maxBody > 1<<31-1 {
+		fmt.Fprintln(io.err, "sandkasse serve: --max-body-bytes must be positive and below 2 GiB")
+		return exitUsage
+	}
+	log := slog.New(slog.NewJSONHandler(io.err, nil))
+	v, err := validator.New(validator.Options{Load: loads, Profiles: profiles})
+	if err != nil {
+		fmt.Fprintln(io.err, "sandkasse serve:", err)
+		return exitUsage
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(io.err, "sandkasse serve:", err)
+		return exitUsage
+	}
+	srv := &http.Server{
+		Handler:           api.New(api.Config{Validator: v, MaxBodyBytes: *maxBody, Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		// net/http's own complaints (TLS handshakes, bad requests) go to
+		// the structured log too, not to a bare stderr line.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// The real address matters when --addr asks for port 0.
+	log.Info("listening", slog.String("addr", ln.Addr().String()))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		log.Error("server stopped", slog.String("error", err.Error()))
+		return exitUsage
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		log.Error("shutdown did not finish cleanly", slog.String("error", err.Error()))
+		return exitUsage
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("server stopped", slog.String("error", err.Error()))
+		return exitUsage
+	}
+	return exitOK
+}

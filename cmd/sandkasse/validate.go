@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/sandkasse/sandkasse/validator"
+	"github.com/sandkasse/sandkasse/validator/fhirjson"
+	"github.com/sandkasse/sandkasse/validator/report"
+	"github.com/sandkasse/sandkasse/validator/source"
+)
+
+const validateSynopsis = "[--format text|json|outcome] [--load PATH]... [--profile URL]... PATH...\n\n" +
+	"PATH is a JSON file, a directory (every *.json and *.ndjson below it), an NDJSON file\n" +
+	"(*.ndjson, one resource a line) or - for one document on stdin."
+
+func runValidate(ctx context.Context, args []string, io stdio) int {
+	fs := newFlags("validate", validateSynopsis, io.err)
+	format := fs.String("format", "text", "output format: text, json (one object a line) or outcome (one OperationOutcome a line)")
+	var loads, profiles multi
+	fs.Var(&loads, "load", "load conformance resources (JSON file, directory or npm package .tgz); repeatable")
+	fs.Var(&profiles, "profile", "also validate every resource against this profile's canonical URL; repeatable")
+	maxBytes := fs.Int64("max-bytes", source.DefaultMaxBytes, "largest file or stdin document read, in bytes")
+	maxLine := fs.Int("max-line-bytes", source.DefaultMaxLineBytes, "longest NDJSON line read, in bytes")
+	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "documents validated in parallel")
+	paths, code, done := parseFlags(fs, args)
+	if done {
+		return code
+	}
+	if len(paths) == 0 {
+		fmt.Fprintln(io.err, "sandkasse validate: no PATH given (use - for stdin)")
+		fs.Usage()
+		return exitUsage
+	}
+	if *maxBytes <= 0 || *maxLine <= 0 || *jobs <= 0 || *maxBytes > 1<<31-1 {
+		// The parser keeps offsets in int32, so 2 GiB is a hard ceiling.
+		fmt.Fprintln(io.err, "sandkasse validate: --max-bytes, --max-line-bytes and --jobs must be positive (and --max-bytes below 2 GiB)")
+		return exitUsage
+	}
+	rend, err := report.New(*format)
+	if err != nil {
+		fmt.Fprintln(io.err, "sandkasse validate:", err)
+		return exitUsage
+	}
+	if err := source.Check(paths); err != nil {
+		fmt.Fprintln(io.err, "sandkasse validate:", err)
+		return exitUsage
+	}
+	docMax := max(int(*maxBytes), *maxLine)
+	v, err := validator.New(validator.Options{
+		Limits:   fhirjson.Limits{MaxBytes: docMax},
+		Load:     loads,
+		Profiles: profiles,
+	})
+	if err != nil {
+		fmt.Fprintln(io.err, "sandkasse validate:", err)
+		return exitUsage
+	}
+
+	p := pipeline{v: v, workers: *jobs}
+	var sum report.Summary
+	var werr error
+	walkErr := p.run(ctx, paths, io, source.Limits{MaxBytes: *maxBytes, MaxLineBytes: *maxLine}, func(r report.Result) bool {
+		sum.Add(r)
+		werr = rend.Result(io.out, r)
+		return werr == nil
+	})
+	if werr != nil {
+		fmt.Fprintln(io.err, "sandkasse validate: writing output:", werr)
+		return exitUsage
+	}
+	if walkErr != nil {
+		// Interrupted: what was printed is right but incomplete, so the
+		// run does not count as a verdict either way.
+		fmt.Fprintln(io.err, "sandkasse validate: interrupted before all inputs were validated:", walkErr)
+		return exitUsage
+	}
+	if err := rend.Summary(io.out, sum); err != nil {
+		fmt.Fprintln(io.err, "sandkasse validate: writing output:", err)
+		return exitUsage
+	}
+	if sum.Invalid > 0 {
+		return exitFindings
+	}
+	return exitOK
+}
+
+// pipeline validates documents on a bounded pool of workers and hands the
+// results back in input order, as soon as each one and all before it are
+// done. At most a fixed number of documents are in flight, so memory does
+// not grow with the input when one document is slow.
+type pipeline struct {
+	v       *validator.Validator
+	workers int
+}
+
+type job struct {
+	doc source.Doc
+	out chan report.Result // buffered (1): a worker never waits for the printer
+}
+
+// run walks paths and calls emit for each result in order; emit returning
+// false stops the run. The returned error is the walk's (an interruption).
+func (p pipeline) run(ctx context.Context, paths []string, io stdio, lim source.Limits, emit func(report.Result) bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan job)
+	order := make(chan chan report.Result, 2*p.workers)
+	var wg sync.WaitGroup
+	for range p.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				j.out <- p.validate(ctx, j.doc)
+			}
+		}()
+	}
+	var walkErr error
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		walkErr = source.Walk(ctx, paths, io.in, lim, func(d source.Doc) error {
+			out := make(chan report.Result, 1)
+			select {
+			case order <- out:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			select {
+			case jobs <- job{doc: d, out: out}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return nil
+		})
+	}()
+	stopped := false
+	for out := range order {
+		if stopped {
+			continue // drain so the walker can finish
+		}
+		select {
+		case r := <-out:
+			if !emit(r) {
+				stopped = true
+				cancel()
+			}
+		case <-ctx.Done():
+			stopped = true
+		}
+	}
+	wg.Wait()
+	if stopped && walkErr == nil {
+		walkErr = ctx.Err()
+	}
+	return walkErr
+}
+
+func (p pipeline) validate(ctx context.Context, d source.Doc) report.Result {
+	r := report.Result{Source: d.Source, Index: d.Index, NDJSON: source.IsNDJSON(d.Source)}
+	if d.Problem != nil {
+		r.Issues = append(r.Issues, *d.Problem)
+		return r
+	}
+	res := p.v.Validate(ctx, d.Data)
+	r.ResourceType = res.ResourceType
+	r.Issues = res.Issues
+	if d.Line > 1 {
+		// Positions count from the document's first line; point them into
+		// the file instead, so that path:line:col opens the right place.
+		r.Issues = append(r.Issues[:0:0], r.Issues...)
+		for i := range r.Issues {
+			if r.Issues[i].Line > 0 {
+				r.Issues[i].Line += d.Line - 1
+			}
+		}
+	}
+	return r
+}
