@@ -19,6 +19,7 @@ import (
 	"github.com/sandkasse/sandkasse/validator/extension"
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
 	"github.com/sandkasse/sandkasse/validator/identifier"
+	"github.com/sandkasse/sandkasse/validator/invariant"
 	"github.com/sandkasse/sandkasse/validator/issue"
 	"github.com/sandkasse/sandkasse/validator/reference"
 	"github.com/sandkasse/sandkasse/validator/spec"
@@ -131,6 +132,7 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		}
 	}
 	issues = append(issues, reference.Check(refs, st.Resources, v.reg, at)...)
+	issues = append(issues, invariant.Check(st.Sites, invariant.Options{Model: v.reg}, at)...)
 	sortIssues(issues)
 	return Result{ResourceType: rt, Issues: issues}
 }

@@ -1,0 +1,147 @@
+// Package invariant evaluates the FHIRPath constraints of the definitions
+// on the elements they apply to. Expressions are compiled once per process
+// and shared by every validation.
+package invariant
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/sandkasse/sandkasse/validator/element"
+	"github.com/sandkasse/sandkasse/validator/fhirpath"
+	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/spec"
+	"github.com/sandkasse/sandkasse/validator/structure"
+)
+
+// Locate gives the line and column of an element.
+type Locate func(*element.Element) (line, col int)
+
+// native lists the constraints checked in Go by the structure pass, with
+// the same meaning: ele-1 sits on every element and would dominate the run
+// time, and the narrative rules are htmlChecks(), which FHIRPath leaves to
+// the host.
+var native = map[string]bool{"ele-1": true, "txt-1": true, "txt-2": true}
+
+// errata replace R4 invariants whose published FHIRPath is wrong with the
+// wording the standard adopted later; only an exact match of the R4 text is
+// replaced, so a profile's own constraint is never rewritten.
+var errata = map[string]struct{ r4, use string }{
+	// R4 applies as(canonical) to a collection, which FHIRPath defines as
+	// an error; R5 fixed the expression with ofType().
+	"dom-3": {
+		r4:  "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical) | %resource.descendants().as(uri) | %resource.descendants().as(url))) or descendants().where(reference = '#').exists() or descendants().where(as(canonical) = '#').exists() or descendants().where(as(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
+		use: "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | %resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
+	},
+}
+
+type compiled struct {
+	expr *fhirpath.Expr
+	err  error
+}
+
+var cache sync.Map // expression text -> *compiled
+
+func compile(src string) *compiled {
+	if v, ok := cache.Load(src); ok {
+		return v.(*compiled)
+	}
+	e, err := fhirpath.Compile(src)
+	v, _ := cache.LoadOrStore(src, &compiled{e, err})
+	return v.(*compiled)
+}
+
+// Options tune one evaluation run.
+type Options struct {
+	Model fhirpath.Model
+	// MaxSteps bounds each expression's evaluation (0: the engine default).
+	MaxSteps int
+	// MemberOf answers memberOf() (nil: unknown, so empty).
+	MemberOf func(coding fhirpath.Item, valueSetURL string) (member, known bool)
+}
+
+// Check evaluates the constraints that apply at each site.
+func Check(sites []structure.Site, opts Options, at Locate) issue.List {
+	var out issue.List
+	env := &fhirpath.Env{Model: opts.Model, MaxSteps: opts.MaxSteps, MemberOf: opts.MemberOf}
+	var one [1]fhirpath.Item
+	for _, s := range sites {
+		seen := 0
+		for _, d := range [2]*spec.ElementDefinition{s.Def, s.TypeRoot} {
+			if d == nil {
+				continue
+			}
+			for i := range d.Constraint {
+				c := &d.Constraint[i]
+				if native[c.Key] || c.Expression == "" {
+					continue
+				}
+				// The dom-* rules speak for a container about its
+				// contained resources (contained.contained.empty(), narrative
+				// as best practice); a contained resource is judged by its
+				// container's evaluation, not its own.
+				if s.Elem.IsResource && s.Elem.Name == "contained" && strings.HasPrefix(c.Key, "dom-") {
+					continue
+				}
+				// The type root repeats constraints the element already
+				// carries (ele-1, ext-1); evaluate each key once.
+				if seen > 0 && d == s.TypeRoot && hasKey(s.Def, c.Key) {
+					continue
+				}
+				out = append(out, evaluate(env, s.Elem, c, one[:], at)...)
+			}
+			seen++
+		}
+	}
+	return out
+}
+
+func hasKey(d *spec.ElementDefinition, key string) bool {
+	if d == nil {
+		return false
+	}
+	for _, c := range d.Constraint {
+		if c.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func evaluate(env *fhirpath.Env, e *element.Element, c *spec.Constraint, buf []fhirpath.Item, at Locate) issue.List {
+	src := c.Expression
+	if fixed, ok := errata[c.Key]; ok && fixed.r4 == src {
+		src = fixed.use
+	}
+	cp := compile(src)
+	l, col := at(e)
+	if cp.err != nil {
+		return issue.List{{Severity: issue.Warning, Code: "invariant-unsupported", Type: "processing", Expression: e.Path(),
+			Line: l, Column: col, RuleID: c.Key,
+			Message: fmt.Sprintf("the constraint %s could not be compiled, so it was not checked: %v", c.Key, cp.err)}}
+	}
+	env.Context = e
+	env.Resource, env.RootResource = nil, nil
+	buf[0] = e
+	r, err := cp.expr.EvalTri(env, buf)
+	if err != nil {
+		code := "invariant-error"
+		if errors.Is(err, fhirpath.ErrLimit) {
+			code = "invariant-limit"
+		}
+		return issue.List{{Severity: issue.Warning, Code: code, Type: "processing", Expression: e.Path(),
+			Line: l, Column: col, RuleID: c.Key,
+			Message: fmt.Sprintf("the constraint %s could not be evaluated, so it was not checked: %v", c.Key, err)}}
+	}
+	if r != fhirpath.False {
+		return nil
+	}
+	sev := issue.Error
+	if c.Severity == "warning" {
+		sev = issue.Warning
+	}
+	return issue.List{{Severity: sev, Code: c.Key, Type: "invariant", Expression: e.Path(), Line: l, Column: col,
+		RuleID: c.Key, Message: fmt.Sprintf("Constraint failed: %s: '%s'", c.Key, c.Human)}}
+}
