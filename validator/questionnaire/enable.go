@@ -55,7 +55,7 @@ func (c *checker) condition(ew, scope *element.Element) (ok, known bool) {
 	if question == "" || want == nil {
 		return false, false
 	}
-	answers := answersFor(question, scope)
+	answers := c.answersFor(question, scope)
 	if op == "exists" {
 		return (len(answers) > 0) == (want.Value == "true"), true
 	}
@@ -106,13 +106,24 @@ func (c *checker) condition(ew, scope *element.Element) (ok, known bool) {
 	return false, true
 }
 
-// answersFor collects the answers given to linkId, searching scope and then
-// its ancestors.
-func answersFor(linkID string, scope *element.Element) []*element.Element {
+// answersFor collects the answers given to linkID, searching scope and then
+// its ancestors. The response's items are indexed by linkId once, so a large
+// response with an enableWhen on every item is not walked once per item.
+func (c *checker) answersFor(linkID string, scope *element.Element) []*element.Element {
+	if c.byLink == nil {
+		c.byLink = map[string][]*element.Element{}
+		c.index(c.qr)
+	}
+	items := c.byLink[linkID]
 	for s := scope; s != nil; s = s.Parent {
 		var out []*element.Element
 		found := false
-		collect(s, linkID, &out, &found)
+		for _, it := range items {
+			if within(it, s) {
+				found = true
+				out = append(out, it.Child("answer")...)
+			}
+		}
 		if found {
 			return out
 		}
@@ -123,17 +134,27 @@ func answersFor(linkID string, scope *element.Element) []*element.Element {
 	return nil
 }
 
-func collect(e *element.Element, linkID string, out *[]*element.Element, found *bool) {
+// index records every response item by linkId, through nested items and
+// answers (not contained resources).
+func (c *checker) index(e *element.Element) {
 	for _, it := range e.Child("item") {
-		if value(it.First("linkId")) == linkID {
-			*found = true
-			*out = append(*out, it.Child("answer")...)
+		if l := value(it.First("linkId")); l != "" {
+			c.byLink[l] = append(c.byLink[l], it)
 		}
-		collect(it, linkID, out, found)
+		c.index(it)
 		for _, a := range it.Child("answer") {
-			collect(a, linkID, out, found)
+			c.index(a)
 		}
 	}
+}
+
+func within(e, ancestor *element.Element) bool {
+	for x := e.Parent; x != nil; x = x.Parent {
+		if x == ancestor {
+			return true
+		}
+	}
+	return false
 }
 
 // compareAnswer compares a response value with an enableWhen answer[x]:

@@ -79,6 +79,8 @@ type checker struct {
 	form       *form
 	inProgress bool
 	issues     issue.List
+	// byLink indexes the response's items for enableWhen (see answersFor).
+	byLink map[string][]*element.Element
 }
 
 func (c *checker) report(at *element.Element, expr string, sev issue.Severity, code, typ, msg string) {
