@@ -87,6 +87,12 @@ type Env struct {
 	// ends it. Both end evaluation with ErrLimit.
 	MaxSteps int
 	Deadline time.Time
+	// StrictAs makes as() and the 'as' operator on more than one item an
+	// error, as the FHIRPath specification (and its test suite) requires.
+	// R4's own invariants apply as() to collections (dom-3:
+	// %resource.descendants().as(canonical)), so a validator leaves this
+	// false and as() then filters like ofType().
+	StrictAs bool
 }
 
 // DefaultMaxSteps is generous for any invariant on any real resource while
@@ -551,6 +557,9 @@ func (n *typeOpNode) eval(c *ctx) (Collection, error) {
 		return nil, err
 	}
 	if len(in) > 1 {
+		if n.op == "as" && !c.env.StrictAs {
+			return ofType(c, in, n.typ, n.pos)
+		}
 		return nil, errAt(n.pos, "'%s' needs a single item, got %d", n.op, len(in))
 	}
 	ok, err := c.isType(in[0], n.typ, n.op == "as", n.pos)

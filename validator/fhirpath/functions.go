@@ -372,9 +372,13 @@ func fnRepeat(c *ctx, in Collection, n *callNode) (Collection, error) {
 }
 
 func fnOfType(c *ctx, in Collection, n *callNode) (Collection, error) {
+	return ofType(c, in, n.typ, n.pos)
+}
+
+func ofType(c *ctx, in Collection, typ typeSpec, pos int) (Collection, error) {
 	var out Collection
 	for _, it := range in {
-		ok, err := c.isType(it, n.typ, true, n.pos)
+		ok, err := c.isType(it, typ, true, pos)
 		if err != nil {
 			return nil, err
 		}
@@ -1365,6 +1369,9 @@ func fnIs(c *ctx, in Collection, n *callNode) (Collection, error) {
 }
 
 func fnAs(c *ctx, in Collection, n *callNode) (Collection, error) {
+	if len(in) > 1 && !c.env.StrictAs {
+		return ofType(c, in, n.typ, n.pos)
+	}
 	it, ok, err := singleIn(in, n)
 	if err != nil || !ok {
 		return nil, err

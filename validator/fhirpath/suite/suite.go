@@ -208,7 +208,8 @@ func runOne(t *Test, load func(string) (*element.Element, error), opts Options) 
 		res.Passed = t.Invalid != ""
 		return res
 	}
-	env := &fhirpath.Env{Model: opts.Model}
+	// The suite tests the specification's rule that as() needs one item.
+	env := &fhirpath.Env{Model: opts.Model, StrictAs: true}
 	var input fhirpath.Collection
 	if t.InputFile != "" {
 		root, err := load(t.InputFile)
