@@ -47,27 +47,35 @@ fi
   echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$OUT/env.txt"
 
-# 1. Peers (their own script; results/<peer>-<corpus>.json and .time).
+# Ours, sequential (the compared figure): RUNS samples of BENCHTIME each, one
+# process per corpus so its peak RSS is that corpus's alone. Run once before
+# and once after the peers, so load from elsewhere on the machine during the
+# run weighs on both sides; the table takes the median of all samples.
+cd "$ROOT/validator"
+export SANDKASSE_BENCH_CORPUS=$CORPUS
+rm -f "$OUT"/bench-Examples.* "$OUT"/bench-BigTransaction.*
+ours() {
+  for b in Examples BigTransaction; do
+    /usr/bin/time -f '{"wall_s":%e,"time_maxrss_kb":%M}' -a -o "$OUT/bench-$b.time" \
+      "$OUT/validator.test" -test.run '^$' -test.bench "^BenchmarkValidate$b\$" -test.benchmem \
+      -test.count "$RUNS" -test.benchtime "$BENCHTIME" >> "$OUT/bench-$b.txt"
+    echo "sandkasse $b ($1): $(grep -h "^Benchmark" "$OUT/bench-$b.txt" | tail -1)"
+  done
+}
+ours before
+
+# Peers (their own script; results/<peer>-<corpus>.json and .time).
 if [ "${PEERS:-1}" != 0 ]; then
   (cd "$PEERS_DIR" && RUNS=$RUNS ./run-all.sh)
 fi
 
-# 2. Ours, sequential (the compared figure): RUNS samples of BENCHTIME each,
-#    one process per corpus so its peak RSS is that corpus's alone.
-cd "$ROOT/validator"
-export SANDKASSE_BENCH_CORPUS=$CORPUS
-for b in Examples BigTransaction; do
-  /usr/bin/time -f '{"wall_s":%e,"time_maxrss_kb":%M}' -o "$OUT/bench-$b.time" \
-    "$OUT/validator.test" -test.run '^$' -test.bench "^BenchmarkValidate$b\$" -test.benchmem \
-    -test.count "$RUNS" -test.benchtime "$BENCHTIME" > "$OUT/bench-$b.txt"
-  grep -h "^Benchmark" "$OUT/bench-$b.txt" | head -1
-done
+ours after
 # Parallel variants (both cores), for information.
 "$OUT/validator.test" -test.run '^$' -test.bench 'Parallel$' -test.benchmem \
   -test.count 3 -test.benchtime "$BENCHTIME" > "$OUT/bench-parallel.txt"
 grep -h "^Benchmark" "$OUT/bench-parallel.txt"
 
-# 3. Ours as a command: whole-file validation, peak RSS; time to first result.
+# Ours as a command: whole-file validation, peak RSS; time to first result.
 if [ -n "$CLI" ]; then
   for c in examples.ndjson big-transaction.json; do
     /usr/bin/time -f '{"wall_s":%e,"time_maxrss_kb":%M}' -o "$OUT/cli-$c.time" \
@@ -80,7 +88,7 @@ else
   rm -f "$OUT"/cli-*.time "$OUT/first-result.json"
 fi
 
-# 4. Agreement with the Java validator on fhir-test-cases (if the corpus is there).
+# Agreement with the Java validator on fhir-test-cases (if the corpus is there).
 (cd "$ROOT" && go test ./validator -count 1 -run '^TestFHIRTestCasesAgreement$' -v 2>&1 || true) \
   | grep -o 'fhir-test-cases (base validation.*' > "$OUT/agreement.txt" || true
 
