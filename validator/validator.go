@@ -21,6 +21,7 @@ import (
 	"github.com/sandkasse/sandkasse/validator/identifier"
 	"github.com/sandkasse/sandkasse/validator/invariant"
 	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/questionnaire"
 	"github.com/sandkasse/sandkasse/validator/reference"
 	"github.com/sandkasse/sandkasse/validator/spec"
 	"github.com/sandkasse/sandkasse/validator/spec/r4"
@@ -61,9 +62,10 @@ type Options struct {
 
 // Validator validates resources. It is safe for concurrent use.
 type Validator struct {
-	opts Options
-	reg  *spec.Registry
-	term *terminology.Service
+	opts  Options
+	reg   *spec.Registry
+	term  *terminology.Service
+	forms *canonicals
 }
 
 // New returns a Validator.
@@ -81,7 +83,7 @@ func New(opts Options) (*Validator, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Validator{opts: opts, reg: reg, term: terminology.New(reg)}, nil
+	return &Validator{opts: opts, reg: reg, term: terminology.New(reg), forms: &canonicals{reg: reg}}, nil
 }
 
 // Registry returns the definitions the validator uses.
@@ -133,6 +135,15 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 	}
 	issues = append(issues, reference.Check(refs, st.Resources, v.reg, at)...)
 	issues = append(issues, invariant.Check(st.Sites, invariant.Options{Model: v.reg}, at)...)
+	for _, r := range st.Resources {
+		switch r.Type {
+		case "QuestionnaireResponse":
+			issues = append(issues, questionnaire.CheckWith(r, questionnaire.Options{
+				Resolver: v.forms, Terminology: answerTerms{v.term}, Registry: v.reg, Pos: at})...)
+		case "Questionnaire":
+			issues = append(issues, questionnaire.CheckQuestionnaire(r, at)...)
+		}
+	}
 	sortIssues(issues)
 	return Result{ResourceType: rt, Issues: issues}
 }

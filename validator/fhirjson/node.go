@@ -65,12 +65,31 @@ type Doc struct {
 	Duplicates []Field
 	data       []byte
 	lines      []int32 // offset of the first byte of each line after the first
+	// The last answer of Position: findings come mostly in document order,
+	// and NDJSON puts a whole resource on one line, so counting on from the
+	// last offset keeps a pass linear instead of quadratic.
+	lastOff, lastLine, lastCol int
 }
 
 // Position converts a byte offset to a 1-based line and column; the column
-// counts characters, not bytes, as editors do.
+// counts characters, not bytes, as editors do. A Doc is used by one
+// goroutine at a time, so Position may keep a cursor.
 func (d *Doc) Position(off int32) (line, col int) {
-	return position(d.data, d.lines, off)
+	o := int(off)
+	if o > len(d.data) {
+		o = len(d.data)
+	}
+	if d.lastLine > 0 && o >= d.lastOff {
+		i := sort.Search(len(d.lines), func(i int) bool { return d.lines[i] > int32(o) })
+		if i+1 == d.lastLine {
+			d.lastCol += utf8.RuneCount(d.data[d.lastOff:o])
+			d.lastOff = o
+			return d.lastLine, d.lastCol
+		}
+	}
+	line, col = position(d.data, d.lines, int32(o))
+	d.lastOff, d.lastLine, d.lastCol = o, line, col
+	return line, col
 }
 
 func position(data []byte, lines []int32, off int32) (int, int) {

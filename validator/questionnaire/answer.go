@@ -431,11 +431,10 @@ func (c *checker) attachment(d *qItem, a, v *element.Element) {
 		}
 	}
 	if s := value(v.First("size")); s != "" {
+		// A stated size that contradicts the data is the datatype
+		// pass's finding, for every Attachment; here it only stands in for
+		// absent data.
 		stated, err := strconv.ParseInt(s, 10, 64)
-		if err == nil && size >= 0 && stated != size {
-			c.at(v, issue.Error, "attachment-size-mismatch", "structure",
-				fmt.Sprintf("The stated attachment size does not match the size of its data (answer to item '%s')", d.linkID))
-		}
 		if err == nil && size < 0 {
 			size = stated
 		}
@@ -480,11 +479,9 @@ func mimeMatches(pattern, ct string) bool {
 // reference applies questionnaire-referenceResource, and rejects references
 // that cannot be a literal reference at all.
 func (c *checker) reference(d *qItem, v *element.Element) {
+	// The syntax of the reference and whether its type exists are the
+	// reference pass's findings, for every Reference.
 	ref := value(v.First("reference"))
-	if strings.ContainsAny(ref, " \t\r\n") {
-		c.at(v, issue.Error, "reference-invalid", "structure",
-			fmt.Sprintf("The reference answering item '%s' is not a valid reference (it contains white space)", d.linkID))
-	}
 	rt := value(v.First("type"))
 	if rt == "" {
 		rt = c.referenceType(ref)
@@ -493,8 +490,6 @@ func (c *checker) reference(d *qItem, v *element.Element) {
 		return
 	}
 	if c.opts.Registry != nil && !c.opts.Registry.IsResource(rt) {
-		c.at(v, issue.Error, "reference-type-invalid", "structure",
-			fmt.Sprintf("The resource type in the reference answering item '%s' is not a FHIR resource type", d.linkID))
 		return
 	}
 	allowed := extValues(d.e, extReferenceResource)

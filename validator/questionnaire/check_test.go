@@ -336,11 +336,13 @@ func TestAttachmentAndReference(t *testing.T) {
 		{name: "mime not allowed", q: att(mime), qr: ans(`{"contentType":"application/pdf"}`), want: []string{"error qr-attachment-type " + item0 + ".answer[0]"}},
 		{name: "small enough", q: att(size), qr: ans(`{"contentType":"text/plain","data":"aGVsbA=="}`)},
 		{name: "too large", q: att(size), qr: ans(`{"contentType":"text/plain","data":"aGVsbG8="}`), want: []string{"error qr-attachment-size " + item0 + ".answer[0]"}},
-		{name: "stated size wrong", q: att(mime), qr: ans(`{"contentType":"image/png","data":"aGVsbG8=","size":6}`),
-			want: []string{"error attachment-size-mismatch " + item0 + ".answer[0].value.ofType(Attachment)"}},
+		// A wrong stated size and a reference to no resource type are the
+		// datatype and reference passes' findings; reporting them here too
+		// would list them twice.
+		{name: "stated size wrong is not reported here", q: att(mime), qr: ans(`{"contentType":"image/png","data":"aGVsbG8=","size":6}`)},
 		{name: "reference type allowed", q: ref("Patient", "Practitioner"), qr: rans("https://example.org/fhir/Practitioner/1/_history/2")},
 		{name: "reference type not allowed", q: ref("Patient"), qr: rans("Organization/1"), want: []string{"error qr-reference-type " + v}},
-		{name: "reference not a resource type", q: ref(), qr: rans("Chicken/1"), want: []string{"error reference-type-invalid " + v}},
+		{name: "reference not a resource type is not reported here", q: ref(), qr: rans("Chicken/1")},
 	})
 }
 

@@ -15,9 +15,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sandkasse/sandkasse/validator/datatype"
 	"github.com/sandkasse/sandkasse/validator/element"
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
 	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/reference"
 	"github.com/sandkasse/sandkasse/validator/spec"
 	"github.com/sandkasse/sandkasse/validator/spec/r4"
 	"github.com/sandkasse/sandkasse/validator/structure"
@@ -231,6 +233,16 @@ func TestCorpusQuestionnaireCases(t *testing.T) {
 				ours = append(ours, CheckWith(r, Options{Resolver: res, Registry: reg, Pos: pos})...)
 				ours = append(ours, CheckQuestionnaire(r, pos)...)
 			}
+			// Attachment sizes and reference syntax in answers are found by
+			// the passes that check every Attachment and Reference.
+			var refs []reference.Site
+			for _, s := range st.Sites {
+				ours = append(ours, datatype.Check(s.Elem, pos)...)
+				if s.Elem.Type == "Reference" && s.Def != nil {
+					refs = append(refs, reference.Site{Elem: s.Elem, Types: s.Def.Type})
+				}
+			}
+			ours = append(ours, reference.Check(refs, st.Resources, reg, pos)...)
 		}
 
 		row := corpusRow{name: c.Name, invalid: ours.HasErrors()}

@@ -84,6 +84,25 @@ func (r *Registry) IsPrimitive(nameOrURL string) bool { return r.Kind(nameOrURL)
 // SimpleQuantity→Quantity, code→string, bp→vitalsigns→Observation. Both
 // arguments are type names or canonical URLs.
 func (r *Registry) IsSubtype(typ, base string) bool {
+	// FHIRPath's is/as/ofType ask this for every item they test; the
+	// answers only change when definitions are added.
+	key := subtypeKey{typ, base}
+	cache := r.subtypes.Load()
+	if cache != nil {
+		if v, ok := cache.Load(key); ok {
+			return v.(bool)
+		}
+	}
+	ok := r.isSubtype(typ, base)
+	if cache != nil {
+		cache.Store(key, ok)
+	}
+	return ok
+}
+
+type subtypeKey struct{ typ, base string }
+
+func (r *Registry) isSubtype(typ, base string) bool {
 	u, b := TypeURL(typ), TypeURL(base)
 	// The chain in R4 is at most ~5 deep; the bound only stops a cyclic
 	// baseDefinition in a loaded package from hanging the validator.

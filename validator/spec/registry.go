@@ -1,6 +1,9 @@
 package spec
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // CoreBase is the canonical prefix of the R4 core definitions.
 const CoreBase = "http://hl7.org/fhir/StructureDefinition/"
@@ -8,13 +11,15 @@ const CoreBase = "http://hl7.org/fhir/StructureDefinition/"
 // Registry is the set of conformance resources a validation sees. It is safe
 // for concurrent reads; Add* must not race with lookups of the same URL.
 type Registry struct {
-	mu       sync.RWMutex
-	sds      map[string]*StructureDefinition
-	vss      map[string]*ValueSet
-	css      map[string]*CodeSystem
-	other    map[string]rawResource
-	fallback Source
-	indexes  sync.Map // *StructureDefinition → *indexResult
+	mu        sync.RWMutex
+	sds       map[string]*StructureDefinition
+	vss       map[string]*ValueSet
+	css       map[string]*CodeSystem
+	other     map[string]rawResource
+	subtypes  atomic.Pointer[sync.Map] // subtypeKey -> bool; replaced when definitions change
+	fallback  Source
+	indexes   sync.Map // *StructureDefinition → *indexResult
+	snapshots sync.Map // *StructureDefinition → *snapshotResult
 }
 
 // Source supplies definitions on demand (the embedded R4 core decodes each
@@ -28,12 +33,14 @@ type Source interface {
 // NewRegistry returns an empty registry that asks fallback for what it does
 // not hold itself (fallback may be nil).
 func NewRegistry(fallback Source) *Registry {
-	return &Registry{
+	r := &Registry{
 		sds:      map[string]*StructureDefinition{},
 		vss:      map[string]*ValueSet{},
 		css:      map[string]*CodeSystem{},
 		fallback: fallback,
 	}
+	r.subtypes.Store(new(sync.Map))
+	return r
 }
 
 // stripVersion drops a "|version" suffix from a canonical.
@@ -51,6 +58,7 @@ func (r *Registry) AddStructureDefinition(sd *StructureDefinition) {
 	r.mu.Lock()
 	r.sds[sd.URL] = sd
 	r.mu.Unlock()
+	r.subtypes.Store(new(sync.Map))
 }
 
 // AddValueSet adds or replaces a ValueSet by its URL.
