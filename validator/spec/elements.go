@@ -253,14 +253,19 @@ type indexResult struct {
 }
 
 // Elements returns the element tree of sd's snapshot, built on first use
-// and cached for the registry's lifetime. Definitions must not be modified
-// once indexed.
+// and cached for the registry's lifetime. A profile that has only a
+// differential gets a generated snapshot (see Snapshot). Definitions must
+// not be modified once indexed.
 func (r *Registry) Elements(sd *StructureDefinition) (*ElementIndex, error) {
 	if v, ok := r.indexes.Load(sd); ok {
 		res := v.(*indexResult)
 		return res.x, res.err
 	}
-	x, err := NewElementIndex(sd)
+	var x *ElementIndex
+	full, err := r.Snapshot(sd)
+	if err == nil {
+		x, err = NewElementIndex(full)
+	}
 	v, _ := r.indexes.LoadOrStore(sd, &indexResult{x, err})
 	res := v.(*indexResult)
 	return res.x, res.err
