@@ -41,9 +41,10 @@ func (r Result) Valid() bool { return !r.Issues.HasErrors() }
 // Options configure a Validator.
 type Options struct {
 	Limits fhirjson.Limits
-	// MaxElements bounds the typed tree of one document (0: the default of
-	// the structure package).
-	MaxElements int
+	// MaxElements bounds the typed tree of one document and
+	// MaxBundleEntries the entries of a Bundle (0: the structure package's
+	// defaults).
+	MaxElements, MaxBundleEntries int
 	// Registry holds the conformance resources; nil means the embedded R4
 	// core alone.
 	Registry *spec.Registry
@@ -106,7 +107,7 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 			rt = n.Str
 		}
 	}
-	st := structure.Build(doc, v.reg, structure.Limits{MaxElements: v.opts.MaxElements,
+	st := structure.Build(doc, v.reg, structure.Limits{MaxElements: v.opts.MaxElements, MaxBundleEntries: v.opts.MaxBundleEntries,
 		SecurityChecks: v.opts.SecurityChecks, NoHTMLInMarkdown: v.opts.NoHTMLInMarkdown})
 	issues := st.Issues
 	at := func(e *element.Element) (int, int) {

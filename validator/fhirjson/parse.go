@@ -12,13 +12,17 @@ import (
 type Limits struct {
 	MaxBytes int // whole document; default 64 MiB
 	MaxDepth int // nesting of objects and arrays; default 256
+	// MaxValues caps the number of JSON values (each costs a node), so
+	// that memory stays proportional to a bound, not to what a sender
+	// packs into MaxBytes; default 4,000,000.
+	MaxValues int
 	// AllowComments tolerates // and /* */ comments (JSON5 style), as some
 	// vendors' tooling writes them; FHIR JSON itself has none.
 	AllowComments bool
 }
 
 // DefaultLimits are used for zero fields of Limits.
-var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxDepth: 256}
+var DefaultLimits = Limits{MaxBytes: 64 << 20, MaxDepth: 256, MaxValues: 4_000_000}
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxBytes <= 0 {
@@ -26,6 +30,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	if l.MaxValues <= 0 {
+		l.MaxValues = DefaultLimits.MaxValues
 	}
 	return l
 }
@@ -71,6 +78,7 @@ func Parse(data []byte, lim Limits) (*Doc, error) {
 }
 
 type parser struct {
+	values int
 	slab   []Node // nodes are handed out from chunks: one allocation per 128
 	data   []byte
 	pos    int
@@ -82,6 +90,10 @@ type parser struct {
 }
 
 func (p *parser) node(k Kind, off int, str string) *Node {
+	p.values++
+	if p.values > p.lim.MaxValues {
+		p.fail("json-values", off, fmt.Sprintf("the document has more than %d JSON values, the limit", p.lim.MaxValues))
+	}
 	if len(p.slab) == 0 {
 		p.slab = make([]Node, 128)
 	}

@@ -38,6 +38,9 @@ type Limits struct {
 	// MaxElements caps the number of elements built; a document past it is
 	// reported once and the rest is not walked.
 	MaxElements int
+	// MaxBundleEntries caps Bundle.entry; a larger Bundle is refused
+	// whole rather than half validated.
+	MaxBundleEntries int
 	// SecurityChecks refuses string values that look like HTML markup,
 	// which apps may render unescaped (the reference validator's
 	// security-checks mode).
@@ -49,6 +52,10 @@ type Limits struct {
 // DefaultMaxElements allows a Bundle of several hundred thousand small
 // entries, and keeps the tree of one document within a few hundred MB.
 const DefaultMaxElements = 4_000_000
+
+// DefaultMaxBundleEntries is far above what a FHIR server pages out and
+// what the sandbox accepts in a transaction.
+const DefaultMaxBundleEntries = 200_000
 
 type builder struct {
 	slab     []element.Element // elements come from chunks: one allocation per 128
@@ -64,6 +71,9 @@ type builder struct {
 func Build(doc *fhirjson.Doc, reg *spec.Registry, lim Limits) *Result {
 	if lim.MaxElements <= 0 {
 		lim.MaxElements = DefaultMaxElements
+	}
+	if lim.MaxBundleEntries <= 0 {
+		lim.MaxBundleEntries = DefaultMaxBundleEntries
 	}
 	b := &builder{reg: reg, doc: doc, res: &Result{}, limits: lim}
 	b.res.Root = b.resource(doc.Root, "", -1, nil)
@@ -285,6 +295,13 @@ func (b *builder) member(f *fhirjson.Field, value, ext *fhirjson.Node, c *child,
 			} else {
 				es = []*fhirjson.Node{ext}
 			}
+		}
+		if c.name == "entry" && parent.Type == "Bundle" && len(vs) > b.limits.MaxBundleEntries {
+			b.reportAt(value.Off, issue.Fatal, "limit-bundle-entries", "too-costly", parent.Path()+".entry",
+				fmt.Sprintf("the Bundle has %d entries, more than the limit of %d; it was not validated", len(vs), b.limits.MaxBundleEntries),
+				"split the Bundle")
+			b.stopped = true
+			return
 		}
 		if value != nil && len(vs) == 0 {
 			b.reportAt(value.Off, issue.Error, "json-empty-array", "structure", parent.Path()+"."+c.name,
