@@ -35,8 +35,10 @@ func value(e *element.Element, name string) (string, bool) {
 
 func attachment(e *element.Element, at Locate) issue.List {
 	data, ok := value(e, "data")
-	if !ok {
-		return nil
+	size, hasSize := value(e, "size")
+	hash, hasHash := value(e, "hash")
+	if !ok || (!hasSize && !hasHash) {
+		return nil // nothing to compare the data with: do not decode it
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.Map(func(r rune) rune {
 		if r == ' ' || r == '\n' || r == '\r' || r == '\t' {
@@ -53,15 +55,15 @@ func attachment(e *element.Element, at Locate) issue.List {
 		out = append(out, issue.Issue{Severity: issue.Error, Code: code, Type: "structure", Expression: e.Path(),
 			Line: l, Column: c, Message: msg, Fix: fix})
 	}
-	if s, ok := value(e, "size"); ok {
-		if n, err := strconv.Atoi(s); err == nil && n != len(raw) {
+	if hasSize {
+		if n, err := strconv.Atoi(size); err == nil && n != len(raw) {
 			add("attachment-size", fmt.Sprintf("stated attachment size %d does not match the actual size of the data, %d bytes", n, len(raw)),
 				"set size to the number of bytes of the decoded data")
 		}
 	}
-	if h, ok := value(e, "hash"); ok {
+	if hasHash {
 		sum := sha1.Sum(raw)
-		if want, err := base64.StdEncoding.DecodeString(h); err == nil && !bytes.Equal(want, sum[:]) {
+		if want, err := base64.StdEncoding.DecodeString(hash); err == nil && !bytes.Equal(want, sum[:]) {
 			add("attachment-hash", "the attachment hash is not the SHA-1 of the data", "set hash to the base64 SHA-1 of the decoded data")
 		}
 	}

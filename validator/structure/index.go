@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sandkasse/sandkasse/validator/spec"
 )
@@ -28,6 +29,22 @@ type child struct {
 	contentPath string
 	repeats     bool
 	slot        int // index of def among the parent's children, for counting
+	// typeDef caches the definition of typ. Shapes are shared by every
+	// registry that falls back to the same core, and a registry resolves a
+	// core type name to the core definition, so the first answer holds.
+	typeDef atomic.Pointer[spec.StructureDefinition]
+}
+
+// typeDefinition returns the definition of c's type.
+func (c *child) typeDefinition(reg *spec.Registry) *spec.StructureDefinition {
+	if sd := c.typeDef.Load(); sd != nil {
+		return sd
+	}
+	sd := reg.Type(c.typ)
+	if sd != nil {
+		c.typeDef.Store(sd)
+	}
+	return sd
 }
 
 // shape is the compiled set of children of one element path.

@@ -387,7 +387,7 @@ func (b *builder) item(v, x *fhirjson.Node, c *child, sd *spec.StructureDefiniti
 		b.primitive(v, x, c, parent, idx)
 		return
 	}
-	if typ == "Resource" || (c.def != nil && isResourceType(b.reg, typ)) {
+	if typ == "Resource" || (c.def != nil && isResourceDef(c.typeDefinition(b.reg))) {
 		if v == nil {
 			return
 		}
@@ -411,7 +411,7 @@ func (b *builder) item(v, x *fhirjson.Node, c *child, sd *spec.StructureDefiniti
 		b.object(v, sd, c.contentPath, e)
 		return
 	}
-	tsd := b.reg.Type(typ)
+	tsd := c.typeDefinition(b.reg)
 	if tsd == nil {
 		b.reportAt(v.Off, issue.Error, "definition-missing", "processing", e.Path(),
 			fmt.Sprintf("no definition for type '%s'", typ), "")
@@ -421,11 +421,7 @@ func (b *builder) item(v, x *fhirjson.Node, c *child, sd *spec.StructureDefiniti
 	b.object(v, tsd, tsd.Type, e)
 }
 
-func isResourceType(reg *spec.Registry, typ string) bool {
-	if typ == "" || isPrimitive(typ) {
-		return false
-	}
-	sd := reg.Type(typ)
+func isResourceDef(sd *spec.StructureDefinition) bool {
 	return sd != nil && sd.Kind == "resource"
 }
 
@@ -474,13 +470,22 @@ func (b *builder) primitive(v, x *fhirjson.Node, c *child, parent *element.Eleme
 		if x.Kind != fhirjson.Object {
 			b.reportAt(x.Off, issue.Error, "type-json", "structure", e.Path(),
 				"the property '_"+c.name+"' must be a JSON object holding id and extension", "")
-		} else if tsd := b.reg.Type(typ); tsd != nil {
+		} else if tsd := b.primitiveDef(c, typ); tsd != nil {
 			b.object(x, tsd, tsd.Type, e)
 		}
 	}
 	if (c.def != nil && (len(c.def.Constraint) > 1 || c.def.Binding != nil)) || x != nil {
 		b.res.Sites = append(b.res.Sites, Site{Elem: e, Def: c.def})
 	}
+}
+
+// primitiveDef is the definition of a primitive's type; Resource.id is typed
+// id here but string in the definitions, so it is looked up by name.
+func (b *builder) primitiveDef(c *child, typ string) *spec.StructureDefinition {
+	if typ == c.typ {
+		return c.typeDefinition(b.reg)
+	}
+	return b.reg.Type(typ)
 }
 
 func jsonKindFix(typ string, want fhirjson.Kind) string {
