@@ -45,6 +45,16 @@ type xhtmlProblem struct {
 // checkXHTML applies the Narrative.div rules. Messages name tags and
 // attributes, never text content.
 func checkXHTML(s string) []xhtmlProblem {
+	if out, ok := quickXHTML(s); ok {
+		return out
+	}
+	return slowXHTML(s)
+}
+
+const errSev = issue.Error
+
+// slowXHTML is the encoding/xml path, for narratives quickXHTML declines.
+func slowXHTML(s string) []xhtmlProblem {
 	var out []xhtmlProblem
 	add := func(code, msg string) { out = append(out, xhtmlProblem{issue.Error, code, msg}) }
 	d := xml.NewDecoder(strings.NewReader(s))
