@@ -54,7 +54,10 @@ func (e *SyntaxError) Error() string {
 // deeper or bigger than the limits is refused with a SyntaxError.
 func Parse(data []byte, lim Limits) (*Doc, error) {
 	lim = lim.withDefaults()
-	p := &parser{data: data, lim: lim}
+	// One copy of the input as a string: every unescaped string and number
+	// is a substring of it, so the tree costs no allocation per value and
+	// never aliases the caller's buffer (which a scanner may reuse).
+	p := &parser{data: data, src: string(data), lim: lim}
 	if len(data) > lim.MaxBytes {
 		return nil, &SyntaxError{Code: "json-size", Line: 1, Column: 1,
 			Message: fmt.Sprintf("document is %d bytes, more than the limit of %d", len(data), lim.MaxBytes)}
@@ -78,15 +81,20 @@ func Parse(data []byte, lim Limits) (*Doc, error) {
 }
 
 type parser struct {
-	values int
-	slab   []Node // nodes are handed out from chunks: one allocation per 128
-	data   []byte
-	pos    int
-	lim    Limits
-	err    *SyntaxError
-	errOff int
-	dups   []Field
-	lines  []int32
+	src       string
+	fields    []Field // scratch stack of members of the objects being parsed
+	fieldSlab []Field
+	items     []*Node // scratch stack of items of the arrays being parsed
+	itemSlab  []*Node
+	values    int
+	slab      []Node // nodes come from chunks that grow with the document
+	data      []byte
+	pos       int
+	lim       Limits
+	err       *SyntaxError
+	errOff    int
+	dups      []Field
+	lines     []int32
 }
 
 func (p *parser) node(k Kind, off int, str string) *Node {
@@ -95,7 +103,7 @@ func (p *parser) node(k Kind, off int, str string) *Node {
 		p.fail("json-values", off, fmt.Sprintf("the document has more than %d JSON values, the limit", p.lim.MaxValues))
 	}
 	if len(p.slab) == 0 {
-		p.slab = make([]Node, 128)
+		p.slab = make([]Node, chunk(p.values, 256))
 	}
 	n := &p.slab[0]
 	p.slab = p.slab[1:]
@@ -270,7 +278,7 @@ func (p *parser) number() *Node {
 		}
 	}
 	p.pos = i
-	return p.node(Number, start, string(d[start:i]))
+	return p.node(Number, start, p.src[start:i])
 }
 
 // str reads a string starting at the opening quote and returns its decoded text.
@@ -287,7 +295,7 @@ func (p *parser) str() (string, bool) {
 				return p.slowStr(start)
 			}
 			p.pos = i + 1
-			return string(s), true
+			return p.src[start+1 : i], true
 		}
 		if c == '\\' || c < 0x20 {
 			return p.slowStr(start)
@@ -400,6 +408,8 @@ func (p *parser) object(depth int) *Node {
 		p.pos++
 		return n
 	}
+	mark := len(p.fields)
+	defer func() { p.fields = p.fields[:mark] }()
 	for {
 		p.ws()
 		if p.pos >= len(p.data) {
@@ -431,13 +441,13 @@ func (p *parser) object(depth int) *Node {
 			return nil
 		}
 		f := Field{Name: name, NameOff: int32(nameOff), Value: v}
-		for i := range n.Fields {
-			if n.Fields[i].Name == name {
+		for _, g := range p.fields[mark:] {
+			if g.Name == name {
 				p.dups = append(p.dups, f)
 				break
 			}
 		}
-		n.Fields = append(n.Fields, f)
+		p.fields = append(p.fields, f)
 		p.ws()
 		if p.pos >= len(p.data) {
 			p.fail("json-syntax", p.pos, "unexpected end of input inside an object")
@@ -448,12 +458,49 @@ func (p *parser) object(depth int) *Node {
 			p.pos++
 		case '}':
 			p.pos++
+			n.Fields = p.takeFields(p.fields[mark:])
 			return n
 		default:
 			p.fail("json-syntax", p.pos, "unexpected "+describe(p.data[p.pos])+", expected ',' or '}'")
 			return nil
 		}
 	}
+}
+
+// chunk sizes a new chunk by how much the document has used so far: small
+// documents stay small, large ones allocate rarely.
+func chunk(used, limit int) int {
+	return min(max(16, used/2), limit)
+}
+
+// takeFields copies an object's members out of the scratch stack into a
+// chunk shared by many objects, so that an object costs no allocation of
+// its own.
+func (p *parser) takeFields(fs []Field) []Field {
+	if len(fs) > 64 {
+		return append([]Field(nil), fs...)
+	}
+	if len(p.fieldSlab) < len(fs) {
+		p.fieldSlab = make([]Field, max(len(fs), chunk(p.values, 512)))
+	}
+	out := p.fieldSlab[:len(fs):len(fs)]
+	copy(out, fs)
+	p.fieldSlab = p.fieldSlab[len(fs):]
+	return out
+}
+
+// takeItems is takeFields for array items.
+func (p *parser) takeItems(is []*Node) []*Node {
+	if len(is) > 64 {
+		return append([]*Node(nil), is...)
+	}
+	if len(p.itemSlab) < len(is) {
+		p.itemSlab = make([]*Node, max(len(is), chunk(p.values, 512)))
+	}
+	out := p.itemSlab[:len(is):len(is)]
+	copy(out, is)
+	p.itemSlab = p.itemSlab[len(is):]
+	return out
 }
 
 func (p *parser) array(depth int) *Node {
@@ -464,6 +511,8 @@ func (p *parser) array(depth int) *Node {
 		p.pos++
 		return n
 	}
+	mark := len(p.items)
+	defer func() { p.items = p.items[:mark] }()
 	for {
 		p.ws()
 		if p.pos < len(p.data) && p.data[p.pos] == ']' {
@@ -474,7 +523,7 @@ func (p *parser) array(depth int) *Node {
 		if p.err != nil {
 			return nil
 		}
-		n.Items = append(n.Items, v)
+		p.items = append(p.items, v)
 		p.ws()
 		if p.pos >= len(p.data) {
 			p.fail("json-syntax", p.pos, "unexpected end of input inside an array")
@@ -485,6 +534,7 @@ func (p *parser) array(depth int) *Node {
 			p.pos++
 		case ']':
 			p.pos++
+			n.Items = p.takeItems(p.items[mark:])
 			return n
 		default:
 			p.fail("json-syntax", p.pos, "unexpected "+describe(p.data[p.pos])+", expected ',' or ']'")

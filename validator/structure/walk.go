@@ -58,13 +58,14 @@ const DefaultMaxElements = 4_000_000
 const DefaultMaxBundleEntries = 200_000
 
 type builder struct {
-	slab     []element.Element // elements come from chunks: one allocation per 128
-	reg      *spec.Registry
-	doc      *fhirjson.Doc
-	res      *Result
-	elements int
-	limits   Limits
-	stopped  bool
+	slab      []element.Element // elements come from chunks that grow with the document
+	childSlab []*element.Element
+	reg       *spec.Registry
+	doc       *fhirjson.Doc
+	res       *Result
+	elements  int
+	limits    Limits
+	stopped   bool
 }
 
 // Build validates the structure of the document's root resource.
@@ -86,12 +87,26 @@ func Build(doc *fhirjson.Doc, reg *spec.Registry, lim Limits) *Result {
 
 func (b *builder) newElement(e element.Element) *element.Element {
 	if len(b.slab) == 0 {
-		b.slab = make([]element.Element, 128)
+		b.slab = make([]element.Element, min(max(16, b.elements/2), 256))
 	}
 	p := &b.slab[0]
 	b.slab = b.slab[1:]
 	*p = e
 	return p
+}
+
+// children returns an empty slice with room for k children, carved from a
+// chunk shared by many elements.
+func (b *builder) children(k int) []*element.Element {
+	if k > 64 {
+		return make([]*element.Element, 0, k)
+	}
+	if len(b.childSlab) < k {
+		b.childSlab = make([]*element.Element, max(k, min(max(32, b.elements), 1024)))
+	}
+	out := b.childSlab[:0:k]
+	b.childSlab = b.childSlab[k:]
+	return out
 }
 
 func (b *builder) reportAt(off int32, sev issue.Severity, code, typ, expr, msg, fix string) {
@@ -180,6 +195,17 @@ func (b *builder) object(n *fhirjson.Node, sd *spec.StructureDefinition, path st
 		b.reportAt(n.Off, issue.Error, "json-empty-object", "structure", e.Path(),
 			"an object must have content; empty objects are not allowed in FHIR JSON", "remove the empty object")
 		return
+	}
+	if e.Children == nil {
+		k := 0
+		for i := range n.Fields {
+			if v := n.Fields[i].Value; v.Kind == fhirjson.Array {
+				k += len(v.Items)
+			} else {
+				k++
+			}
+		}
+		e.Children = b.children(k)
 	}
 	var counts [64]int
 	cnt := counts[:0]
