@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -20,7 +21,7 @@ const patient = `{"resourceType":"Patient","id":"p1","text":{"status":"generated
 // property "foo" at column 27 of line 1.
 const unknownElement = `{"resourceType":"Patient","foo":1,"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}}`
 
-func newServer(t *testing.T, max int64) (http.Handler, *bytes.Buffer) {
+func newServer(t testing.TB, max int64) (http.Handler, *bytes.Buffer) {
 	t.Helper()
 	v, err := validator.New(validator.Options{})
 	if err != nil {
@@ -239,4 +240,35 @@ func TestPanicIsA500Outcome(t *testing.T) {
 	if strings.Contains(logs.String(), "Nordmann") || strings.Contains(logs.String(), "nil pointer") {
 		t.Errorf("log echoes the panic:\n%s", logs.String())
 	}
+}
+
+// FuzzValidate posts arbitrary bodies to both routes: whatever arrives, the
+// answer is a well-formed OperationOutcome with a status the API documents,
+// and nothing panics.
+func FuzzValidate(f *testing.F) {
+	f.Add(patient, "")
+	f.Add(parameters(unknownElement), "Patient")
+	f.Add(`{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Basic"}}]}`, "Basic")
+	f.Add(`{"resourceType":"Parameters","parameter":{"name":"resource"}}`, "")
+	f.Add(`[1,2,{"a":"\u00e5"}]`, "x")
+	h, _ := newServer(f, 4096)
+	f.Fuzz(func(t *testing.T, body, typ string) {
+		path := "/fhir/$validate"
+		if typ != "" {
+			path = "/fhir/" + url.PathEscape(typ) + "/$validate"
+		}
+		req := httptest.NewRequest("POST", path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/fhir+json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 400, 404, 413:
+		default:
+			t.Fatalf("status %d for %q", rec.Code, body)
+		}
+		var oo report.OperationOutcome
+		if err := json.Unmarshal(rec.Body.Bytes(), &oo); err != nil || oo.ResourceType != "OperationOutcome" || len(oo.Issue) == 0 {
+			t.Fatalf("not an OperationOutcome (%v): %s", err, rec.Body.String())
+		}
+	})
 }
