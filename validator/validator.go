@@ -21,6 +21,7 @@ import (
 	"github.com/sandkasse/sandkasse/validator/identifier"
 	"github.com/sandkasse/sandkasse/validator/invariant"
 	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/profile"
 	"github.com/sandkasse/sandkasse/validator/questionnaire"
 	"github.com/sandkasse/sandkasse/validator/reference"
 	"github.com/sandkasse/sandkasse/validator/spec"
@@ -57,8 +58,12 @@ type Options struct {
 	// Load lists files, directories and package .tgz files of conformance
 	// resources to add to the registry.
 	Load []string
-	// Profiles are canonical URLs every resource is also validated against.
+	// Profiles are canonical URLs the root resource is also validated
+	// against (besides the profiles each resource declares in meta.profile).
 	Profiles []string
+	// MustSupport reports missing must-support elements of profiles as
+	// information (off by default).
+	MustSupport bool
 }
 
 // Validator validates resources. It is safe for concurrent use.
@@ -67,6 +72,7 @@ type Validator struct {
 	reg   *spec.Registry
 	term  *terminology.Service
 	forms *canonicals
+	prof  *profile.Validator
 }
 
 // New returns a Validator.
@@ -84,7 +90,9 @@ func New(opts Options) (*Validator, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return &Validator{opts: opts, reg: reg, term: terminology.New(reg), forms: &canonicals{reg: reg}}, nil
+	term := terminology.New(reg)
+	return &Validator{opts: opts, reg: reg, term: term, forms: &canonicals{reg: reg},
+		prof: profile.New(reg, term, profile.Options{MustSupport: opts.MustSupport})}, nil
 }
 
 // Registry returns the definitions the validator uses.
@@ -117,10 +125,17 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		return doc.Position(e.Node.Off)
 	}
 	var refs []reference.Site
+	var defs map[*element.Element]*spec.ElementDefinition // host definitions, built when an extension needs one
 	for _, s := range st.Sites {
 		switch s.Elem.Type {
 		case "Extension":
-			issues = append(issues, extension.Check(s.Elem, v.reg, at)...)
+			if defs == nil {
+				defs = make(map[*element.Element]*spec.ElementDefinition, len(st.Sites))
+				for _, x := range st.Sites {
+					defs[x.Elem] = x.Def
+				}
+			}
+			issues = append(issues, extension.Check(s.Elem, defs[s.Elem.Parent], v.reg, at)...)
 		case "Reference":
 			if s.Def != nil {
 				refs = append(refs, reference.Site{Elem: s.Elem, Types: s.Def.Type})
@@ -136,6 +151,7 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 	}
 	issues = append(issues, reference.Check(refs, st.Resources, v.reg, at)...)
 	issues = append(issues, invariant.Check(st.Sites, invariant.Options{Model: v.reg}, at)...)
+	issues = append(issues, v.prof.CheckDocument(st.Root, st.Resources, v.opts.Profiles, profile.Locate(at))...)
 	for _, r := range st.Resources {
 		switch r.Type {
 		case "QuestionnaireResponse":

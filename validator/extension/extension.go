@@ -19,8 +19,9 @@ import (
 type Locate func(*element.Element) (line, col int)
 
 // Check inspects one Extension element (Name "extension" or
-// "modifierExtension").
-func Check(ext *element.Element, reg *spec.Registry, at Locate) issue.List {
+// "modifierExtension"). hostDef is the definition the host element (the
+// extension's parent) was validated against, or nil.
+func Check(ext *element.Element, hostDef *spec.ElementDefinition, reg *spec.Registry, at Locate) issue.List {
 	urlEl := ext.First("url")
 	if urlEl == nil || !urlEl.HasValue {
 		return nil // url is required: the structure pass reports it
@@ -58,7 +59,7 @@ func Check(ext *element.Element, reg *spec.Registry, at Locate) issue.List {
 			fmt.Sprintf("the url %s names a %s definition, not an Extension", url, sd.Type), "")
 		return out
 	}
-	if ext.Parent != nil && !contextAllows(sd, ext.Parent, reg) && !contextErratum(url, ext.Parent) {
+	if ext.Parent != nil && !contextAllows(sd, ext.Parent, hostDef, reg) && !contextErratum(url, ext.Parent) {
 		report(issue.Error, "extension-context",
 			fmt.Sprintf("the extension %s is not allowed to be used at this point (allowed: %s)", url, contextList(sd)),
 			"move the extension to an element its definition allows")
@@ -145,11 +146,23 @@ func contextList(sd *spec.StructureDefinition) string {
 // contextAllows decides whether host may carry an extension of sd. R4
 // contexts are of type element (a type name or an element path), extension
 // (an extension url) or fhirpath.
-func contextAllows(sd *spec.StructureDefinition, host *element.Element, reg *spec.Registry) bool {
+func contextAllows(sd *spec.StructureDefinition, host *element.Element, hostDef *spec.ElementDefinition, reg *spec.Registry) bool {
 	if len(sd.Context) == 0 {
 		return true
 	}
 	paths := definitionPaths(host)
+	if hostDef != nil {
+		// The definition's own path (HumanName.family inside a datatype,
+		// Questionnaire.item.item) and, for a contentReference, the path
+		// it reuses (OperationDefinition.parameter for parameter.part).
+		paths = append(paths, hostDef.Path)
+		if ref := hostDef.ContentReference; ref != "" {
+			if i := strings.IndexByte(ref, '#'); i >= 0 {
+				ref = ref[i+1:]
+			}
+			paths = append(paths, ref)
+		}
+	}
 	for _, c := range sd.Context {
 		switch c.Type {
 		case "element", "":
