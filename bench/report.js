@@ -55,6 +55,20 @@ for (const r of rows) {
   const ratio = r === us ? '' : `${fmt(us.ex / r.ex, 1)}× / ${fmt(us.bt / r.bt, 1)}×`;
   L.push(`| ${r.name} | ${fmt(r.ex)} | ${fmt(r.bt)} | ${mb(r.rss)} | ${fmt(r.invalid)} | ${ratio} |`);
 }
+// Throughput per CPU-second: robust to other work on the machine.
+const cpuRows = [{ name: us.name, ex: stat(ex, 'resources/cpu-s'), bt: stat(bt, 'entries/cpu-s') }];
+for (const [id, name] of peers.slice(0, 2)) {
+  const e = json(path.join(out, `cpu-${id}-examples.json`)), b = json(path.join(out, `cpu-${id}-big-transaction.json`));
+  if (e || b) cpuRows.push({ name, id, ex: e && e.median_units_per_s, bt: b && b.median_units_per_s });
+}
+if (cpuRows.length > 1 && cpuRows[0].ex) {
+  L.push('');
+  L.push('Per CPU-second (process user + system time, all threads and GC included; peers timed with bench/cpuclock.js), less sensitive to other load on the machine:');
+  L.push('');
+  L.push('| validator | examples: resources/cpu-s | big transaction: entries/cpu-s | ours ÷ peer (examples / transaction) |');
+  L.push('|---|---:|---:|---:|');
+  for (const r of cpuRows) L.push(`| ${r.name} | ${fmt(r.ex)} | ${fmt(r.bt)} | ${r === cpuRows[0] ? '' : `${fmt(cpuRows[0].ex / r.ex, 1)}× / ${fmt(cpuRows[0].bt / r.bt, 1)}×`} |`);
+}
 L.push('');
 L.push('Throughput is the median over the samples (peers: RUNS timed passes after a warm-up in one process; ours: go test -bench samples after a warm-up pass, taken before and after the peers). Peak RSS is of the whole process (`/usr/bin/time -f %M`): for ours, the benchmark binary running one corpus.');
 const pe = ours.BenchmarkValidateExamplesParallel, pb = ours.BenchmarkValidateBigTransactionParallel;
@@ -81,5 +95,7 @@ if (agr) { L.push(''); L.push('Agreement with the Java reference validator: ' + 
 L.push('');
 L.push(`Targets: ≥ 10× @medplum/core and ≥ 2× FHIR.js in resources/s; peak memory < 150 MB; first result within 300 ms.`);
 const med = rows.find(r => r.id === 'medplum'), fj = rows.find(r => r.id === 'fhirjs');
+const cm = cpuRows.find(r => r.id === 'medplum'), cf = cpuRows.find(r => r.id === 'fhirjs');
+if (cm && cf && cpuRows[0].ex) L.push(`Per CPU-second: ${fmt(cpuRows[0].ex / cm.ex, 1)}× medplum, ${fmt(cpuRows[0].ex / cf.ex, 1)}× FHIR.js on the examples.`);
 if (med && fj) L.push(`This run: ${fmt(us.ex / med.ex, 1)}× medplum (target 10×: ${us.ex / med.ex >= 10 ? 'met' : 'NOT met'}), ${fmt(us.ex / fj.ex, 1)}× FHIR.js (target 2×: ${us.ex / fj.ex >= 2 ? 'met' : 'NOT met'}) on the examples.`);
 console.log(L.join('\n'));

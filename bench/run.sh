@@ -69,6 +69,15 @@ if [ "${PEERS:-1}" != 0 ]; then
   (cd "$PEERS_DIR" && RUNS=$RUNS ./run-all.sh)
 fi
 
+# The same peer benches timed in process CPU time (bench/cpuclock.js), to
+# compare with our resources/cpu-s when the machine is busy.
+for peer in medplum fhirjs; do
+  for c in examples big-transaction; do
+    (cd "$PEERS_DIR" && node -r "$ROOT/bench/cpuclock.js" "bench-$peer.js" "$c" "$RUNS") > "$OUT/cpu-$peer-$c.json"
+    echo "$peer $c (CPU time): $(head -c 200 "$OUT/cpu-$peer-$c.json")"
+  done
+done
+
 ours after
 # Parallel variants (both cores), for information.
 "$OUT/validator.test" -test.run '^$' -test.bench 'Parallel$' -test.benchmem \
