@@ -102,10 +102,13 @@ func (c *checker) reference(s Site) {
 // resource type it names ("" when the form does not say, e.g. urn:uuid).
 func (c *checker) refType(e *element.Element, ref string) (string, bool) {
 	if m := reRelative.FindStringSubmatch(ref); m != nil {
-		return c.knownType(e, m[1])
+		return c.knownType(e, m[1], issue.Error)
 	}
+	// An absolute URL only looks like a FHIR RESTful address; an
+	// implementation guide's page or another server's path may carry a
+	// segment that is not a resource type, so say so without failing.
 	if m := reAbsolute.FindStringSubmatch(ref); m != nil {
-		return c.knownType(e, m[2])
+		return c.knownType(e, m[2], issue.Warning)
 	}
 	if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
 		return "", true
@@ -117,7 +120,7 @@ func (c *checker) refType(e *element.Element, ref string) (string, bool) {
 			parts := strings.Split(ref, "/")
 			if len(parts) >= 2 {
 				if t := parts[len(parts)-2]; t != "" && t[0] >= 'A' && t[0] <= 'Z' {
-					return c.knownType(e, t)
+					return c.knownType(e, t, issue.Warning)
 				}
 			}
 		}
@@ -129,9 +132,9 @@ func (c *checker) refType(e *element.Element, ref string) (string, bool) {
 	return "", false
 }
 
-func (c *checker) knownType(e *element.Element, t string) (string, bool) {
+func (c *checker) knownType(e *element.Element, t string, sev issue.Severity) (string, bool) {
 	if !c.reg.IsResource(t) {
-		c.add(e, issue.Error, "reference-type-unknown",
+		c.add(e, sev, "reference-type-unknown",
 			fmt.Sprintf("the resource type %s in the reference is not a FHIR R4 resource type", truncate(t, 40)), "")
 		return "", false
 	}
