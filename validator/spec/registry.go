@@ -76,8 +76,23 @@ func (r *Registry) AddCodeSystem(cs *CodeSystem) {
 }
 
 // StructureDefinition finds a definition by canonical URL (a |version suffix
-// is ignored).
+// is ignored). A constraint profile that was published with only a
+// differential comes back with a generated snapshot (see Snapshot); if
+// generation fails it comes back as published, without one.
 func (r *Registry) StructureDefinition(url string) *StructureDefinition {
+	sd := r.rawStructureDefinition(url)
+	if sd != nil && sd.Snapshot == nil && sd.Differential != nil && sd.Derivation == "constraint" {
+		if full, err := r.Snapshot(sd); err == nil {
+			return full
+		}
+	}
+	return sd
+}
+
+// rawStructureDefinition is StructureDefinition without snapshot
+// generation, which generation itself uses so that a cyclic chain of
+// differential-only profiles ends in an error, not endless recursion.
+func (r *Registry) rawStructureDefinition(url string) *StructureDefinition {
 	url = stripVersion(url)
 	r.mu.RLock()
 	sd := r.sds[url]

@@ -26,6 +26,8 @@ type snapshotResult struct {
 // Snapshot returns sd with a snapshot: sd itself if it has one, else a
 // copy with a snapshot generated from its differential and base
 // definition. Generated snapshots are cached per definition.
+// StructureDefinition already applies this to constraint profiles; call it
+// directly to learn why generation failed.
 func (r *Registry) Snapshot(sd *StructureDefinition) (*StructureDefinition, error) {
 	return r.snapshot(sd, 0)
 }
@@ -57,7 +59,7 @@ func (r *Registry) generate(sd *StructureDefinition, depth int) (*StructureDefin
 	if sd.BaseDefinition == "" {
 		return nil, fmt.Errorf("StructureDefinition %s has no baseDefinition to generate a snapshot from", sd.URL)
 	}
-	base := r.StructureDefinition(sd.BaseDefinition)
+	base := r.rawStructureDefinition(sd.BaseDefinition)
 	if base == nil {
 		return nil, fmt.Errorf("StructureDefinition %s: base %s is not available", sd.URL, sd.BaseDefinition)
 	}
@@ -167,7 +169,7 @@ func (g *generator) apply(d *ElementDefinition) error {
 	// An extension slice takes the cardinality its definition declares
 	// (most extensions are 0..1) unless the differential sets one.
 	if d.Max == "" && len(e.Type) == 1 && e.Type[0].Code == "Extension" && len(e.Type[0].Profile) == 1 {
-		if ext := g.r.StructureDefinition(e.Type[0].Profile[0]); ext != nil {
+		if ext := g.r.rawStructureDefinition(e.Type[0].Profile[0]); ext != nil {
 			if ext, err := g.r.snapshot(ext, g.depth+1); err == nil && len(ext.Snapshot.Element) > 0 {
 				if m := ext.Snapshot.Element[0].Max; m != "" && m != "*" {
 					e.Max = m
@@ -299,10 +301,10 @@ func (g *generator) expand(i int) error {
 		t := e.Type[0]
 		var tsd *StructureDefinition
 		if len(t.Profile) == 1 {
-			tsd = g.r.StructureDefinition(t.Profile[0])
+			tsd = g.r.rawStructureDefinition(t.Profile[0])
 		}
 		if tsd == nil {
-			tsd = g.r.StructureDefinition(TypeURL(t.Code))
+			tsd = g.r.rawStructureDefinition(TypeURL(t.Code))
 		}
 		if tsd == nil {
 			return fmt.Errorf("type %s of %s is not available", t.Code, e.Path)

@@ -240,3 +240,34 @@ func TestSnapshotCoreProfiles(t *testing.T) {
 		t.Errorf("snapshot generation regressed: %d of %d identical, %d failed", total-bad-failed, total, failed)
 	}
 }
+
+func TestSnapshotThroughLookup(t *testing.T) {
+	reg := r4.NewRegistry()
+	a := &spec.StructureDefinition{URL: "http://x/a", Type: "Patient", Derivation: "constraint", BaseDefinition: "http://x/b",
+		Differential: &spec.ElementList{Element: []*spec.ElementDefinition{{ID: "Patient", Path: "Patient"}}}}
+	b := &spec.StructureDefinition{URL: "http://x/b", Type: "Patient", Derivation: "constraint", BaseDefinition: "http://x/a",
+		Differential: &spec.ElementList{Element: []*spec.ElementDefinition{{ID: "Patient", Path: "Patient"}}}}
+	reg.AddStructureDefinition(a)
+	reg.AddStructureDefinition(b)
+	if sd := reg.StructureDefinition("http://x/a"); sd == nil || sd.Snapshot != nil {
+		t.Error("a cyclic chain must come back without a snapshot")
+	}
+	if _, err := reg.Snapshot(a); err == nil || !strings.Contains(err.Error(), "cyclic") {
+		t.Errorf("cyclic chain: %v", err)
+	}
+	c := &spec.StructureDefinition{URL: "http://x/c", Type: "Patient", Derivation: "constraint", BaseDefinition: spec.CoreBase + "Patient",
+		Differential: &spec.ElementList{Element: []*spec.ElementDefinition{{ID: "Patient", Path: "Patient"}, {ID: "Patient.gender", Path: "Patient.gender", Min: new(1)}}}}
+	reg.AddStructureDefinition(c)
+	sd := reg.StructureDefinition("http://x/c|1.0")
+	if sd == nil || sd.Snapshot == nil {
+		t.Fatal("lookup did not generate a snapshot")
+	}
+	if reg.StructureDefinition("http://x/c") != sd {
+		t.Error("generated snapshot not cached")
+	}
+	for _, e := range sd.Snapshot.Element {
+		if e.ID == "Patient.gender" && (e.Min == nil || *e.Min != 1) {
+			t.Error("min not applied")
+		}
+	}
+}
