@@ -25,7 +25,9 @@ const MaxDefinitionSize = 64 << 20
 // (.tgz). In directories and packages, JSON that is not a conformance
 // resource (examples, package.json, .index.json) is skipped. Every
 // loadable resource is added even when some files fail; the error then
-// names each failing file.
+// names each failing file. Load everything before validating: element
+// indexes, generated snapshots and terminology expansions are cached and
+// not recomputed when definitions are added later.
 func (r *Registry) Load(path string) error {
 	st, err := os.Stat(path)
 	if err != nil {
