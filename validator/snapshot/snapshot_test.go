@@ -150,7 +150,7 @@ func TestNorwegianProfilesGenerate(t *testing.T) {
 			b, _ := os.ReadFile(f)
 			var h struct {
 				ResourceType, URL string
-				Snapshot      json.RawMessage
+				Snapshot          json.RawMessage
 			}
 			if json.Unmarshal(b, &h) == nil && h.ResourceType == "StructureDefinition" {
 				urls = append(urls, h.URL)
@@ -160,7 +160,9 @@ func TestNorwegianProfilesGenerate(t *testing.T) {
 	}
 	g := New(reg)
 	compared := 0
-	defer func() { t.Logf("%d profiles generated, %d compared with their published snapshot", len(urls), compared) }()
+	defer func() {
+		t.Logf("%d profiles generated, %d compared with their published snapshot", len(urls), compared)
+	}()
 	for _, u := range urls {
 		sd := reg.StructureDefinition(u)
 		gen, err := Generate(reg, sd)
