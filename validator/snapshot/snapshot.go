@@ -299,6 +299,7 @@ func (b *builder) apply(diff []*spec.ElementDefinition) error {
 			return b.fail(e, "does not start with %s, the type the profile constrains", b.root.name)
 		}
 		cur := b.root
+		inSlice := false
 		for j, s := range segs[1:] {
 			last := j == len(segs)-2
 			if err := b.expand(cur, e); err != nil {
@@ -314,10 +315,26 @@ func (b *builder) apply(diff []*spec.ElementDefinition) error {
 				}
 			}
 			if typ != "" {
-				// valueQuantity: the choice narrowed to one type.
+				// valueQuantity: the choice narrowed to one type. Outside
+				// slices the R4 tooling also makes it a type slice of the
+				// choice (value[x]:valueQuantity), which is what the
+				// published core snapshots carry; inside a slice it only
+				// narrows.
 				if err := narrow(c, typ); err != nil {
 					return b.fail(e, "%v", err)
 				}
+				if !inSlice && s.slice == "" {
+					if c.def.Slicing == nil {
+						c.def.Slicing = &spec.Slicing{Discriminator: []spec.Discriminator{{Type: "type", Path: "$this"}}, Rules: "closed"}
+					}
+					var err error
+					if c, err = b.slice(c, s.name, e); err != nil {
+						return err
+					}
+				}
+			}
+			if s.slice != "" {
+				inSlice = true
 			}
 			if s.slice != "" {
 				var err error

@@ -269,11 +269,15 @@ func TestNarrowAndSlice(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := x.ByID("Observation.value[x]")
-	if v == nil || len(v.Def.Type) != 1 || v.Def.Type[0].Code != "Quantity" || *v.Def.Min != 1 {
-		t.Fatalf("value[x] not narrowed: %+v", v)
+	if v == nil || len(v.Def.Type) != 1 || v.Def.Type[0].Code != "Quantity" || v.Def.Slicing == nil {
+		t.Fatalf("value[x] not narrowed and type-sliced: %+v", v)
 	}
-	if u := x.ByID("Observation.value[x].unit"); u == nil || *u.Def.Min != 1 {
-		t.Fatalf("value[x].unit not expanded/constrained")
+	q := x.ByID("Observation.value[x]:valueQuantity")
+	if q == nil || *q.Def.Min != 1 || len(q.Def.Type) != 1 {
+		t.Fatalf("type slice valueQuantity missing or without the differential's min")
+	}
+	if u := x.ByID("Observation.value[x]:valueQuantity.unit"); u == nil || *u.Def.Min != 1 {
+		t.Fatalf("valueQuantity.unit not expanded/constrained")
 	}
 	a := x.ByID("Observation.identifier:a")
 	if a == nil || a.Def.Max != "1" || a.SliceOf == nil {
@@ -292,5 +296,41 @@ func TestNarrowAndSlice(t *testing.T) {
 		if e.Path == "Observation.value[x]" && len(e.Type) == 1 {
 			t.Fatal("generation changed the base definition")
 		}
+	}
+}
+
+// The core constraint profiles (vital signs, extensions, …) all publish
+// snapshots: regenerating them from their differentials is a broad check of
+// the generator against the reference tooling.
+func TestCoreProfilesAgreeWithPublishedSnapshots(t *testing.T) {
+	reg := r4.NewRegistry()
+	total, agree := 0, 0
+	var failures []string
+	for _, ti := range reg.TypeInfos() {
+		if ti.Derivation != "constraint" {
+			continue
+		}
+		sd := reg.StructureDefinition(ti.URL)
+		if sd == nil || sd.Snapshot == nil || sd.Differential == nil {
+			continue
+		}
+		total++
+		gen, err := Generate(reg, sd)
+		if err != nil {
+			failures = append(failures, err.Error())
+			continue
+		}
+		if d := compare(sd.Snapshot.Element, gen.Snapshot.Element); len(d) > 0 {
+			failures = append(failures, fmt.Sprintf("%s: %d differences, first %s", ti.URL, len(d), d[0]))
+			continue
+		}
+		agree++
+	}
+	for _, f := range failures {
+		t.Log(f)
+	}
+	t.Logf("core constraint profiles: %d of %d regenerated snapshots agree with the published ones", agree, total)
+	if total == 0 || float64(agree) < 0.95*float64(total) {
+		t.Errorf("only %d of %d core profiles agree", agree, total)
 	}
 }
