@@ -61,6 +61,12 @@ type erratum struct {
 }
 
 var r4Errata = []erratum{
+	// Body temperature (LOINC 8310-5) makes the Observation a vital sign,
+	// which must conform to the bodytemp profile (vital signs: effective[x]
+	// 1..1); this example has only issued.
+	{"Observation-f202.json", "profile-cardinality-min", "Observation",
+		"a body-temperature vital sign without effective[x] (bodytemp requires 1..1)"},
+
 	// Questionnaire.item.linkId is 1..1; 32 nested display items of this
 	// generated questionnaire (item[0].item[n].item[0] and the like) have none.
 	{"Questionnaire-qs1.json", "cardinality-min", "*",
