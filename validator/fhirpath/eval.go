@@ -98,7 +98,7 @@ type Env struct {
 // DefaultMaxSteps is generous for any invariant on any real resource while
 // stopping runaway expressions (repeat over a growing set, exponential
 // aggregate) within about a second.
-const DefaultMaxSteps = 20_000_000
+const DefaultMaxSteps = 10_000_000
 
 // ErrLimit is wrapped by the error an evaluation returns when it runs out of
 // steps or time.

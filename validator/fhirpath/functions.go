@@ -240,13 +240,19 @@ func boolAgg(every, want bool) fnImpl {
 	}
 }
 
-func contains(coll Collection, it Item) bool {
-	for _, o := range coll {
-		if sameItem(it, o) {
-			return true
+// allIn reports whether every item of sub has an equal in super.
+func allIn(c *ctx, sub, super Collection) (Collection, error) {
+	set, err := newSet(c, super)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range sub {
+		ok, err := set.has(c, it)
+		if err != nil || !ok {
+			return collFalse, err
 		}
 	}
-	return false
+	return collTrue, nil
 }
 
 func fnSubsetOf(c *ctx, in Collection, n *callNode) (Collection, error) {
@@ -254,15 +260,7 @@ func fnSubsetOf(c *ctx, in Collection, n *callNode) (Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.tick(len(in) * len(other)); err != nil {
-		return nil, err
-	}
-	for _, it := range in {
-		if !contains(other, it) {
-			return collFalse, nil
-		}
-	}
-	return collTrue, nil
+	return allIn(c, in, other)
 }
 
 func fnSupersetOf(c *ctx, in Collection, n *callNode) (Collection, error) {
@@ -270,15 +268,7 @@ func fnSupersetOf(c *ctx, in Collection, n *callNode) (Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.tick(len(in) * len(other)); err != nil {
-		return nil, err
-	}
-	for _, it := range other {
-		if !contains(in, it) {
-			return collFalse, nil
-		}
-	}
-	return collTrue, nil
+	return allIn(c, other, in)
 }
 
 func fnCount(c *ctx, in Collection, n *callNode) (Collection, error) {
@@ -289,16 +279,7 @@ func distinct(c *ctx, in Collection) (Collection, error) {
 	if len(in) < 2 {
 		return in, nil
 	}
-	if err := c.tick(len(in) * len(in) / 2); err != nil {
-		return nil, err
-	}
-	out := make(Collection, 0, len(in))
-	for _, it := range in {
-		if !contains(out, it) {
-			out = append(out, it)
-		}
-	}
-	return out, nil
+	return unionOf(c, in, nil)
 }
 
 func fnDistinct(c *ctx, in Collection, n *callNode) (Collection, error) {
@@ -343,8 +324,12 @@ func fnSelect(c *ctx, in Collection, n *callNode) (Collection, error) {
 }
 
 func fnRepeat(c *ctx, in Collection, n *callNode) (Collection, error) {
+	// Elements are told apart by identity (the same node reached twice is
+	// not new; two equal-looking nodes are distinct parts of the tree), other
+	// items by equality, so that repeat('x') ends.
 	var out Collection
 	seenElem := map[*element.Element]bool{}
+	seen := &itemSet{}
 	queue := in
 	for len(queue) > 0 {
 		var next Collection
@@ -355,7 +340,10 @@ func fnRepeat(c *ctx, in Collection, n *callNode) (Collection, error) {
 						continue
 					}
 					seenElem[e] = true
-				} else if contains(out, it) {
+				} else if isNew, err := seen.add(c, it); err != nil || !isNew {
+					if err != nil {
+						return true, err
+					}
 					continue
 				}
 				out = append(out, it)
@@ -452,14 +440,27 @@ func fnIntersect(c *ctx, in Collection, n *callNode) (Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.tick(len(in) * (len(other) + 1)); err != nil {
+	set, err := newSet(c, other)
+	if err != nil {
 		return nil, err
 	}
 	var out Collection
+	done := &itemSet{}
 	for _, it := range in {
-		if contains(other, it) && !contains(out, it) {
-			out = append(out, it)
+		ok, err := set.has(c, it)
+		if err != nil {
+			return nil, err
 		}
+		if !ok {
+			continue
+		}
+		if isNew, err := done.add(c, it); err != nil || !isNew {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		out = append(out, it)
 	}
 	return out, nil
 }
@@ -469,16 +470,21 @@ func fnExclude(c *ctx, in Collection, n *callNode) (Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.tick(len(in) * len(other)); err != nil {
+	set, err := newSet(c, other)
+	if err != nil {
 		return nil, err
 	}
 	var out Collection
 	for _, it := range in {
-		if !contains(other, it) {
+		ok, err := set.has(c, it)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			out = append(out, it)
 		}
 	}
-	return out, nil
+	return out, c.tick(len(in))
 }
 
 func fnUnion(c *ctx, in Collection, n *callNode) (Collection, error) {
@@ -486,10 +492,7 @@ func fnUnion(c *ctx, in Collection, n *callNode) (Collection, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.tick((len(in) + len(other)) * (len(in) + len(other) + 1) / 2); err != nil {
-		return nil, err
-	}
-	return union(in, other), nil
+	return unionOf(c, in, other)
 }
 
 func fnCombine(c *ctx, in Collection, n *callNode) (Collection, error) {

@@ -74,6 +74,9 @@ func (n *binNode) eval(c *ctx) (Collection, error) {
 	}
 	switch n.op {
 	case opEq:
+		if err := c.tick(len(l)); err != nil {
+			return nil, err
+		}
 		return triColl(eqColl(l, r)), nil
 	case opNe:
 		return triColl(notTri(eqColl(l, r))), nil
@@ -81,23 +84,26 @@ func (n *binNode) eval(c *ctx) (Collection, error) {
 		if len(l) == 0 && len(r) == 0 {
 			return collTrue, nil
 		}
+		if err := c.tick(len(l) * len(r)); err != nil {
+			return nil, err
+		}
 		return boolColl(equivColl(l, r)), nil
 	case opNotEquiv:
 		if len(l) == 0 && len(r) == 0 {
 			return collFalse, nil
 		}
+		if err := c.tick(len(l) * len(r)); err != nil {
+			return nil, err
+		}
 		return boolColl(!equivColl(l, r)), nil
 	case opLt, opLe, opGt, opGe:
 		return n.compare(l, r)
 	case opUnion:
-		if err := c.tick(len(l) + len(r)); err != nil {
-			return nil, err
-		}
-		return union(l, r), nil
+		return unionOf(c, l, r)
 	case opIn:
-		return n.membership(l, r)
+		return n.membership(c, l, r)
 	case opContains:
-		return n.membership(r, l)
+		return n.membership(c, r, l)
 	case opConcat:
 		return n.concat(c, l, r)
 	}
@@ -206,12 +212,15 @@ func (n *binNode) compare(l, r Collection) (Collection, error) {
 }
 
 // membership is 'x in coll' (and 'coll contains x').
-func (n *binNode) membership(x, coll Collection) (Collection, error) {
+func (n *binNode) membership(c *ctx, x, coll Collection) (Collection, error) {
 	if len(x) == 0 {
 		return nil, nil
 	}
 	if len(x) > 1 {
 		return nil, errAt(n.pos, "operator '%s' needs a single item, got a collection of %d", n.text, len(x))
+	}
+	if err := c.tick(len(coll)); err != nil {
+		return nil, err
 	}
 	for _, it := range coll {
 		if eq, known := eqItem(x[0], it); known && eq {
@@ -245,22 +254,6 @@ func (n *binNode) concat(c *ctx, l, r Collection) (Collection, error) {
 		return nil, err
 	}
 	return Collection{String(a + b)}, nil
-}
-
-func union(l, r Collection) Collection {
-	out := make(Collection, 0, len(l)+len(r))
-	for _, side := range [2]Collection{l, r} {
-	next:
-		for _, it := range side {
-			for _, o := range out {
-				if sameItem(it, o) {
-					continue next
-				}
-			}
-			out = append(out, it)
-		}
-	}
-	return out
 }
 
 func (n *binNode) arith(c *ctx, l, r Collection) (Collection, error) {
