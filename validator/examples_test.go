@@ -116,6 +116,12 @@ var r4Errata = []erratum{
 	{"Bundle-lri-example.json", "bundle-fullurl-id", "Bundle.entry[]",
 		"entries 1-16: fullUrl .../Observation/lri-gramstain1 and the like for Observations with ids gramstain1 and the like (lri- prefix missing)"},
 
+	// bdl-7: fullUrl unique unless meta.versionId differs. Seven data
+	// element fullUrls (de-Quantity.value, .comparator, .unit, .system, .code
+	// and two more) occur three times each, none with a versionId.
+	{"Bundle-dataelements.json", "bdl-7", "Bundle",
+		"7 fullUrls (http://hl7.org/fhir/StructureDefinition/de-Quantity.value and others) occur 3 times each without meta.versionId"},
+
 	// The definition Bundles use core extensions outside the contexts their
 	// own definitions (Bundle-extensions.json) declare.
 	{"Bundle-valueset-expansions.json", "extension-context", "Bundle.entry[].resource.expansion.contains[].extension[]",
