@@ -2,7 +2,10 @@ module github.com/sandkasse/sandkasse
 
 go 1.26
 
-require github.com/gin-gonic/gin v1.11.0
+require (
+	github.com/gin-gonic/gin v1.11.0
+	github.com/go-jose/go-jose/v4 v4.1.8
+)
 
 require (
 	github.com/bytedance/sonic v1.14.0 // indirect

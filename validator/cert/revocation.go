@@ -1,0 +1,144 @@
+package cert
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Revocation withdraws one certificate.
+type Revocation struct {
+	ID        string    // the certificate's jti
+	RevokedAt time.Time // whole seconds
+	Reason    string    // shown to procurement, e.g. "artifact digest does not match the shipped app"
+}
+
+// RevocationList is the public list of revoked certificates. It is signed
+// like a certificate (typ [RevocationListType]) so a copy fetched over any
+// channel can be trusted as far as the key set is. A listed certificate is
+// revoked whatever its RevokedAt says: the time is information, not a
+// schedule.
+type RevocationList struct {
+	Issuer string    // must match the certificates' iss
+	KeyID  string    // set on a verified list
+	Issued time.Time // set by signing; lets a reader see how fresh the list is
+	revs   []Revocation
+}
+
+type wireRevocationList struct {
+	Ver     int              `json:"ver"`
+	Issuer  string           `json:"iss"`
+	KeyID   string           `json:"kid"`
+	Issued  string           `json:"issued"`
+	Revoked []wireRevocation `json:"revoked"`
+}
+
+type wireRevocation struct {
+	ID        string `json:"jti"`
+	RevokedAt string `json:"revokedAt"`
+	Reason    string `json:"reason"`
+}
+
+// Revoke adds a certificate to the list; a certificate is listed once.
+func (l *RevocationList) Revoke(r Revocation) error {
+	if r.ID == "" || len(r.ID) > 128 || !isIDString(r.ID) {
+		return errors.New("cert: revocation needs the certificate id (jti)")
+	}
+	if r.Reason == "" || len(r.Reason) > 500 || !isCleanText(r.Reason) {
+		return errors.New("cert: revocation needs a reason of clean text, at most 500 bytes")
+	}
+	if r.RevokedAt.IsZero() {
+		return errors.New("cert: revocation needs a time")
+	}
+	r.RevokedAt = r.RevokedAt.UTC().Truncate(time.Second)
+	i := sort.Search(len(l.revs), func(i int) bool { return l.revs[i].ID >= r.ID })
+	if i < len(l.revs) && l.revs[i].ID == r.ID {
+		return fmt.Errorf("cert: certificate %s is already revoked", r.ID)
+	}
+	l.revs = append(l.revs, Revocation{})
+	copy(l.revs[i+1:], l.revs[i:])
+	l.revs[i] = r
+	return nil
+}
+
+// Lookup finds a certificate's revocation.
+func (l *RevocationList) Lookup(id string) (Revocation, bool) {
+	i := sort.Search(len(l.revs), func(i int) bool { return l.revs[i].ID >= id })
+	if i < len(l.revs) && l.revs[i].ID == id {
+		return l.revs[i], true
+	}
+	return Revocation{}, false
+}
+
+// Entries lists the revocations ordered by certificate id.
+func (l *RevocationList) Entries() []Revocation { return append([]Revocation(nil), l.revs...) }
+
+func (l *RevocationList) canonical() ([]byte, error) {
+	w := wireRevocationList{Ver: PayloadVersion, Issuer: l.Issuer, KeyID: l.KeyID, Issued: formatTime(l.Issued),
+		Revoked: make([]wireRevocation, len(l.revs))}
+	for i, r := range l.revs {
+		w.Revoked[i] = wireRevocation{r.ID, formatTime(r.RevokedAt), r.Reason}
+	}
+	return canonicalJSON(w)
+}
+
+// SignRevocations signs the list as it stands, stamped with the signer's
+// key id, issuer (when the list has none) and the current time.
+func (s *Signer) SignRevocations(l *RevocationList) (string, error) {
+	c := *l
+	c.KeyID = s.key.id
+	if c.Issuer == "" {
+		c.Issuer = s.opts.issuer
+	}
+	c.Issued = s.opts.now().UTC().Truncate(time.Second)
+	body, err := c.canonical()
+	if err != nil {
+		return "", err
+	}
+	return s.sign(s.revokJWS, body)
+}
+
+// VerifyRevocations checks a signed revocation list against the verifier's
+// key set and returns it for [WithRevocations]. The error is a *VerifyError.
+func (v *Verifier) VerifyRevocations(compact string) (*RevocationList, error) {
+	body, kid, verr := v.verifyJWS(compact, RevocationListType, MaxRevocationListBytes)
+	if verr != nil {
+		return nil, verr
+	}
+	bad := func(format string, args ...any) error {
+		return &VerifyError{Status: StatusMalformed, Code: CodePayload, Detail: "revocation list: " + fmt.Sprintf(format, args...)}
+	}
+	var w wireRevocationList
+	if err := decodeStrict(body, &w); err != nil {
+		return nil, bad("%v", err)
+	}
+	if w.Ver != PayloadVersion {
+		return nil, bad("version %d is not supported", w.Ver)
+	}
+	if w.KeyID != kid {
+		return nil, bad("names a different key id than its header")
+	}
+	issued, ok := parseTime(w.Issued)
+	if !ok || w.Issuer == "" {
+		return nil, bad("needs an issuer and an RFC 3339 UTC issue time")
+	}
+	l := &RevocationList{Issuer: w.Issuer, KeyID: w.KeyID, Issued: issued}
+	for i, r := range w.Revoked {
+		at, ok := parseTime(r.RevokedAt)
+		if !ok {
+			return nil, bad("entry %d: revokedAt is not RFC 3339 UTC seconds", i)
+		}
+		if i > 0 && r.ID <= w.Revoked[i-1].ID {
+			return nil, bad("entries are not in strictly ascending id order")
+		}
+		if err := l.Revoke(Revocation{ID: r.ID, RevokedAt: at, Reason: r.Reason}); err != nil {
+			return nil, bad("entry %d: %v", i, err)
+		}
+	}
+	canon, err := l.canonical()
+	if err != nil || string(canon) != string(body) {
+		return nil, bad("not in canonical form")
+	}
+	return l, nil
+}
