@@ -81,6 +81,11 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, "sandkasse validate: writing output:", err)
 		return exitUsage
 	}
+	if sum.Resources == 0 {
+		// Not an error (an empty export is valid), but a CI job pointed at
+		// the wrong directory should not pass in silence.
+		fmt.Fprintln(io.err, "sandkasse validate: warning: no *.json or *.ndjson input found")
+	}
 	if sum.Invalid > 0 {
 		return exitFindings
 	}

@@ -109,6 +109,13 @@ func TestValidateExitCodes(t *testing.T) {
 	}
 }
 
+func TestValidateEmptyDirectoryWarns(t *testing.T) {
+	r := runCLI(t, "", "validate", t.TempDir())
+	if r.code != exitOK || !strings.Contains(r.err, "no *.json or *.ndjson input found") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.err)
+	}
+}
+
 func TestValidateNDJSONBadLineInTheMiddle(t *testing.T) {
 	dir := t.TempDir()
 	p := writeFile(t, dir, "export.ndjson", okPatient+"\n"+`{"resourceType":"Patient",,}`+"\n"+okPatient+"\n")
