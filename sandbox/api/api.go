@@ -74,7 +74,6 @@ func New(cfg Config) http.Handler {
 	// not choose; an explicit 404 is clearer.
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	r.ContextWithFallback = true
 	r.Use(s.accessLog, s.recover)
 
 	r.GET("/healthz", health)
@@ -176,9 +175,9 @@ func (s *server) check(ctx context.Context, body []byte, urlType string) (int, v
 		// The engine words the syntax error the same way the CLI does.
 		return http.StatusBadRequest, s.v.Validate(ctx, body)
 	}
-	target := body
+	target, typ := body, resourceType(doc.Root)
 	line, col := 1, 1
-	if resourceType(doc.Root) == "Parameters" {
+	if typ == "Parameters" {
 		res, profile := parametersInput(doc.Root)
 		if profile {
 			return http.StatusBadRequest, failure("not-supported", CodeNotSupported,
@@ -186,25 +185,19 @@ func (s *server) check(ctx context.Context, body []byte, urlType string) (int, v
 		}
 		if res != nil {
 			start := int(res.Off)
-			target = body[start:valueEnd(body, start)]
+			target, typ = body[start:valueEnd(body, start)], resourceType(res)
 			line, col = doc.Position(res.Off)
-			if urlType != "" && resourceType(res) != urlType {
-				return http.StatusBadRequest, mismatch()
-			}
 		}
 	}
-	if len(target) == len(body) && urlType != "" && resourceType(doc.Root) != urlType {
-		return http.StatusBadRequest, mismatch()
+	if urlType != "" && typ != urlType {
+		return http.StatusBadRequest, failure("invalid", CodeTypeMismatch,
+			"the resource's resourceType is not the type named in the URL")
 	}
 	res := s.v.Validate(ctx, target)
 	if line != 1 || col != 1 {
 		shift(res.Issues, line, col)
 	}
 	return http.StatusOK, res
-}
-
-func mismatch() validator.Result {
-	return failure("invalid", CodeTypeMismatch, "the resource's resourceType is not the type named in the URL")
 }
 
 func failure(typ, code, msg string) validator.Result {
