@@ -19,6 +19,12 @@ type Decimal struct {
 // literal ("1e999999999") cannot make arithmetic allocate without limit.
 const maxDecimalScale = 1000
 
+// maxDecimalBits bounds the magnitude of decimals (about 600 digits; FHIR decimals have at most 18 significant digits in practice), so
+// that repeated doubling cannot make arithmetic and printing slow.
+const maxDecimalBits = 2048
+
+func (d Decimal) inRange() bool { return d.u == nil || d.u.BitLen() <= maxDecimalBits }
+
 // divScale is the number of fraction digits a non-terminating division keeps,
 // matching the reference implementation's results (1.2 / 1.8 = 0.66666667).
 const divScale = 8
@@ -112,7 +118,7 @@ func ParseDecimal(s string) (Decimal, bool) {
 		u.Mul(u, pow10(int32(-scale)))
 		scale = 0
 	}
-	if scale > maxDecimalScale {
+	if scale > maxDecimalScale || u.BitLen() > maxDecimalBits {
 		return Decimal{}, false
 	}
 	if neg {

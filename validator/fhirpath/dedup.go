@@ -1,6 +1,8 @@
 package fhirpath
 
 import (
+	"fmt"
+	"math/big"
 	"strconv"
 	"strings"
 
@@ -45,8 +47,25 @@ func itemKey(it Item) (string, bool) {
 		return temporalKey(x.t), true
 	case TypeInfo:
 		return "y" + x.Namespace + "." + x.Name, true
+	case Quantity:
+		return quantityKey(x), true
 	}
 	return "", false
+}
+
+// quantityKey mirrors quantityRats: quantities in convertible units are
+// keyed by their value in base units, others by unit text and value; the
+// calendar year and month never equal 'a' and 'mo'.
+func quantityKey(q Quantity) string {
+	code, uncertain := q.ucumCode()
+	prefix := "q"
+	if uncertain {
+		prefix = "Q"
+	}
+	if v, ok, _ := parseUnit(code); ok {
+		return fmt.Sprintf("%s%v:%s", prefix, v.d, new(big.Rat).Mul(q.Value.Rat(), v.f).RatString())
+	}
+	return prefix + "u" + code + ":" + q.Value.trim(0).String()
 }
 
 // temporalKey mirrors cmpTemporal: seconds and milliseconds are one

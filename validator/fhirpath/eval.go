@@ -141,6 +141,9 @@ type ctx struct {
 
 const deadlineEvery = 4096
 
+// recoverPanics is switched off by the package's tests, to see the stack.
+var recoverPanics = true
+
 // tick charges n units of work.
 func (c *ctx) tick(n int) error {
 	c.steps += n
@@ -182,6 +185,9 @@ func (e *Expr) Evaluate(env *Env, input Collection) (out Collection, err error) 
 	defer func() {
 		// Belt and braces: a bug must surface as an error, not crash the
 		// validator that evaluates thousands of invariants.
+		if !recoverPanics {
+			return
+		}
 		if r := recover(); r != nil {
 			out, err = nil, &EvalError{Msg: fmt.Sprintf("internal error: %v", r)}
 		}
@@ -412,7 +418,7 @@ func (n *memberNode) eval(c *ctx) (Collection, error) {
 
 func (c *ctx) navigate(in Collection, name string, atStart bool) (Collection, error) {
 	var out Collection
-	typeName := atStart && name[0] >= 'A' && name[0] <= 'Z'
+	typeName := atStart && name != "" && name[0] >= 'A' && name[0] <= 'Z'
 	for _, it := range in {
 		switch v := it.(type) {
 		case *element.Element:

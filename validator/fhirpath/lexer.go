@@ -111,6 +111,9 @@ func (l *lexer) next() (token, error) {
 		return token{kind: tIdent, text: l.src[start:l.pos], pos: start}, nil
 	case c == '`':
 		s, err := l.quoted('`')
+		if err == nil && s == "" {
+			err = l.errf(start, "empty identifier")
+		}
 		return token{kind: tDelimIdent, text: s, pos: start}, err
 	case c == '\'':
 		s, err := l.quoted('\'')
@@ -132,6 +135,9 @@ func (l *lexer) next() (token, error) {
 		l.pos++
 		if l.pos < len(l.src) && (l.src[l.pos] == '`' || l.src[l.pos] == '\'') {
 			s, err := l.quoted(l.src[l.pos])
+			if err == nil && s == "" {
+				err = l.errf(start, "empty variable name")
+			}
 			return token{kind: tExtVar, text: s, pos: start}, err
 		}
 		for l.pos < len(l.src) && isIdentPart(l.src[l.pos]) {

@@ -93,6 +93,22 @@ func TestStepLimit(t *testing.T) {
 	}
 }
 
+// Numbers that grow without bound end with an error, not with ever slower
+// big-number arithmetic.
+func TestNumberGrowth(t *testing.T) {
+	for _, src := range []string{"(2.0).repeat($this * $this).count()", "(2.5).repeat($this + $this).count()",
+		"(2).repeat($this * $this).count()", "(7.5 'mg').repeat($this + $this).count()"} {
+		start := time.Now()
+		_, err := fhirpath.MustCompile(src).Evaluate(nil, nil)
+		if err == nil {
+			t.Errorf("%s: want an error", src)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("%s: took %v", src, d)
+		}
+	}
+}
+
 func TestDeadline(t *testing.T) {
 	e := fhirpath.MustCompile("(1).repeat($this + 1)")
 	start := time.Now()

@@ -398,6 +398,14 @@ func intArith(op opCode, x, y int64, pos int, text string) (Item, bool, error) {
 }
 
 func decArith(op opCode, x, y Decimal, pos int) (Item, bool, error) {
+	r, ok, err := decArith1(op, x, y, pos)
+	if d, isDec := r.(Decimal); isDec && ok && err == nil && !d.inRange() {
+		return nil, false, errAt(pos, "decimal out of range")
+	}
+	return r, ok, err
+}
+
+func decArith1(op opCode, x, y Decimal, pos int) (Item, bool, error) {
 	switch op {
 	case opAdd:
 		return x.Add(y), true, nil
@@ -438,7 +446,7 @@ func quantityScale(q Quantity, d Decimal, divide bool) (Item, bool, error) {
 	} else {
 		v, ok = q.Value.Mul(d)
 	}
-	if !ok {
+	if !ok || !v.inRange() {
 		return nil, false, nil
 	}
 	return Quantity{Value: v, Unit: q.Unit, Calendar: q.Calendar}, true, nil
@@ -451,10 +459,14 @@ func quantityArith(op opCode, x, y Quantity, pos int, text string) (Item, bool, 
 		if !ok {
 			return nil, false, nil
 		}
-		if op == opAdd {
-			return Quantity{Value: x.Value.Add(yc.Value), Unit: x.Unit, Calendar: x.Calendar}, true, nil
+		v := x.Value.Add(yc.Value)
+		if op == opSub {
+			v = x.Value.Sub(yc.Value)
 		}
-		return Quantity{Value: x.Value.Sub(yc.Value), Unit: x.Unit, Calendar: x.Calendar}, true, nil
+		if !v.inRange() {
+			return nil, false, errAt(pos, "decimal out of range")
+		}
+		return Quantity{Value: v, Unit: x.Unit, Calendar: x.Calendar}, true, nil
 	case opMul, opDiv:
 		ux, _ := x.ucumCode()
 		uy, _ := y.ucumCode()
@@ -472,7 +484,7 @@ func quantityArith(op opCode, x, y Quantity, pos int, text string) (Item, bool, 
 				unit = joinUnits(ux, uy, "/")
 			}
 		}
-		if !ok {
+		if !ok || !v.inRange() {
 			return nil, false, nil
 		}
 		return Quantity{Value: v, Unit: unit}, true, nil
