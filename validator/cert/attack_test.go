@@ -75,7 +75,7 @@ func forge(header string, payload []byte, sign func(input []byte) []byte) string
 }
 
 func edSign(k *SigningKey) func([]byte) []byte {
-	return func(in []byte) []byte { return ed25519.Sign(k.priv, in) }
+	return func(in []byte) []byte { return ed25519.Sign(k.sec.priv, in) }
 }
 
 func TestAlgorithmConfusion(t *testing.T) {

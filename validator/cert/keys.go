@@ -31,9 +31,14 @@ const (
 // unexported and it formats, logs and marshals as its key id only, so a
 // private key cannot leak through a log line or an error.
 type SigningKey struct {
-	id   string
-	priv ed25519.PrivateKey
+	id string
+	// Behind a pointer, so even fmt's raw printing of a SigningKey value
+	// nested in another struct (where String is not called) shows an
+	// address, not key bytes.
+	sec *secretKey
 }
+
+type secretKey struct{ priv ed25519.PrivateKey }
 
 // GenerateKey makes a new signing key whose id is its RFC 7638 thumbprint.
 // A nil rand means crypto/rand.
@@ -63,7 +68,7 @@ func NewSigningKey(priv ed25519.PrivateKey, kid string) (*SigningKey, error) {
 	if !isIDString(kid) || len(kid) > 128 {
 		return nil, errors.New("cert: key id must be 1-128 characters of A-Z a-z 0-9 . _ : / -")
 	}
-	return &SigningKey{id: kid, priv: priv}, nil
+	return &SigningKey{id: kid, sec: &secretKey{priv: append(ed25519.PrivateKey(nil), priv...)}}, nil
 }
 
 // Thumbprint is the RFC 7638 SHA-256 thumbprint of an Ed25519 public key,
@@ -81,18 +86,21 @@ func (k *SigningKey) ID() string { return k.id }
 
 // Public is the verification half, for a [KeySet].
 func (k *SigningKey) Public() PublicKey {
-	return PublicKey{ID: k.id, Key: k.priv.Public().(ed25519.PublicKey)}
+	return PublicKey{ID: k.id, Key: k.sec.priv.Public().(ed25519.PublicKey)}
 }
 
-func (k *SigningKey) String() string   { return "cert.SigningKey{kid: " + k.id + "}" }
-func (k *SigningKey) GoString() string { return k.String() }
+// The printing methods have value receivers so that a SigningKey value, not
+// only a pointer, prints as its id.
+
+func (k SigningKey) String() string   { return "cert.SigningKey{kid: " + k.id + "}" }
+func (k SigningKey) GoString() string { return k.String() }
 
 // LogValue keeps slog from reaching into the key.
-func (k *SigningKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
+func (k SigningKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // MarshalJSON refuses: writing a private key is an explicit act
 // ([WriteSigningKey]), never a side effect of encoding a struct that holds one.
-func (k *SigningKey) MarshalJSON() ([]byte, error) {
+func (k SigningKey) MarshalJSON() ([]byte, error) {
 	return nil, errors.New("cert: a signing key is not serialised implicitly; use WriteSigningKey")
 }
 
@@ -114,17 +122,17 @@ func WriteSigningKey(path string, k *SigningKey, format KeyFormat) error {
 	var data []byte
 	switch format {
 	case PEM:
-		if tp, _ := Thumbprint(k.priv.Public().(ed25519.PublicKey)); tp != k.id {
+		if tp, _ := Thumbprint(k.sec.priv.Public().(ed25519.PublicKey)); tp != k.id {
 			return errors.New("cert: a PEM key file cannot keep a key id other than the thumbprint; use JWK")
 		}
-		der, err := x509.MarshalPKCS8PrivateKey(k.priv)
+		der, err := x509.MarshalPKCS8PrivateKey(k.sec.priv)
 		if err != nil {
 			return err
 		}
 		data = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	case JWK:
 		var err error
-		data, err = json.Marshal(jose.JSONWebKey{Key: k.priv, KeyID: k.id, Algorithm: string(jose.EdDSA), Use: "sig"})
+		data, err = json.Marshal(jose.JSONWebKey{Key: k.sec.priv, KeyID: k.id, Algorithm: string(jose.EdDSA), Use: "sig"})
 		if err != nil {
 			return err
 		}

@@ -119,7 +119,7 @@ func newJOSESigner(key *SigningKey, typ string) (jose.Signer, error) {
 	// The header is exactly alg, kid and typ: no embedded key (EmbedJWK is
 	// off), no crit, no b64, which is also all the verifier accepts.
 	return jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: key.priv, KeyID: key.id}},
+		jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: key.sec.priv, KeyID: key.id}},
 		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)),
 	)
 }
