@@ -125,7 +125,9 @@ func (w *walker) conformsTo(e *element.Element, n *spec.ElementNode, c *ctx) boo
 	saved := w.out
 	w.out = nil
 	w.depth++
+	w.quiet++
 	w.validate(e, n, c)
+	w.quiet--
 	w.depth--
 	ok := !w.out.HasErrors()
 	w.out = saved
@@ -177,6 +179,7 @@ type target struct {
 func (w *walker) discriminates(it *element.Element, s *spec.ElementNode, d spec.Discriminator, c *ctx) bool {
 	ts := w.targetAt(s, d.Path)
 	if len(ts) == 0 {
+		w.badDiscriminator(it, s, d, c)
 		return false
 	}
 	values, ok := w.evalPath(it, d.Path)
@@ -220,7 +223,9 @@ func (w *walker) discriminates(it *element.Element, s *spec.ElementNode, d spec.
 					return true
 				}
 			}
+			return false
 		}
+		w.badDiscriminator(it, s, d, c)
 		return false
 	}
 	t := ts[0]
@@ -532,4 +537,22 @@ func extensionURL(n *spec.ElementNode) string {
 		}
 	}
 	return ""
+}
+
+// badDiscriminator reports, once per slice, a slice that no element can
+// match because the profile gives nothing to match at the discriminator
+// path: a defect of the profile, not of the instance.
+func (w *walker) badDiscriminator(it *element.Element, s *spec.ElementNode, d spec.Discriminator, c *ctx) {
+	key := c.url + "|" + s.Def.ID + "|" + d.Type + ":" + d.Path
+	if w.reported == nil {
+		w.reported = map[string]bool{}
+	}
+	if w.reported[key] || w.quiet > 0 {
+		return
+	}
+	w.reported[key] = true
+	w.add(it, issue.Warning, "profile-slice-discriminator", "processing",
+		fmt.Sprintf("the slice %s can match nothing: the profile sets no fixed value, pattern, binding or type at its %s discriminator path '%s'%s",
+			s.Def.ID, d.Type, d.Path, c.from()),
+		"correct the profile: constrain the element at the discriminator path in each slice", c.url)
 }

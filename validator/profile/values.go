@@ -123,7 +123,7 @@ func matchValue(e *element.Element, want any, exact bool, ms *[]mismatch) {
 				continue
 			}
 			for _, it := range items {
-				if len(kids) == 1 || exact {
+				if exact || !isArr && len(kids) == 1 {
 					matchValue(kids[0], it, exact, ms)
 					continue
 				}

@@ -25,7 +25,11 @@ type walker struct {
 	// mustSupport remembers reported must-support gaps (per resource and
 	// element id) so each is reported once.
 	mustSupport map[string]bool
-	env         fhirpath.Env
+	// reported remembers profile defects already reported.
+	reported map[string]bool
+	// quiet > 0 while validating only to learn whether something conforms.
+	quiet int
+	env   fhirpath.Env
 }
 
 type conformKey struct {
@@ -325,6 +329,8 @@ func (w *walker) conforms(e *element.Element, url string) bool {
 	saved := w.out
 	w.out = nil
 	w.depth++
+	w.quiet++
+	defer func() { w.quiet-- }()
 	if e.IsResource && cp.sd.Type != e.Type && !w.v.reg.IsSubtype(e.Type, cp.sd.Type) {
 		w.out = issue.List{{Severity: issue.Error}}
 	} else {
