@@ -3,6 +3,7 @@ package cert
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -30,10 +31,12 @@ func seedKey(tb testing.TB, seed byte) *SigningKey {
 	return k
 }
 
+const testIssuer = "https://sandkasse.example.no"
+
+// samplePayload leaves Issuer and KeyID to the signer.
 func samplePayload() Payload {
 	return Payload{
-		ID:     "0f8e2a4c-5b1d-4c3e-9a7f-2d6b8e1c3a5f",
-		Issuer: "https://sandkasse.example.no",
+		ID: "0f8e2a4c-5b1d-4c3e-9a7f-2d6b8e1c3a5f",
 		App: App{
 			Name:           "Sårpleie <mobil> & nett",
 			Version:        "2.1.0",
@@ -59,7 +62,7 @@ type fixture struct {
 func newFixture(tb testing.TB) fixture {
 	tb.Helper()
 	key := seedKey(tb, 1)
-	s, err := NewSigner(key, WithClock(fixedClock(t0)))
+	s, err := NewSigner(key, WithClock(fixedClock(t0)), WithIssuer(testIssuer))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -120,6 +123,10 @@ func TestSignFillsInWhatTheSignerOwns(t *testing.T) {
 	p.KeyID = "someone-else"
 	if _, _, err := s.Sign(p); err == nil {
 		t.Error("signing a payload that names another key id succeeded")
+	}
+	p.KeyID, p.Issuer = "", "someone-else"
+	if _, _, err := s.Sign(p); err == nil {
+		t.Error("signing a payload that names another issuer succeeded")
 	}
 }
 
@@ -300,7 +307,6 @@ func TestRevocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	var l RevocationList
-	l.Issuer = f.signed.Issuer
 	revokedAt := t0.Add(72 * time.Hour)
 	if err := l.Revoke(Revocation{ID: f.signed.ID, RevokedAt: revokedAt, Reason: "artifact digest does not match the shipped app"}); err != nil {
 		t.Fatal(err)
@@ -471,4 +477,34 @@ func split3(s string) (string, string, string) {
 		parts = append(parts, "")
 	}
 	return parts[0], parts[1], parts[2]
+}
+
+func TestResultJSON(t *testing.T) {
+	f := newFixture(t)
+	var l RevocationList
+	_ = l.Revoke(Revocation{ID: f.signed.ID, RevokedAt: t0, Reason: "withdrawn"})
+	sl, _ := f.signer.SignRevocations(&l)
+	vl, err := NewVerifier(f.keys).VerifyRevocations(sl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := verifyAt(f.keys, f.cert, t0, WithRevocations(vl))
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := got["certificate"].(map[string]any)
+	rev, _ := got["revocation"].(map[string]any)
+	if got["status"] != "revoked" || cert["jti"] != f.signed.ID || rev["reason"] != "withdrawn" ||
+		got["revocationsIssued"] != "2025-03-14T09:26:53Z" || got["checkedAt"] != "2025-03-14T09:26:53Z" {
+		t.Errorf("result JSON: %s", b)
+	}
+	bad := verifyAt(f.keys, "x.y", t0)
+	if b, _ := json.Marshal(bad); strings.Contains(string(b), "certificate") {
+		t.Errorf("a malformed certificate's JSON carries claims: %s", b)
+	}
 }

@@ -129,8 +129,8 @@ func (s *Signer) KeyID() string { return s.key.id }
 
 // Sign validates the payload strictly and returns the compact certificate
 // and the payload as signed. Sign fills in what the signer owns: KeyID
-// (refused if set to another key), an empty ID (a random UUID), an empty
-// Issuer, a zero Issued (now) and a zero Expires (Issued plus the
+// and Issuer (each refused if set to another value), an empty ID (a
+// random UUID), a zero Issued (now) and a zero Expires (Issued plus the
 // validity); times are truncated to whole seconds in UTC.
 func (s *Signer) Sign(p Payload) (string, Payload, error) {
 	switch p.KeyID {
@@ -147,8 +147,14 @@ func (s *Signer) Sign(p Payload) (string, Payload, error) {
 		}
 		p.ID = id
 	}
-	if p.Issuer == "" {
+	switch p.Issuer {
+	case "":
 		p.Issuer = s.opts.issuer
+	case s.opts.issuer:
+	default:
+		// One signer, one issuer name: revocation lists are matched to
+		// certificates by issuer, so the names must not drift apart.
+		return "", Payload{}, errors.New("cert: payload names another issuer than the signer's")
 	}
 	if p.Issued.IsZero() {
 		p.Issued = s.opts.now()

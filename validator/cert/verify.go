@@ -296,3 +296,42 @@ func clip(s string) string {
 	}
 	return s
 }
+
+// MarshalJSON writes the verdict for machine-readable reports: status, code,
+// detail, the certificate's canonical payload when its signature verified,
+// and the revocation and check times.
+func (r Result) MarshalJSON() ([]byte, error) {
+	type revocation struct {
+		ID        string `json:"jti"`
+		RevokedAt string `json:"revokedAt"`
+		Reason    string `json:"reason"`
+	}
+	out := struct {
+		Status             Status          `json:"status"`
+		Code               string          `json:"code"`
+		Detail             string          `json:"detail"`
+		KeyID              string          `json:"kid,omitempty"`
+		Certificate        json.RawMessage `json:"certificate,omitempty"`
+		Revocation         *revocation     `json:"revocation,omitempty"`
+		RevocationsChecked bool            `json:"revocationsChecked"`
+		RevocationsIssued  string          `json:"revocationsIssued,omitempty"`
+		CheckedAt          string          `json:"checkedAt"`
+	}{
+		Status: r.Status, Code: r.Code, Detail: r.Detail, KeyID: r.KeyID,
+		RevocationsChecked: r.RevocationsChecked, CheckedAt: formatTime(r.CheckedAt),
+	}
+	if r.Payload != nil {
+		c, err := r.Payload.Canonical()
+		if err != nil {
+			return nil, err
+		}
+		out.Certificate = c
+	}
+	if r.Revocation != nil {
+		out.Revocation = &revocation{r.Revocation.ID, formatTime(r.Revocation.RevokedAt), r.Revocation.Reason}
+	}
+	if r.RevocationsChecked {
+		out.RevocationsIssued = formatTime(r.RevocationsIssued)
+	}
+	return canonicalJSON(out)
+}
