@@ -45,11 +45,31 @@ func (c *checker) bundle(b *element.Element) {
 	}
 }
 
+func (c *checker) index(b *element.Element) *bundleIndex {
+	if x := c.entries[b]; x != nil {
+		return x
+	}
+	x := &bundleIndex{byURL: map[string][]*element.Element{}, typ: value(b, "type")}
+	for _, e := range b.Children {
+		if e.Name != "entry" {
+			continue
+		}
+		if full := value(e, "fullUrl"); full != "" {
+			x.byURL[full] = append(x.byURL[full], e)
+		}
+	}
+	if c.entries == nil {
+		c.entries = map[*element.Element]*bundleIndex{}
+	}
+	c.entries[b] = x
+	return x
+}
+
 // inBundle resolves a reference among the entries of its Bundle. Only a
 // document Bundle promises that everything it references is inside it; in
 // the other types an unresolved relative reference may live on a server.
 func (c *checker) inBundle(e *element.Element, ref string, b, from *element.Element) {
-	typ := value(b, "type")
+	x := c.index(b)
 	base := ""
 	if full := value(from, "fullUrl"); full != "" {
 		if m := reAbsolute.FindStringSubmatch(full); m != nil {
@@ -57,8 +77,9 @@ func (c *checker) inBundle(e *element.Element, ref string, b, from *element.Elem
 		}
 	}
 	target, version := ref, ""
+	relative := false
 	if m := reRelative.FindStringSubmatch(ref); m != nil {
-		target, version = m[1]+"/"+m[2], m[4]
+		target, version, relative = m[1]+"/"+m[2], m[4], true
 		if base != "" {
 			target = base + "/" + target
 		}
@@ -68,27 +89,32 @@ func (c *checker) inBundle(e *element.Element, ref string, b, from *element.Elem
 			target = ref[:strings.Index(ref, "/_history/")]
 		}
 	}
-	var matches []*element.Element
-	for _, x := range b.Child("entry") {
-		full := value(x, "fullUrl")
-		if full == "" {
-			continue
-		}
-		if full == target || (base == "" && strings.HasSuffix(full, "/"+target) && reRelative.MatchString(target)) {
-			if version != "" {
-				if r := x.First("resource"); r == nil || value(r.First("meta"), "versionId") != version {
-					continue
-				}
+	candidates := x.byURL[target]
+	if relative && base == "" {
+		// The referring entry has no RESTful fullUrl to resolve against:
+		// match any entry whose fullUrl ends in Type/id.
+		candidates = nil
+		for full, es := range x.byURL {
+			if full == target || strings.HasSuffix(full, "/"+target) {
+				candidates = append(candidates, es...)
 			}
-			matches = append(matches, x)
 		}
+	}
+	var matches []*element.Element
+	for _, m := range candidates {
+		if version != "" {
+			if r := m.First("resource"); r == nil || value(r.First("meta"), "versionId") != version {
+				continue
+			}
+		}
+		matches = append(matches, m)
 	}
 	switch {
 	case len(matches) > 1:
 		c.add(e, issue.Error, "bundle-reference-ambiguous",
 			fmt.Sprintf("found %d matches for the reference in the bundle", len(matches)),
 			"give each entry a distinct fullUrl, or reference a specific version")
-	case len(matches) == 0 && typ == "document":
+	case len(matches) == 0 && x.typ == "document":
 		c.add(e, issue.Error, "bundle-reference-unresolved",
 			"the reference cannot be found in the document bundle; a document must contain everything it references",
 			"add the referenced resource as an entry, with a fullUrl that matches the reference")

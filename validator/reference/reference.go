@@ -33,6 +33,14 @@ type checker struct {
 	reg *spec.Registry
 	at  Locate
 	out issue.List
+	// entries indexes each Bundle's entries by fullUrl, built once: every
+	// reference in a Bundle is resolved against it.
+	entries map[*element.Element]*bundleIndex
+}
+
+type bundleIndex struct {
+	byURL map[string][]*element.Element // fullUrl -> entries
+	typ   string
 }
 
 func (c *checker) add(e *element.Element, sev issue.Severity, code, msg, fix string) {
