@@ -32,6 +32,7 @@ func commands() []command {
 		{"serve", "start the HTTP sandbox with the $validate operation", runServe},
 		{"fhirpath", "evaluate a FHIRPath expression, or run a FHIRPath test suite", runFHIRPath},
 		{"profile", "show a profile's snapshot as a tree (profile show URL)", runProfile},
+		{"cert", "verify a signed conformance certificate (cert verify CERT --jwks FILE|URL)", runCert},
 	}
 }
 
