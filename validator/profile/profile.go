@@ -52,7 +52,8 @@ type Validator struct {
 	opts  Options
 
 	profiles sync.Map // url -> *compiled
-	bases    sync.Map // *spec.ElementDefinition -> *spec.ElementDefinition (nil stored as noBase)
+	bases    sync.Map // *spec.ElementDefinition -> *spec.ElementDefinition (or nil)
+	targets  sync.Map // targetKey -> []target: what a slice says at a discriminator path
 }
 
 // New returns a Validator over the definitions in reg; term answers

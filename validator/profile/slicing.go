@@ -387,6 +387,21 @@ func steps(path string) []string {
 // component slicing on code.coding.code, with the code fixed in a coding
 // slice), each slice is followed as well, so several targets may come back.
 func (w *walker) targetAt(s *spec.ElementNode, path string) []target {
+	key := targetKey{s, path}
+	if v, ok := w.v.targets.Load(key); ok {
+		return v.([]target)
+	}
+	ts := w.findTargets(s, path)
+	w.v.targets.Store(key, ts)
+	return ts
+}
+
+type targetKey struct {
+	n    *spec.ElementNode
+	path string
+}
+
+func (w *walker) findTargets(s *spec.ElementNode, path string) []target {
 	t := target{node: s}
 	t.value, t.exact = nodeValue(s)
 	t.extURL = extensionURL(s)

@@ -16,10 +16,20 @@ import (
 )
 
 // decoded caches fixed/pattern/min/max values decoded from their JSON.
-var decoded sync.Map // string(raw) -> any
+var decoded sync.Map // rawKey -> any
+
+// rawKey identifies a value by where its JSON is held: definitions are
+// never modified once loaded, so the bytes stay put.
+type rawKey struct {
+	p *byte
+	n int
+}
 
 func decodeValue(raw json.RawMessage) any {
-	key := string(raw)
+	if len(raw) == 0 {
+		return nil
+	}
+	key := rawKey{&raw[0], len(raw)}
 	if v, ok := decoded.Load(key); ok {
 		return v
 	}

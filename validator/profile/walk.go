@@ -63,15 +63,22 @@ func (w *walker) validate(e *element.Element, n *spec.ElementNode, c *ctx) {
 	if len(n.Children) == 0 {
 		return
 	}
-	// Children in the instance, grouped by the profile element they match.
-	groups := make([][]*element.Element, len(n.Children))
+	// Children in the instance, by the profile element they match.
+	var whichBuf [32]int
+	which := whichBuf[:0]
+	if len(e.Children) > len(whichBuf) {
+		which = make([]int, 0, len(e.Children))
+	}
 	for _, ch := range e.Children {
-		if i := childIndex(n, ch); i >= 0 {
-			groups[i] = append(groups[i], ch)
-		}
+		which = append(which, childIndex(n, ch))
 	}
 	for i, cn := range n.Children {
-		items := groups[i]
+		var items []*element.Element
+		for j, ch := range e.Children {
+			if which[j] == i {
+				items = append(items, ch)
+			}
+		}
 		if len(cn.Slices) > 0 || (cn.Def.Slicing != nil && len(items) > 0) {
 			w.slicing(e, cn, items, c)
 			continue
@@ -214,9 +221,17 @@ func typeCode(t spec.TypeRef) string {
 }
 
 func (w *walker) typeMatches(instance, code string) bool {
-	return instance == code || code == "*" || (code == "Resource" || code == "DomainResource") && w.v.reg.IsResource(instance) ||
+	if instance == code {
+		return true
+	}
+	if code == "Reference" || instance == "Reference" || isPrimitiveCode(code) != isPrimitiveCode(instance) && code != "Element" {
+		return false
+	}
+	return code == "Element" || code == "*" || (code == "Resource" || code == "DomainResource") && w.v.reg.IsResource(instance) ||
 		w.v.reg.IsSubtype(instance, code)
 }
+
+func isPrimitiveCode(c string) bool { return c != "" && c[0] >= 'a' && c[0] <= 'z' }
 
 // checkType checks the instance type against the profile's types, then the
 // type profiles (profile) and, for references, the target profiles.
@@ -225,13 +240,16 @@ func (w *walker) checkType(e *element.Element, n *spec.ElementNode, c *ctx) {
 	if len(d.Type) == 0 || n.Parent == nil {
 		return
 	}
-	var match []spec.TypeRef
-	for _, t := range d.Type {
-		if w.typeMatches(e.Type, typeCode(t)) {
-			match = append(match, t)
+	matched, withProfiles, withTargets := false, false, false
+	for i := range d.Type {
+		t := &d.Type[i]
+		if w.typeMatches(e.Type, typeCode(*t)) {
+			matched = true
+			withProfiles = withProfiles || len(t.Profile) > 0
+			withTargets = withTargets || len(t.TargetProfile) > 0
 		}
 	}
-	if len(match) == 0 {
+	if !matched {
 		if e.Choice || e.IsResource {
 			var codes []string
 			for _, t := range d.Type {
@@ -243,18 +261,20 @@ func (w *walker) checkType(e *element.Element, n *spec.ElementNode, c *ctx) {
 		}
 		return
 	}
-	var profiles []string
-	for _, t := range match {
-		profiles = append(profiles, t.Profile...)
+	if !withProfiles && !(withTargets && e.Type == "Reference") {
+		return
+	}
+	var profiles, targets []string
+	for _, t := range d.Type {
+		if w.typeMatches(e.Type, typeCode(t)) {
+			profiles = append(profiles, t.Profile...)
+			targets = append(targets, t.TargetProfile...)
+		}
 	}
 	if len(profiles) > 0 {
 		w.checkTypeProfiles(e, profiles, c)
 	}
-	if e.Type == "Reference" {
-		var targets []string
-		for _, t := range match {
-			targets = append(targets, t.TargetProfile...)
-		}
+	if e.Type == "Reference" && len(targets) > 0 {
 		w.checkTargets(e, targets, c)
 	}
 }
