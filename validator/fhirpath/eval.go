@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/sandkasse/sandkasse/validator/element"
@@ -177,12 +178,15 @@ func (e *Expr) Evaluate(env *Env, input Collection) (out Collection, err error) 
 	if env == nil {
 		env = &Env{}
 	}
-	c := &ctx{env: env, model: env.Model, input: input, this: input, index: -1,
+	c := ctxPool.Get().(*ctx)
+	*c = ctx{env: env, model: env.Model, input: input, this: input, index: -1,
 		maxSteps: env.MaxSteps, deadline: env.Deadline, nextCheck: deadlineEvery}
 	if c.maxSteps <= 0 {
 		c.maxSteps = DefaultMaxSteps
 	}
 	defer func() {
+		*c = ctx{}
+		ctxPool.Put(c)
 		// Belt and braces: a bug must surface as an error, not crash the
 		// validator that evaluates thousands of invariants.
 		if !recoverPanics {
@@ -194,6 +198,10 @@ func (e *Expr) Evaluate(env *Env, input Collection) (out Collection, err error) 
 	}()
 	return e.root.eval(c)
 }
+
+// ctxPool recycles evaluation contexts: invariants are evaluated once per
+// element, and the context would otherwise be the largest allocation.
+var ctxPool = sync.Pool{New: func() any { return new(ctx) }}
 
 // EvalBool evaluates an invariant-style expression. A single Boolean gives
 // its value; a single item of another type counts as true (singleton
@@ -297,7 +305,7 @@ func (n *indexNode) eval(c *ctx) (Collection, error) {
 	if c.index < 0 {
 		return nil, errAt(n.pos, "$index used outside an iterating function")
 	}
-	return Collection{Integer(c.index)}, c.tick(1)
+	return intColl(c.index), c.tick(1)
 }
 
 type totalNode struct{ pos int }

@@ -272,7 +272,50 @@ func fnSupersetOf(c *ctx, in Collection, n *callNode) (Collection, error) {
 }
 
 func fnCount(c *ctx, in Collection, n *callNode) (Collection, error) {
-	return Collection{Integer(len(in))}, nil
+	return intColl(len(in)), nil
+}
+
+// smallInts are shared results for counts and indexes, which are computed
+// on every element by ele-1 and friends.
+var smallInts = func() []Collection {
+	out := make([]Collection, 256)
+	for i := range out {
+		out[i] = Collection{Integer(i)}
+	}
+	return out
+}()
+
+func intColl(i int) Collection {
+	if i >= 0 && i < len(smallInts) {
+		return smallInts[i]
+	}
+	return Collection{Integer(i)}
+}
+
+// countChildrenNode is children().count() without building the children
+// collection (ele-1 runs it on every element).
+type countChildrenNode struct {
+	target node // nil: $this
+}
+
+func (n *countChildrenNode) eval(c *ctx) (Collection, error) {
+	if err := c.tick(1); err != nil {
+		return nil, err
+	}
+	in := c.this
+	if n.target != nil {
+		var err error
+		if in, err = n.target.eval(c); err != nil {
+			return nil, err
+		}
+	}
+	k := 0
+	for _, it := range in {
+		if e, ok := it.(*element.Element); ok {
+			k += len(e.Children)
+		}
+	}
+	return intColl(k), nil
 }
 
 func distinct(c *ctx, in Collection) (Collection, error) {

@@ -358,6 +358,11 @@ func (p *parser) call(target node, name token) (node, error) {
 	if len(args) < fn.min || (fn.max >= 0 && len(args) > fn.max) {
 		return nil, &SyntaxError{Pos: name.pos, Msg: "wrong number of arguments to " + name.text + "()"}
 	}
+	if name.text == "count" {
+		if ch, ok := target.(*callNode); ok && ch.name == "children" && len(ch.args) == 0 {
+			return &countChildrenNode{target: ch.target}, nil
+		}
+	}
 	c := &callNode{target: target, fn: fn, name: name.text, args: args, pos: name.pos}
 	if fn.typeArg {
 		ts, ok := typeSpecOf(args[0])

@@ -316,7 +316,10 @@ func (p *unitParser) component() (unitVal, bool) {
 	}
 	if allDigits(sym) {
 		n, ok := new(big.Rat).SetString(sym)
-		return unitVal{f: n}, ok
+		if !ok || n.Sign() == 0 {
+			return unitVal{}, false
+		}
+		return unitVal{f: n}, true
 	}
 	// 10*3 and 10^3 carry their exponent inside the symbol.
 	if strings.HasPrefix(sym, "10*") || strings.HasPrefix(sym, "10^") {
@@ -480,7 +483,7 @@ func convertQuantity(q Quantity, unit string, calendar bool) (Quantity, bool) {
 		return Quantity{Value: q.Value, Unit: unit, Calendar: calendar}, true
 	}
 	ra, rb, ok := quantityRats(q, target, false)
-	if !ok {
+	if !ok || rb.Sign() == 0 {
 		return Quantity{}, false
 	}
 	v := new(big.Rat).Quo(ra, rb)
