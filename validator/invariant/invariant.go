@@ -114,6 +114,12 @@ func hasKey(d *spec.ElementDefinition, key string) bool {
 }
 
 func evaluate(env *fhirpath.Env, e *element.Element, c *spec.Constraint, buf []fhirpath.Item, at Locate) issue.List {
+	if f := nativeRules[c.Key]; f != nil && (c.Expression == errata[c.Key].r4 || c.Expression == errata[c.Key].use) {
+		if f(e) {
+			return nil
+		}
+		return failed(e, c, at)
+	}
 	src := c.Expression
 	if fixed, ok := errata[c.Key]; ok && fixed.r4 == src {
 		src = fixed.use
@@ -142,6 +148,10 @@ func evaluate(env *fhirpath.Env, e *element.Element, c *spec.Constraint, buf []f
 	if r != fhirpath.False {
 		return nil
 	}
+	return failed(e, c, at)
+}
+
+func failed(e *element.Element, c *spec.Constraint, at Locate) issue.List {
 	l, col := at(e)
 	sev := issue.Error
 	if c.Severity == "warning" {

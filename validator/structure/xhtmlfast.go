@@ -120,7 +120,7 @@ func quickXHTML(s string) (out []xhtmlProblem, ok bool) {
 				j++
 				vs := j
 				for j < n && s[j] != q {
-					if s[j] == '<' {
+					if s[j] == '<' || (s[j] < 0x20 && s[j] != '\t' && s[j] != '\n' && s[j] != '\r') {
 						return nil, false
 					}
 					if s[j] == '&' {

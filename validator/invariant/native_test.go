@@ -1,0 +1,77 @@
+package invariant
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sandkasse/sandkasse/validator/fhirjson"
+	"github.com/sandkasse/sandkasse/validator/fhirpath"
+	"github.com/sandkasse/sandkasse/validator/spec/r4"
+	"github.com/sandkasse/sandkasse/validator/structure"
+)
+
+var dom3Cases = []string{
+	`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","name":"x"}]}`,
+	`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","name":"x"}],"managingOrganization":{"reference":"#o"}}`,
+	`{"resourceType":"Patient","contained":[{"resourceType":"Organization","name":"x"}]}`,
+	`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","name":"x","partOf":{"reference":"#"}}]}`,
+	`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"a","name":"x"},{"resourceType":"Organization","id":"b","name":"y","partOf":{"reference":"#a"}}]}`,
+	`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"a","name":"x"},{"resourceType":"Organization","id":"b","name":"y","partOf":{"reference":"#a"}}],"managingOrganization":{"reference":"#b"}}`,
+	`{"resourceType":"Questionnaire","status":"draft","contained":[{"resourceType":"ValueSet","id":"vs","status":"draft"}],"item":[{"linkId":"1","type":"choice","answerValueSet":"#vs"}]}`,
+	`{"resourceType":"Observation","status":"final","code":{"text":"x"},"contained":[{"resourceType":"Patient","id":"p"}],"extension":[{"url":"http://x","valueUri":"#p"}]}`,
+}
+
+// The Go dom-3 must answer as its FHIRPath does.
+func TestNativeDom3AgreesWithFHIRPath(t *testing.T) {
+	reg := r4.NewRegistry()
+	expr := fhirpath.MustCompile(errata["dom-3"].use)
+	inputs := append([][]byte(nil), toBytes(dom3Cases)...)
+	if dir := os.Getenv("SANDKASSE_BENCH_CORPUS"); dir != "" {
+		if f, err := os.Open(filepath.Join(dir, "examples.ndjson")); err == nil {
+			sc := bufio.NewScanner(f)
+			sc.Buffer(make([]byte, 1<<20), 64<<20)
+			for sc.Scan() {
+				inputs = append(inputs, append([]byte(nil), sc.Bytes()...))
+			}
+			f.Close()
+		}
+	}
+	fails := 0
+	for i, in := range inputs {
+		doc, err := fhirjson.Parse(in, fhirjson.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := structure.Build(doc, reg, structure.Limits{})
+		for _, r := range st.Resources {
+			if r.Name == "contained" {
+				continue
+			}
+			want, err := expr.EvalTri(&fhirpath.Env{Model: reg}, fhirpath.Collection{r})
+			if err != nil {
+				t.Fatalf("input %d: %v", i, err)
+			}
+			got := containedReferenced(r)
+			if got != (want != fhirpath.False) {
+				t.Errorf("input %d %s: Go says %v, FHIRPath %v", i, r.Path(), got, want)
+			}
+			if !got {
+				fails++
+			}
+		}
+	}
+	if fails == 0 {
+		t.Error("no input fails dom-3: the comparison proves nothing")
+	}
+	t.Logf("%d inputs, %d dom-3 failures, Go and FHIRPath agree", len(inputs), fails)
+}
+
+func toBytes(ss []string) [][]byte {
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = []byte(s)
+	}
+	return out
+}
