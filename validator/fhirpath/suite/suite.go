@@ -134,6 +134,28 @@ func (r *Report) Rate() float64 {
 	return float64(r.Passed) / float64(len(r.Results))
 }
 
+// WriteText prints a summary line, preceded by one block per failed test
+// when verbose is set (or every test when all is set too).
+func (r *Report) WriteText(w io.Writer, verbose, all bool) error {
+	for _, res := range r.Results {
+		if !verbose || (res.Passed && !all) {
+			continue
+		}
+		status := "FAIL"
+		if res.Passed {
+			status = "pass"
+		}
+		fmt.Fprintf(w, "%s %s/%s\n  expression: %s\n  expected:   %s\n  actual:     %s\n",
+			status, res.Group, res.Name, strings.TrimSpace(res.Expression),
+			strings.Join(res.Expected, ", "), strings.Join(res.Actual, ", "))
+		if res.Err != "" {
+			fmt.Fprintf(w, "  error:      %s\n", res.Err)
+		}
+	}
+	_, err := fmt.Fprintf(w, "%d/%d tests passed (%.1f%%)\n", r.Passed, r.Total(), 100*r.Rate())
+	return err
+}
+
 // RunFile parses and runs a suite file.
 func RunFile(path string, opts Options) (*Report, error) {
 	f, err := os.Open(path)
