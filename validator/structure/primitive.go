@@ -100,7 +100,9 @@ func checkPrimitive(typ, v string) (code, msg, fix string) {
 		if strings.ContainsAny(v, " \t\r\n") || v == "" {
 			return "format-uri", "a " + typ + " may not contain whitespace", ""
 		}
-		if strings.HasPrefix(v, "urn:oid:") && !reOID.MatchString(v) {
+		// A canonical may carry |version, and the spec writes system|version
+		// into uri values too; the OID is what precedes it.
+		if strings.HasPrefix(v, "urn:oid:") && !reOID.MatchString(beforeBar(v)) {
 			return "format-oid", "not a valid urn:oid", ""
 		}
 		// RFC 4122 allows upper-case hex in a URI; only the uuid type
@@ -144,6 +146,13 @@ func checkPrimitive(typ, v string) (code, msg, fix string) {
 		return "format-utf8", "not valid UTF-8", ""
 	}
 	return "", "", ""
+}
+
+func beforeBar(v string) string {
+	if i := strings.IndexByte(v, '|'); i >= 0 {
+		return v[:i]
+	}
+	return v
 }
 
 // validDayOfMonth rejects dates like 2021-02-30 that the regex lets through.
