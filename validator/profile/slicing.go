@@ -154,12 +154,40 @@ func (w *walker) inSlice(it *element.Element, s *spec.ElementNode, sl *spec.Slic
 		// No discriminator: the item belongs to the slice if it conforms.
 		return w.conformsTo(it, s, c)
 	}
+	informed := 0
 	for _, d := range sl.Discriminator {
-		if !w.discriminates(it, s, d, c) {
+		switch w.discriminates(it, s, d, c) {
+		case noMatch:
 			return false
+		case matched:
+			informed++
 		}
 	}
+	if informed == 0 {
+		// The slice says nothing at any discriminator path.
+		w.badDiscriminator(it, s, sl.Discriminator[0], c)
+		return false
+	}
 	return true
+}
+
+// verdict is what one discriminator says about an item and a slice;
+// uninformed when the slice constrains nothing at the discriminator path
+// (a slice may leave one of several discriminators open, as the reference
+// validator accepts).
+type verdict int8
+
+const (
+	noMatch verdict = iota
+	matched
+	uninformed
+)
+
+func verdictOf(b bool) verdict {
+	if b {
+		return matched
+	}
+	return noMatch
 }
 
 // target is what a slice says at a discriminator path: the element
@@ -176,16 +204,19 @@ type target struct {
 	extURL string
 }
 
-func (w *walker) discriminates(it *element.Element, s *spec.ElementNode, d spec.Discriminator, c *ctx) bool {
+func (w *walker) discriminates(it *element.Element, s *spec.ElementNode, d spec.Discriminator, c *ctx) verdict {
 	ts := w.targetAt(s, d.Path)
 	if len(ts) == 0 {
-		w.badDiscriminator(it, s, d, c)
-		return false
+		return uninformed
 	}
 	values, ok := w.evalPath(it, d.Path)
 	if !ok {
-		return false
+		return noMatch
 	}
+	return w.judge(ts, values, d, c)
+}
+
+func (w *walker) judge(ts []target, values []*element.Element, d spec.Discriminator, c *ctx) verdict {
 	switch d.Type {
 	case "value", "pattern":
 		informed := false
@@ -195,55 +226,54 @@ func (w *walker) discriminates(it *element.Element, s *spec.ElementNode, d spec.
 				informed = true
 				for _, v := range values {
 					if matches(v, t.value, t.exact && d.Type == "value") {
-						return true
+						return matched
 					}
 				}
 			case t.extURL != "":
 				informed = true
 				for _, v := range values {
 					if v.HasValue && v.Value == t.extURL {
-						return true
+						return matched
 					}
 				}
 			case t.node != nil && t.node.Def.Binding != nil && t.node.Def.Binding.Strength == "required":
 				informed = true
 				if w.inValueSet(values, t.node.Def.Binding.ValueSet) {
-					return true
+					return matched
 				}
 			}
 		}
 		if informed {
-			return false
+			return noMatch
 		}
 		// No value at the path, but constraints below it: the value matches
 		// if it conforms to them.
 		if t := ts[0]; t.node != nil && (len(t.node.Children) > 0 || len(t.node.Slices) > 0) {
 			for _, v := range values {
 				if w.conformsTo(v, t.node, c) {
-					return true
+					return matched
 				}
 			}
-			return false
+			return noMatch
 		}
-		w.badDiscriminator(it, s, d, c)
-		return false
+		return uninformed
 	}
 	t := ts[0]
 	switch d.Type {
 	case "exists":
 		if t.node == nil {
-			return false
+			return noMatch
 		}
 		if t.node.Def.Max == "0" {
-			return len(values) == 0
+			return verdictOf(len(values) == 0)
 		}
 		if minOf(t.node.Def) > 0 {
-			return len(values) > 0
+			return verdictOf(len(values) > 0)
 		}
-		return true
+		return uninformed
 	case "type":
 		if t.node == nil || len(values) == 0 {
-			return false
+			return noMatch
 		}
 		var codes []string
 		if t.resolved {
@@ -262,14 +292,14 @@ func (w *walker) discriminates(it *element.Element, s *spec.ElementNode, d spec.
 		for _, v := range values {
 			for _, code := range codes {
 				if v.Type == code || w.v.reg.IsSubtype(v.Type, code) {
-					return true
+					return matched
 				}
 			}
 		}
-		return false
+		return noMatch
 	case "profile":
 		if t.node == nil || len(values) == 0 {
-			return false
+			return noMatch
 		}
 		var profiles []string
 		for _, tr := range t.node.Def.Type {
@@ -280,18 +310,18 @@ func (w *walker) discriminates(it *element.Element, s *spec.ElementNode, d spec.
 			}
 		}
 		if len(profiles) == 0 {
-			return false
+			return noMatch
 		}
 		for _, v := range values {
 			for _, p := range profiles {
 				if isCoreTypeURL(p, v.Type) || w.conforms(v, p) {
-					return true
+					return matched
 				}
 			}
 		}
-		return false
+		return noMatch
 	}
-	return false
+	return noMatch
 }
 
 func (w *walker) inValueSet(values []*element.Element, vs string) bool {
