@@ -173,24 +173,42 @@ func validDayOfMonth(v string) bool {
 	return d <= days
 }
 
+// b64class sorts bytes for validBase64: 1 alphabet, 2 padding, 3 white
+// space, 0 anything else.
+var b64class = func() (t [256]uint8) {
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = 1
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = 1
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = 1
+	}
+	t['+'], t['/'] = 1, 1
+	t['='] = 2
+	t[' '], t['\t'], t['\r'], t['\n'] = 3, 3, 3, 3
+	return t
+}()
+
 // validBase64 checks standard base64 with padding, ignoring whitespace,
 // without decoding or allocating: attachments can be megabytes.
 func validBase64(v string) bool {
 	n, pad := 0, 0
 	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
-			continue
-		case c == '=':
+		switch b64class[v[i]] {
+		case 1:
+			if pad > 0 {
+				return false // data after padding
+			}
+			n++
+		case 2:
 			pad++
-		case pad > 0:
-			return false // data after padding
-		case (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/':
+			n++
+		case 3:
 		default:
 			return false
 		}
-		n++
 	}
 	return n > 0 && n%4 == 0 && pad <= 2
 }

@@ -89,3 +89,14 @@ func FuzzQuickXHTML(f *testing.F) {
 		}
 	})
 }
+
+func TestValidBase64(t *testing.T) {
+	for s, want := range map[string]bool{
+		"aGVsbG8=": true, "aGVs bG8=\n": true, "aGVsbA==": true, "aGVsbG8": false, "aGV=bG8=": false,
+		"a===": false, "": false, "aGVsbG8*": false, "////": true, "aGVsbG8=aGVs": false,
+	} {
+		if got := validBase64(s); got != want {
+			t.Errorf("validBase64(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
