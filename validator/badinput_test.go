@@ -125,3 +125,17 @@ func TestMillionEntryBundle(t *testing.T) {
 		t.Fatalf("a million-entry Bundle was not refused: %.300v", r.Issues)
 	}
 }
+
+func TestValidationTimeout(t *testing.T) {
+	v := newValidator(t, validator.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 0)
+	defer cancel()
+	r := v.Validate(ctx, []byte(`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","name":"x"}],"managingOrganization":{"reference":"#o"}}`))
+	if hasCode(r.Issues, "validation-timeout", issue.Fatal) == nil {
+		t.Fatalf("an expired context gave no timeout finding: %v", r.Issues)
+	}
+	r = v.Validate(context.Background(), []byte(`{"resourceType":"Patient"}`))
+	if hasCode(r.Issues, "validation-timeout", issue.Fatal) != nil {
+		t.Fatal("timeout reported without a deadline")
+	}
+}

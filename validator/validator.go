@@ -150,7 +150,16 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		}
 	}
 	issues = append(issues, reference.Check(refs, st.Resources, v.reg, at)...)
-	issues = append(issues, invariant.Check(st.Sites, invariant.Options{Model: v.reg}, at)...)
+	deadline, _ := ctx.Deadline()
+	issues = append(issues, invariant.Check(st.Sites, invariant.Options{Model: v.reg, Deadline: deadline}, at)...)
+	if err := ctx.Err(); err != nil {
+		// The caller's time ran out: say so instead of returning a
+		// partial answer that looks complete.
+		issues = append(issues, issue.Issue{Severity: issue.Fatal, Code: "validation-timeout", Type: "too-costly",
+			Message: "validation did not finish within the time allowed; the findings are incomplete"})
+		sortIssues(issues)
+		return Result{ResourceType: rt, Issues: issues}
+	}
 	issues = append(issues, v.prof.CheckDocument(st.Root, st.Resources, v.opts.Profiles, profile.Locate(at))...)
 	for _, r := range st.Resources {
 		switch r.Type {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"sync"
 
 	"github.com/sandkasse/sandkasse/validator/element"
@@ -61,6 +62,8 @@ type Options struct {
 	Model fhirpath.Model
 	// MaxSteps bounds each expression's evaluation (0: the engine default).
 	MaxSteps int
+	// Deadline, when set, ends every evaluation still running then.
+	Deadline time.Time
 	// MemberOf answers memberOf() (nil: unknown, so empty).
 	MemberOf func(coding fhirpath.Item, valueSetURL string) (member, known bool)
 }
@@ -68,7 +71,7 @@ type Options struct {
 // Check evaluates the constraints that apply at each site.
 func Check(sites []structure.Site, opts Options, at Locate) issue.List {
 	var out issue.List
-	env := &fhirpath.Env{Model: opts.Model, MaxSteps: opts.MaxSteps, MemberOf: opts.MemberOf}
+	env := &fhirpath.Env{Model: opts.Model, MaxSteps: opts.MaxSteps, MemberOf: opts.MemberOf, Deadline: opts.Deadline}
 	var one [1]fhirpath.Item
 	for _, s := range sites {
 		seen := 0
