@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sandkasse/sandkasse/validator"
 	"github.com/sandkasse/sandkasse/validator/issue"
@@ -137,5 +138,13 @@ func TestValidationTimeout(t *testing.T) {
 	r = v.Validate(context.Background(), []byte(`{"resourceType":"Patient"}`))
 	if hasCode(r.Issues, "validation-timeout", issue.Fatal) != nil {
 		t.Fatal("timeout reported without a deadline")
+	}
+}
+
+func TestValidationTimeoutOption(t *testing.T) {
+	v := newValidator(t, validator.Options{Timeout: time.Nanosecond})
+	r := v.Validate(context.Background(), []byte(`{"resourceType":"Patient","name":[{"family":"x"}]}`))
+	if hasCode(r.Issues, "validation-timeout", issue.Fatal) == nil {
+		t.Fatalf("a 1 ns timeout gave no timeout finding: %v", r.Issues)
 	}
 }

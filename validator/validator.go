@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"time"
 
 	"github.com/sandkasse/sandkasse/validator/binding"
 	"github.com/sandkasse/sandkasse/validator/datatype"
@@ -55,6 +56,9 @@ type Options struct {
 	// Identifiers is the policy for Norwegian identifier checks (the zero
 	// value checks them and reports errors).
 	Identifiers identifier.Policy
+	// Timeout bounds the validation of one document (0: DefaultTimeout;
+	// negative: only the caller's context).
+	Timeout time.Duration
 	// Load lists files, directories and package .tgz files of conformance
 	// resources to add to the registry.
 	Load []string
@@ -98,8 +102,21 @@ func New(opts Options) (*Validator, error) {
 // Registry returns the definitions the validator uses.
 func (v *Validator) Registry() *spec.Registry { return v.reg }
 
+// DefaultTimeout is far above what any real resource needs (a 50 MB
+// Binary takes a few seconds) and stops a pathological one from holding a
+// worker for ever.
+const DefaultTimeout = 60 * time.Second
+
 // Validate checks one JSON document holding one resource.
 func (v *Validator) Validate(ctx context.Context, data []byte) Result {
+	if t := v.opts.Timeout; t >= 0 {
+		if t == 0 {
+			t = DefaultTimeout
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
 	doc, err := fhirjson.Parse(data, v.opts.Limits)
 	if err != nil {
 		var se *fhirjson.SyntaxError

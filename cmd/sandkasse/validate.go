@@ -25,6 +25,7 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 	maxBytes := fs.Int64("max-bytes", source.DefaultMaxBytes, "largest file or stdin document read, in bytes")
 	maxLine := fs.Int("max-line-bytes", source.DefaultMaxLineBytes, "longest NDJSON line read, in bytes")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "documents validated in parallel")
+	timeout := fs.Duration("timeout", validator.DefaultTimeout, "longest time one document may take; its findings are then marked incomplete")
 	paths, code, done := parseFlags(fs, args)
 	if done {
 		return code
@@ -53,6 +54,7 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 		Limits:   fhirjson.Limits{MaxBytes: docMax},
 		Load:     loads,
 		Profiles: profiles,
+		Timeout:  *timeout,
 	})
 	if err != nil {
 		fmt.Fprintln(io.err, "sandkasse validate:", err)
