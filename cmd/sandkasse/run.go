@@ -31,6 +31,7 @@ func commands() []command {
 		{"validate", "validate FHIR R4 JSON resources (files, directories, NDJSON, stdin)", runValidate},
 		{"serve", "start the HTTP sandbox with the $validate operation", runServe},
 		{"fhirpath", "evaluate a FHIRPath expression, or run a FHIRPath test suite", runFHIRPath},
+		{"synth", "write a deterministic synthetic Norwegian patient population (NDJSON or Bundle)", runSynth},
 		{"profile", "show a profile's snapshot as a tree (profile show URL)", runProfile},
 		{"cert", "verify a signed conformance certificate (cert verify CERT --jwks FILE|URL)", runCert},
 	}

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,8 +123,30 @@ func validateAll(t *testing.T, v *validator.Validator, opts Options, gen func(fu
 			}
 		}()
 	}
+	meds := map[string][]byte{}
 	err := gen(func(r Resource) error {
-		jobs <- job{r.Type, append([]byte(nil), r.JSON...)}
+		doc := append([]byte(nil), r.JSON...)
+		switch r.Type {
+		case "Medication":
+			meds["Medication/"+r.ID] = doc
+		case "MedicationStatement":
+			// no-basis-MedicationStatement requires its Medication in the
+			// same Bundle (aggregation "bundled"), which a resource on its
+			// own cannot satisfy: validate it as a collection Bundle of the
+			// two, the way it travels.
+			var ms struct {
+				MedicationReference struct{ Reference string }
+			}
+			if err := json.Unmarshal(doc, &ms); err != nil {
+				return err
+			}
+			med := meds[ms.MedicationReference.Reference]
+			if med == nil {
+				return fmt.Errorf("MedicationStatement refers to a Medication not generated before it")
+			}
+			doc = collection(doc, med)
+		}
+		jobs <- job{r.Type, doc}
 		return nil
 	})
 	close(jobs)
@@ -154,6 +177,28 @@ func validateAll(t *testing.T, v *validator.Validator, opts Options, gen func(fu
 	for _, k := range keys {
 		t.Errorf("%d× %s", byKey[k], example[k])
 	}
+}
+
+// collection wraps resources in a collection Bundle.
+func collection(docs ...[]byte) []byte {
+	var j jw
+	j.obj("")
+	j.str("resourceType", "Bundle")
+	j.str("type", "collection")
+	j.arr("entry")
+	for _, d := range docs {
+		var head struct{ ResourceType, ID string }
+		json.Unmarshal(d, &head)
+		j.obj("")
+		j.str("fullUrl", "urn:uuid:"+head.ID)
+		j.key("resource")
+		j.b = append(j.b, d...)
+		j.comma = true
+		j.end()
+	}
+	j.endArr()
+	j.end()
+	return j.b
 }
 
 func errorsOf(l issue.List) []issue.Issue {
