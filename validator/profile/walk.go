@@ -56,7 +56,9 @@ func (w *walker) add(e *element.Element, sev issue.Severity, code, typ, msg, fix
 // e's children against n's children).
 func (w *walker) validate(e *element.Element, n *spec.ElementNode, c *ctx) {
 	d := n.Def
-	w.checkType(e, n, c)
+	if !w.checkType(e, n, c) {
+		return // the wrong type: its value and children mean nothing here
+	}
 	w.checkValues(e, d, c)
 	w.checkBinding(e, d, c)
 	w.checkConstraints(e, n, c)
@@ -235,10 +237,10 @@ func isPrimitiveCode(c string) bool { return c != "" && c[0] >= 'a' && c[0] <= '
 
 // checkType checks the instance type against the profile's types, then the
 // type profiles (profile) and, for references, the target profiles.
-func (w *walker) checkType(e *element.Element, n *spec.ElementNode, c *ctx) {
+func (w *walker) checkType(e *element.Element, n *spec.ElementNode, c *ctx) bool {
 	d := n.Def
 	if len(d.Type) == 0 || n.Parent == nil {
-		return
+		return true
 	}
 	matched, withProfiles, withTargets := false, false, false
 	for i := range d.Type {
@@ -246,7 +248,7 @@ func (w *walker) checkType(e *element.Element, n *spec.ElementNode, c *ctx) {
 		if w.typeMatches(e.Type, typeCode(*t)) {
 			matched = true
 			withProfiles = withProfiles || len(t.Profile) > 0
-			withTargets = withTargets || len(t.TargetProfile) > 0
+			withTargets = withTargets || len(t.TargetProfile) > 0 || len(t.Aggregation) > 0
 		}
 	}
 	if !matched {
@@ -258,25 +260,69 @@ func (w *walker) checkType(e *element.Element, n *spec.ElementNode, c *ctx) {
 			w.add(e, issue.Error, "profile-type", "structure",
 				fmt.Sprintf("the profile allows the type %s here, but found type %s%s", strings.Join(codes, " or "), e.Type, c.from()),
 				"use one of the allowed types", c.url)
+			return false
 		}
-		return
+		return true
 	}
 	if !withProfiles && !(withTargets && e.Type == "Reference") {
-		return
+		return true
 	}
-	var profiles, targets []string
+	var profiles, targets, aggregation []string
 	for _, t := range d.Type {
 		if w.typeMatches(e.Type, typeCode(t)) {
 			profiles = append(profiles, t.Profile...)
 			targets = append(targets, t.TargetProfile...)
+			aggregation = append(aggregation, t.Aggregation...)
 		}
 	}
 	if len(profiles) > 0 {
 		w.checkTypeProfiles(e, profiles, c)
 	}
+	if e.Type == "Reference" && len(aggregation) > 0 {
+		if !w.checkAggregation(e, aggregation, c) {
+			return true
+		}
+	}
 	if e.Type == "Reference" && len(targets) > 0 {
 		w.checkTargets(e, targets, c)
 	}
+	return true
+}
+
+// checkAggregation checks the aggregation modes of a reference: with only
+// contained and/or bundled allowed, the reference must resolve within the
+// resource or Bundle. It reports whether the reference may be followed.
+func (w *walker) checkAggregation(e *element.Element, modes []string, c *ctx) bool {
+	allowed := map[string]bool{}
+	for _, m := range modes {
+		allowed[m] = true
+	}
+	if allowed["referenced"] {
+		return true
+	}
+	ref := e.First("reference")
+	if ref == nil || !ref.HasValue {
+		return true // a logical (identifier) reference: nothing to resolve
+	}
+	target := w.resolve(e)
+	contained := strings.HasPrefix(ref.Value, "#")
+	switch {
+	case target == nil:
+		where := "within the bundle or resource"
+		if !allowed["bundled"] {
+			where = "among the contained resources"
+		}
+		w.add(e, issue.Error, "profile-aggregation", "structure",
+			fmt.Sprintf("the profile requires the reference to be resolved %s (aggregation %s), but it is not found there%s",
+				where, strings.Join(modes, ", "), c.from()),
+			"include the referenced resource in the Bundle (or contain it), or correct the reference", c.url)
+		return false
+	case contained && !allowed["contained"], !contained && !allowed["bundled"]:
+		w.add(e, issue.Error, "profile-aggregation", "structure",
+			fmt.Sprintf("the profile allows only %s references here%s", strings.Join(modes, ", "), c.from()),
+			"change how the resource is included", c.url)
+	}
+	return true
 }
 
 // checkTypeProfiles validates e against the profiles its type must
@@ -322,6 +368,9 @@ func (w *walker) nested(e *element.Element, url string, c *ctx) {
 	defer func() { w.depth-- }()
 	cp := w.v.compile(stripVersion(url))
 	if cp.err != nil {
+		if e.Type == "Extension" && w.v.reg.StructureDefinition(stripVersion(url)) == nil {
+			return // the extension pass reports an unknown extension
+		}
 		w.add(e, issue.Error, "profile-not-found", "processing",
 			fmt.Sprintf("the profile %s that this element must conform to could not be used: %v%s", url, cp.err, c.from()),
 			"load the package that defines the profile", url)
