@@ -174,8 +174,23 @@ func unionOf(c *ctx, l, r Collection) (Collection, error) {
 		}
 		return l, nil
 	}
-	s := &itemSet{}
 	out := make(Collection, 0, len(l)+len(r))
+	if len(l)+len(r) <= 8 {
+		// pairwise is cheaper than building a set for a handful of items
+		for _, side := range [2]Collection{l, r} {
+		next:
+			for _, it := range side {
+				for _, o := range out {
+					if sameItem(it, o) {
+						continue next
+					}
+				}
+				out = append(out, it)
+			}
+		}
+		return out, nil
+	}
+	s := &itemSet{}
 	for _, side := range [2]Collection{l, r} {
 		for _, it := range side {
 			isNew, err := s.add(c, it)

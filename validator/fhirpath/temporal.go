@@ -398,7 +398,12 @@ func (t temporal) addDuration(n int64, unit string) (temporal, bool) {
 	if t.timeOnly && u < precHour {
 		return t, false
 	}
-	const limit = 1 << 40
+	// Bound the amount before any unit conversion can overflow: nothing
+	// beyond the 10 000-year range of FHIRPath dates is meaningful.
+	limit := int64(1) << 40
+	if u >= precDay {
+		limit = 400_000_000_000_000 / unitMillis[u]
+	}
 	if n > limit || n < -limit {
 		return t, false
 	}
