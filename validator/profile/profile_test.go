@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -263,7 +264,7 @@ func TestLoadPackageMissingDependency(t *testing.T) {
 // loading time is logged (the goal is under 200 ms, not asserted).
 func TestLoadNorwegianPackages(t *testing.T) {
 	d := profilesDir(t)
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	reg := r4.NewRegistry()
 	var n int
 	for _, p := range []string{"no-basis-2.2.0", "vkp-r4-0.9.0"} {
@@ -275,9 +276,20 @@ func TestLoadNorwegianPackages(t *testing.T) {
 			n += len(pkg.Profiles)
 		}
 	}
-	t.Logf("loaded and checked %d profiles of no-basis 2.2.0 and vkp-r4 0.9.0 in %v (goal: under 200 ms)", n, time.Since(start))
+	t.Logf("loaded and checked %d profiles of no-basis 2.2.0 and vkp-r4 0.9.0 in %v wall, %v CPU (goal: under 200 ms)",
+		n, time.Since(start).Round(time.Millisecond), (cpuTime() - cpu0).Round(time.Millisecond))
 	b, _ := json.Marshal(n)
 	if n < 40 {
 		t.Errorf("only %s profiles", b)
 	}
+}
+
+// cpuTime is the process's user+system CPU time: on a busy host it shows
+// the work done better than the wall clock.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
