@@ -33,6 +33,18 @@ type child struct {
 	// registry that falls back to the same core, and a registry resolves a
 	// core type name to the core definition, so the first answer holds.
 	typeDef atomic.Pointer[spec.StructureDefinition]
+	shape   atomic.Pointer[shape]
+}
+
+// valueShape returns the shape of c's object values, which live at path
+// in sd (c's own snapshot for backbone elements, the type's otherwise).
+func (c *child) valueShape(sd *spec.StructureDefinition, path string) *shape {
+	if s := c.shape.Load(); s != nil && s.sd == sd {
+		return s
+	}
+	s := shapeOf(sd, path)
+	c.shape.Store(s)
+	return s
 }
 
 // typeDefinition returns the definition of c's type.
@@ -49,6 +61,7 @@ func (c *child) typeDefinition(reg *spec.Registry) *spec.StructureDefinition {
 
 // shape is the compiled set of children of one element path.
 type shape struct {
+	sd     *spec.StructureDefinition
 	byJSON map[string]*child
 	defs   []*spec.ElementDefinition // direct children in order
 	names  []string                  // their element names
@@ -127,7 +140,7 @@ func shapeOf(sd *spec.StructureDefinition, path string) *shape {
 	if v, ok := shapes.Load(key); ok {
 		return v.(*shape)
 	}
-	s := &shape{byJSON: map[string]*child{}}
+	s := &shape{sd: sd, byJSON: map[string]*child{}}
 	elems := snapshotOf(sd)
 	prefix := path + "."
 	for _, d := range elems {

@@ -190,7 +190,12 @@ func truncate(s string, n int) string {
 // object walks the members of a JSON object whose children are defined at
 // path in sd.
 func (b *builder) object(n *fhirjson.Node, sd *spec.StructureDefinition, path string, e *element.Element) {
-	s := shapeOf(sd, path)
+	b.objectShape(n, sd, shapeOf(sd, path), e)
+}
+
+// objectShape is object with the shape already at hand: a child caches the
+// shape of its values, which saves a map look-up per JSON object.
+func (b *builder) objectShape(n *fhirjson.Node, sd *spec.StructureDefinition, s *shape, e *element.Element) {
 	if len(n.Fields) == 0 {
 		b.reportAt(n.Off, issue.Error, "json-empty-object", "structure", e.Path(),
 			"an object must have content; empty objects are not allowed in FHIR JSON", "remove the empty object")
@@ -434,7 +439,7 @@ func (b *builder) item(v, x *fhirjson.Node, c *child, sd *spec.StructureDefiniti
 	}
 	if c.inline {
 		b.res.Sites = append(b.res.Sites, Site{Elem: e, Def: c.def})
-		b.object(v, sd, c.contentPath, e)
+		b.objectShape(v, sd, c.valueShape(sd, c.contentPath), e)
 		return
 	}
 	tsd := c.typeDefinition(b.reg)
@@ -444,7 +449,7 @@ func (b *builder) item(v, x *fhirjson.Node, c *child, sd *spec.StructureDefiniti
 		return
 	}
 	b.res.Sites = append(b.res.Sites, Site{Elem: e, Def: c.def, TypeRoot: rootElement(tsd)})
-	b.object(v, tsd, tsd.Type, e)
+	b.objectShape(v, tsd, c.valueShape(tsd, tsd.Type), e)
 }
 
 func isResourceDef(sd *spec.StructureDefinition) bool {
