@@ -174,11 +174,13 @@ func (c *checker) allowedType(typ string, allowed []string) bool {
 		if a == typ || a == "Resource" || c.reg.IsSubtype(typ, a) {
 			return true
 		}
-		// A target profile on a type (a non-core URL) constrains that type.
-		if sd := c.reg.StructureDefinition(a); sd != nil && sd.Type == typ {
+		// A target profile on a type (a non-core URL) constrains that type;
+		// the type index answers without decoding the definition.
+		ti, ok := c.reg.TypeInfo(a)
+		if ok && ti.Type == typ {
 			return true
 		}
-		if strings.Contains(a, "/") && c.reg.StructureDefinition(a) == nil {
+		if !ok && strings.Contains(a, "/") {
 			return true // an unknown profile: cannot tell, so do not fail
 		}
 	}
