@@ -40,6 +40,8 @@ func TestRules(t *testing.T) {
 		{name: "invariant pat-1", json: `{"resourceType":"Patient","contact":[{"gender":"male"}]}`, code: "pat-1", expr: "Patient.contact[0]", sev: issue.Error},
 		{name: "invariant dom-3 (contained not referenced)", json: `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o1","name":"x"}]}`, code: "dom-3", expr: "Patient", sev: issue.Error},
 		{name: "invariant dom-3 kept", json: `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o1","name":"x"}],"managingOrganization":{"reference":"#o1"}}`, code: "dom-3", absent: true},
+		{name: "que-7 (R4 erratum: answer is boolean)", json: `{"resourceType":"Questionnaire","status":"draft","item":[{"linkId":"a","type":"boolean"},{"linkId":"b","type":"string","enableWhen":[{"question":"a","operator":"exists","answerString":"x"}]}]}`, code: "que-7", expr: "Questionnaire.item[1].enableWhen[0]", sev: issue.Error},
+		{name: "que-7 kept", json: `{"resourceType":"Questionnaire","status":"draft","item":[{"linkId":"a","type":"boolean"},{"linkId":"b","type":"string","enableWhen":[{"question":"a","operator":"exists","answerBoolean":true}]}]}`, code: "que-7", absent: true},
 		// terminology
 		{name: "required binding", json: `{"resourceType":"Patient","gender":"F"}`, code: "binding-required", expr: "Patient.gender", sev: issue.Error},
 		{name: "code not in its CodeSystem", json: `{"resourceType":"Patient","maritalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v3-MaritalStatus","code":"ZZ"}]}}`, code: "code-unknown", expr: "Patient.maritalStatus.coding[0]", sev: issue.Error},

@@ -39,6 +39,13 @@ var errata = map[string]struct{ r4, use string }{
 		r4:  "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical) | %resource.descendants().as(uri) | %resource.descendants().as(url))) or descendants().where(reference = '#').exists() or descendants().where(as(canonical) = '#').exists() or descendants().where(as(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
 		use: "contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().ofType(canonical) | %resource.descendants().ofType(uri) | %resource.descendants().ofType(url))) or descendants().where(reference = '#').exists() or descendants().where(ofType(canonical) = '#').exists() or descendants().where(ofType(canonical) = '#').exists()).not()).trace('unmatched', id).empty()",
 	},
+	// R4 asks whether a FHIR boolean "is Boolean" (the System type), which
+	// the official FHIRPath suite says it is not (Patient.active.is(Boolean)
+	// is false); R5 asks "is boolean", which is what the rule means.
+	"que-7": {
+		r4:  "operator = 'exists' implies (answer is Boolean)",
+		use: "operator = 'exists' implies (answer is boolean)",
+	},
 }
 
 type compiled struct {
