@@ -59,10 +59,13 @@ func TestSynthCLI(t *testing.T) {
 
 // TestSynthOutputValidates writes a population with --out and runs
 // 'sandkasse validate' over it, with the no-basis and VKP packages when the
-// shared checkout is there.
+// shared checkout is there. It is written as a collection Bundle: no-basis
+// requires a MedicationStatement's Medication in the same Bundle
+// (aggregation bundled), so a MedicationStatement alone on an NDJSON line
+// is rightly refused.
 func TestSynthOutputValidates(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "pop.ndjson")
-	if r := runCLI(t, "", "synth", "--seed", "9", "--patients", "8", "--days", "14", "--out", out); r.code != exitOK {
+	out := filepath.Join(t.TempDir(), "pop.json")
+	if r := runCLI(t, "", "synth", "--seed", "9", "--patients", "8", "--days", "14", "--format", "bundle", "--bundle-type", "collection", "--out", out); r.code != exitOK {
 		t.Fatalf("synth: exit %d: %s", r.code, r.err)
 	}
 	args := []string{"validate", "--format", "json"}
