@@ -86,11 +86,11 @@ func checkPrimitive(typ, v string) (code, msg, fix string) {
 			return "string-blank", "a string value must contain a non-whitespace character", "remove the element, or give it a value"
 		}
 	case "code":
-		if !reCode.MatchString(v) {
+		if !isCode(v) {
 			return "format-code", "not a valid code (no leading, trailing or double whitespace)", "remove the extra whitespace"
 		}
 	case "id":
-		if !reID.MatchString(v) {
+		if !isID(v) {
 			if len(v) > 64 {
 				return "format-id-length", "an id may have at most 64 characters", ""
 			}
@@ -123,22 +123,22 @@ func checkPrimitive(typ, v string) (code, msg, fix string) {
 			return "format-base64", "not a valid base64 value", "encode the content with standard base64 (RFC 4648)"
 		}
 	case "date":
-		if !reDate.MatchString(v) || !validDayOfMonth(v) {
+		if !isDate(v) || !validDayOfMonth(v) {
 			return "format-date", "not a valid date (YYYY, YYYY-MM or YYYY-MM-DD)", ""
 		}
 	case "dateTime":
-		if !reDateTime.MatchString(v) || !validDayOfMonth(v) {
+		if !isDateTime(v) || !validDayOfMonth(v) {
 			if reDateTimeNoZone.MatchString(v) {
 				return "format-dateTime-zone", "if a dateTime has a time, it must have a timezone", "add Z or an offset like +01:00"
 			}
 			return "format-dateTime", "not a valid dateTime (YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss+zz:zz)", ""
 		}
 	case "instant":
-		if !reInstant.MatchString(v) || !validDayOfMonth(v) {
+		if !isInstant(v) || !validDayOfMonth(v) {
 			return "format-instant", "not a valid instant (YYYY-MM-DDThh:mm:ss(.sss)+zz:zz)", ""
 		}
 	case "time":
-		if !reTime.MatchString(v) {
+		if !isTime(v) {
 			return "format-time", "not a valid time (hh:mm:ss)", ""
 		}
 	}
