@@ -6,7 +6,6 @@ package fhirjson
 
 import (
 	"sort"
-	"unicode/utf8"
 )
 
 // Kind is the JSON kind of a node.
@@ -69,27 +68,78 @@ type Doc struct {
 	// and NDJSON puts a whole resource on one line, so counting on from the
 	// last offset keeps a pass linear instead of quadratic.
 	lastOff, lastLine, lastCol int
+	cpLine                     int   // line (1-based) the checkpoints are for
+	cps                        []int // rune counts at checkpointSpan strides of that line
 }
 
 // Position converts a byte offset to a 1-based line and column; the column
 // counts characters, not bytes, as editors do. A Doc is used by one
-// goroutine at a time, so Position may keep a cursor.
+// goroutine at a time, so Position may keep a cursor and checkpoints.
 func (d *Doc) Position(off int32) (line, col int) {
 	o := int(off)
 	if o > len(d.data) {
 		o = len(d.data)
 	}
-	if d.lastLine > 0 && o >= d.lastOff {
-		i := sort.Search(len(d.lines), func(i int) bool { return d.lines[i] > int32(o) })
-		if i+1 == d.lastLine {
-			d.lastCol += utf8.RuneCount(d.data[d.lastOff:o])
-			d.lastOff = o
-			return d.lastLine, d.lastCol
+	i := sort.Search(len(d.lines), func(i int) bool { return d.lines[i] > int32(o) })
+	start := 0
+	if i > 0 {
+		start = int(d.lines[i-1])
+	}
+	if d.lastLine == i+1 && o >= d.lastOff {
+		d.lastCol += runeCount(d.data[d.lastOff:o])
+		d.lastOff = o
+		return d.lastLine, d.lastCol
+	}
+	col = d.column(i, start, o)
+	d.lastOff, d.lastLine, d.lastCol = o, i+1, col
+	return i + 1, col
+}
+
+// runeCount counts the bytes that start a character. For valid UTF-8 that
+// is utf8.RuneCount, and unlike it the counts of two halves of a split
+// character add up, which the checkpoints rely on.
+func runeCount(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c&0xC0 != 0x80 {
+			n++
 		}
 	}
-	line, col = position(d.data, d.lines, int32(o))
-	d.lastOff, d.lastLine, d.lastCol = o, line, col
-	return line, col
+	return n
+}
+
+// checkpointSpan is the stride of the rune-count checkpoints kept for long
+// lines: NDJSON and minified Bundles put megabytes on one line, and passes
+// report in no particular order, so counting from the line start each time
+// would make reporting quadratic.
+const checkpointSpan = 4096
+
+func (d *Doc) column(line, start, o int) int {
+	if o-start < checkpointSpan {
+		return runeCount(d.data[start:o]) + 1
+	}
+	if d.cpLine != line+1 {
+		d.cpLine = line + 1
+		d.cps = d.cps[:0]
+		end := len(d.data)
+		if line < len(d.lines) {
+			end = int(d.lines[line])
+		}
+		runes := 0
+		for p := start; p+checkpointSpan <= end; p += checkpointSpan {
+			runes += runeCount(d.data[p : p+checkpointSpan])
+			d.cps = append(d.cps, runes) // runes before start+(k+1)*span
+		}
+	}
+	k := (o - start) / checkpointSpan
+	if k > len(d.cps) {
+		k = len(d.cps)
+	}
+	base, from := 0, start
+	if k > 0 {
+		base, from = d.cps[k-1], start+k*checkpointSpan
+	}
+	return base + runeCount(d.data[from:o]) + 1
 }
 
 func position(data []byte, lines []int32, off int32) (int, int) {
@@ -101,5 +151,5 @@ func position(data []byte, lines []int32, off int32) (int, int) {
 	if int(off) > len(data) {
 		off = int32(len(data))
 	}
-	return i + 1, utf8.RuneCount(data[start:off]) + 1
+	return i + 1, runeCount(data[start:off]) + 1
 }

@@ -192,3 +192,55 @@ func FuzzParse(f *testing.F) {
 		_ = doc.Root
 	})
 }
+
+// Positions must be the same however the offsets are asked for: in order,
+// backwards or at random, on short and on very long (checkpointed) lines.
+func TestPositionOrderIndependent(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"a":[`)
+	for i := 0; i < 3000; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`"æø` + strings.Repeat("x", i%7) + `"`)
+	}
+	b.WriteString("],\n\"b\": \"å\"}")
+	data := []byte(b.String())
+	doc, err := Parse(data, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var offs []int32
+	for _, it := range doc.Root.Get("a").Items {
+		offs = append(offs, it.Off)
+	}
+	offs = append(offs, doc.Root.Get("b").Off)
+	want := func(off int32) (int, int) {
+		line, col := 1, 1
+		for _, r := range string(data[:off]) {
+			if r == '\n' {
+				line, col = line+1, 1
+			} else {
+				col++
+			}
+		}
+		return line, col
+	}
+	check := func(order []int) {
+		for _, i := range order {
+			l, c := doc.Position(offs[i])
+			wl, wc := want(offs[i])
+			if l != wl || c != wc {
+				t.Fatalf("offset %d: got %d:%d, want %d:%d", offs[i], l, c, wl, wc)
+			}
+		}
+	}
+	n := len(offs)
+	fwd, back, mixed := make([]int, n), make([]int, n), make([]int, n)
+	for i := range offs {
+		fwd[i], back[i], mixed[i] = i, n-1-i, (i*7919)%n
+	}
+	check(fwd)
+	check(back)
+	check(mixed)
+}

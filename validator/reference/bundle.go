@@ -49,13 +49,16 @@ func (c *checker) index(b *element.Element) *bundleIndex {
 	if x := c.entries[b]; x != nil {
 		return x
 	}
-	x := &bundleIndex{byURL: map[string][]*element.Element{}, typ: value(b, "type")}
+	x := &bundleIndex{byURL: map[string][]*element.Element{}, byTypeID: map[string][]*element.Element{}, typ: value(b, "type")}
 	for _, e := range b.Children {
 		if e.Name != "entry" {
 			continue
 		}
 		if full := value(e, "fullUrl"); full != "" {
 			x.byURL[full] = append(x.byURL[full], e)
+			if k := typeIDSuffix(full); k != "" {
+				x.byTypeID[k] = append(x.byTypeID[k], e)
+			}
 		}
 	}
 	if c.entries == nil {
@@ -92,13 +95,8 @@ func (c *checker) inBundle(e *element.Element, ref string, b, from *element.Elem
 	candidates := x.byURL[target]
 	if relative && base == "" {
 		// The referring entry has no RESTful fullUrl to resolve against:
-		// match any entry whose fullUrl ends in Type/id.
-		candidates = nil
-		for full, es := range x.byURL {
-			if full == target || strings.HasSuffix(full, "/"+target) {
-				candidates = append(candidates, es...)
-			}
-		}
+		// match any entry whose fullUrl is or ends in Type/id.
+		candidates = x.byTypeID[target]
 	}
 	var matches []*element.Element
 	for _, m := range candidates {
@@ -122,4 +120,15 @@ func (c *checker) inBundle(e *element.Element, ref string, b, from *element.Elem
 		c.add(e, issue.Warning, "bundle-reference-urn-unresolved",
 			"the urn:uuid reference is not contained within the bundle", "")
 	}
+}
+
+// typeIDSuffix returns the last two segments of a URL ("Patient/1" of
+// "http://x/fhir/Patient/1", or the URL itself when it is "Patient/1").
+func typeIDSuffix(full string) string {
+	i := strings.LastIndexByte(full, '/')
+	if i <= 0 {
+		return ""
+	}
+	j := strings.LastIndexByte(full[:i], '/')
+	return full[j+1:]
 }

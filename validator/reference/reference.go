@@ -39,8 +39,9 @@ type checker struct {
 }
 
 type bundleIndex struct {
-	byURL map[string][]*element.Element // fullUrl -> entries
-	typ   string
+	byURL    map[string][]*element.Element // fullUrl -> entries
+	byTypeID map[string][]*element.Element // "Type/id" at the end of a fullUrl -> entries
+	typ      string
 }
 
 func (c *checker) add(e *element.Element, sev issue.Severity, code, msg, fix string) {
