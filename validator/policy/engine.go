@@ -1,0 +1,327 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/sandkasse/sandkasse/validator/issue"
+)
+
+// Module is one Rego file. Name is the path shown in errors (relative to the
+// rule set, e.g. policies/document.rego).
+type Module struct {
+	Name   string
+	Source []byte
+}
+
+// IsTest reports whether the module holds Rego tests, which are compiled for
+// `rules test` but never evaluated against an app.
+func (m Module) IsTest() bool { return strings.HasSuffix(m.Name, "_test.rego") }
+
+// DefaultTimeout bounds one evaluation. Policies over one resource or one
+// exchange finish in microseconds; the limit is there for the policy that
+// loops by mistake, so a run reports an error instead of hanging.
+const DefaultTimeout = 2 * time.Second
+
+type config struct {
+	timeout time.Duration
+	lang    string
+}
+
+// Option configures an Engine.
+type Option func(*config)
+
+// WithTimeout sets the evaluation time limit per input (<= 0: DefaultTimeout).
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.timeout = d
+		}
+	}
+}
+
+// WithLanguage picks the fix hint language: "nb" (Norwegian bokmål) or "en"
+// (the default).
+func WithLanguage(lang string) Option { return func(c *config) { c.lang = lang } }
+
+// Engine holds compiled policies and a prepared query over all their finding
+// rules. It is safe for concurrent use.
+type Engine struct {
+	cfg   config
+	rules []Rule
+	query rego.PreparedEvalQuery
+}
+
+// Compile parses, checks and compiles the modules (test modules are skipped)
+// and prepares one query over every finding rule. The error, when not nil,
+// is Errors: every problem, each with file and line.
+func Compile(ctx context.Context, modules []Module, opts ...Option) (*Engine, error) {
+	cfg := config{timeout: DefaultTimeout, lang: "en"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.lang != "en" && cfg.lang != "nb" {
+		return nil, fmt.Errorf("policy: unknown language %q (nb or en)", cfg.lang)
+	}
+	var policies []Module
+	for _, m := range modules {
+		if !m.IsTest() {
+			policies = append(policies, m)
+		}
+	}
+	parsed, rules, errs := parseAndCheck(policies)
+	if len(errs) > 0 {
+		return nil, errs.orNil()
+	}
+	compiler, errs := compile(parsed)
+	if len(errs) > 0 {
+		return nil, errs.orNil()
+	}
+	if err := duplicateIDs(rules); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, rules: rules}
+	if len(rules) == 0 {
+		return e, nil
+	}
+	// One query with one expression per finding rule: the evaluator shares
+	// the input conversion and rule indexing across all of them, and the
+	// expression order maps results back to rules without parsing anything.
+	var body ast.Body
+	for _, r := range rules {
+		ref := ast.MustParseRef(r.Package + "." + r.Name)
+		body = append(body, ast.NewExpr(ast.NewTerm(ref)))
+	}
+	ropts := []func(*rego.Rego){
+		rego.Compiler(compiler),
+		rego.ParsedQuery(body),
+		rego.Capabilities(Capabilities()),
+		rego.StrictBuiltinErrors(true),
+	}
+	ropts = append(ropts, customBuiltinOptions()...)
+	pq, err := rego.New(ropts...).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("policy: prepare query: %w", err)
+	}
+	e.query = pq
+	return e, nil
+}
+
+// Rules lists the finding rules in file and line order.
+func (e *Engine) Rules() []Rule { return e.rules }
+
+func parseAndCheck(modules []Module) (map[string]*ast.Module, []Rule, Errors) {
+	parsed := make(map[string]*ast.Module, len(modules))
+	var rules []Rule
+	var errs Errors
+	popts := ast.ParserOptions{ProcessAnnotation: true, RegoVersion: ast.RegoV1, Capabilities: Capabilities()}
+	for _, m := range modules {
+		mod, err := ast.ParseModuleWithOpts(m.Name, string(m.Source), popts)
+		if err != nil {
+			errs = append(errs, fromAST(m.Name, CodeParse, err)...)
+			continue
+		}
+		if mod == nil {
+			errs = append(errs, &Error{File: m.Name, Code: CodeParse, Message: "empty module"})
+			continue
+		}
+		errs = append(errs, refusedCalls(m.Name, mod)...)
+		if !m.IsTest() {
+			rs, es := ruleMetadata(m.Name, mod)
+			rules = append(rules, rs...)
+			errs = append(errs, es...)
+		}
+		parsed[m.Name] = mod
+	}
+	return parsed, rules, errs
+}
+
+// refusedCalls names each call to a refused builtin. The compiler alone would
+// say "undefined function http.send", which reads like a typo rather than a
+// rule of the house.
+func refusedCalls(file string, mod *ast.Module) Errors {
+	var errs Errors
+	ast.WalkTerms(mod, func(t *ast.Term) bool {
+		call, ok := t.Value.(ast.Call)
+		if !ok || len(call) == 0 {
+			return false
+		}
+		name := call[0].String()
+		if why, refused := refusal(name); refused {
+			line, col := 0, 0
+			if t.Location != nil {
+				line, col = t.Location.Row, t.Location.Col
+			}
+			errs = append(errs, &Error{File: file, Line: line, Column: col, Code: CodeRefused,
+				Message: fmt.Sprintf("%s is not allowed in rule-set policies (%s): published rules must be pure functions of their input", name, why)})
+		}
+		return false
+	})
+	// Calls written as expressions (`http.send(x, y)` whose result is
+	// unified) appear as Expr terms rather than Call values.
+	ast.WalkExprs(mod, func(x *ast.Expr) bool {
+		if !x.IsCall() {
+			return false
+		}
+		name := x.Operator().String()
+		if why, refused := refusal(name); refused {
+			errs = append(errs, &Error{File: file, Line: x.Location.Row, Column: x.Location.Col, Code: CodeRefused,
+				Message: fmt.Sprintf("%s is not allowed in rule-set policies (%s): published rules must be pure functions of their input", name, why)})
+		}
+		return false
+	})
+	return errs
+}
+
+func newCompiler() *ast.Compiler {
+	return ast.NewCompiler().
+		WithCapabilities(Capabilities()).
+		WithStrict(true).
+		WithDefaultRegoVersion(ast.RegoV1)
+}
+
+func compile(parsed map[string]*ast.Module) (*ast.Compiler, Errors) {
+	c := newCompiler()
+	c.Compile(parsed)
+	if c.Failed() {
+		return nil, fromAST("", CodeCompile, c.Errors)
+	}
+	return c, nil
+}
+
+func fromAST(file, code string, err error) Errors {
+	var aerrs ast.Errors
+	if !errors.As(err, &aerrs) {
+		return Errors{{File: file, Code: code, Message: err.Error()}}
+	}
+	out := make(Errors, 0, len(aerrs))
+	for _, e := range aerrs {
+		pe := &Error{File: file, Code: code, Message: e.Message}
+		if e.Code == ast.ParseErr {
+			pe.Code = CodeParse
+		}
+		if e.Location != nil {
+			if e.Location.File != "" {
+				pe.File = e.Location.File
+			}
+			pe.Line, pe.Column = e.Location.Row, e.Location.Col
+		}
+		out = append(out, pe)
+	}
+	return out
+}
+
+func duplicateIDs(rules []Rule) error {
+	first := map[string]Rule{}
+	var errs Errors
+	for _, r := range rules {
+		if f, dup := first[r.ID]; dup {
+			errs = append(errs, &Error{File: r.File, Line: r.Line, Code: CodeMetadata,
+				Message: fmt.Sprintf("rule id %s is already used by %s at %s:%d", r.ID, f.Name, f.File, f.Line)})
+			continue
+		}
+		first[r.ID] = r
+	}
+	return errs.orNil()
+}
+
+// Eval runs every finding rule over one input and returns the findings
+// sorted by rule id and location. An error means the policy could not be
+// evaluated (time limit, a builtin error, a finding of the wrong shape): that
+// is the tool's failure, never the app's.
+func (e *Engine) Eval(ctx context.Context, in *Input) (issue.List, error) {
+	if len(e.rules) == 0 {
+		return nil, nil
+	}
+	v, err := in.value()
+	if err != nil {
+		return nil, err
+	}
+	return e.EvalValue(ctx, v)
+}
+
+// EvalValue is Eval over an input already converted with Input.Value, for
+// callers that evaluate one input under several engines.
+func (e *Engine) EvalValue(ctx context.Context, v ast.Value) (issue.List, error) {
+	if len(e.rules) == 0 {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.timeout)
+	defer cancel()
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(v))
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("policy: evaluation stopped after %v: %w", e.cfg.timeout, ctx.Err())
+		}
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	if len(rs) != 1 || len(rs[0].Expressions) != len(e.rules) {
+		return nil, fmt.Errorf("policy: query returned %d results, want 1 with %d expressions", len(rs), len(e.rules))
+	}
+	var out issue.List
+	var errs []error
+	for i, x := range rs[0].Expressions {
+		r := &e.rules[i]
+		set, ok := x.Value.([]any)
+		if !ok {
+			errs = append(errs, fmt.Errorf("rule %s (%s:%d) produced %T, want a set of findings", r.ID, r.File, r.Line, x.Value))
+			continue
+		}
+		for _, f := range set {
+			is, err := e.finding(r, f)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, is)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Code != out[j].Code {
+			return out[i].Code < out[j].Code
+		}
+		if out[i].Expression != out[j].Expression {
+			return out[i].Expression < out[j].Expression
+		}
+		return out[i].Message < out[j].Message
+	})
+	return out, errors.Join(errs...)
+}
+
+// finding turns one element of a finding rule's set into an Issue. An element
+// is {"msg": string, "expression": string}; expression is optional, msg is
+// not, and anything else is the policy's mistake.
+func (e *Engine) finding(r *Rule, f any) (issue.Issue, error) {
+	is := issue.Issue{Severity: r.Severity, Code: r.ID, RuleID: r.ID, Type: "business-rule", Fix: r.Fix.EN}
+	if e.cfg.lang == "nb" {
+		is.Fix = r.Fix.NB
+	}
+	obj, ok := f.(map[string]any)
+	if !ok {
+		return is, fmt.Errorf("rule %s (%s:%d): a finding must be an object {\"msg\": ..., \"expression\": ...}, got %T", r.ID, r.File, r.Line, f)
+	}
+	for k, v := range obj {
+		s, isStr := v.(string)
+		switch {
+		case k == "msg" && isStr:
+			is.Message = s
+		case k == "expression" && isStr:
+			is.Expression = s
+		case k == "msg" || k == "expression":
+			return is, fmt.Errorf("rule %s (%s:%d): finding field %q must be a string", r.ID, r.File, r.Line, k)
+		default:
+			return is, fmt.Errorf("rule %s (%s:%d): unknown finding field %q (msg, expression)", r.ID, r.File, r.Line, k)
+		}
+	}
+	if is.Message == "" {
+		return is, fmt.Errorf("rule %s (%s:%d): finding without msg", r.ID, r.File, r.Line)
+	}
+	return is, nil
+}
