@@ -17,14 +17,14 @@ import (
 // varies between runs (clock, randomness) is refused. The reason is what a
 // rule author reads when the compiler refuses a call.
 var refusedBuiltins = map[string]string{
-	"http.send":                  "network access",
-	"opa.runtime":                "it reads the OPA runtime and environment",
-	"time.now_ns":                "the clock makes verdicts depend on when they ran",
-	"rand.intn":                  "randomness makes verdicts unrepeatable",
-	"uuid.rfc4122":               "randomness makes verdicts unrepeatable",
-	"io.jwt.decode_verify":       "it reads the clock and fetches nothing we control; decode with io.jwt.decode instead",
-	"providers.aws.sign_req":     "it signs requests for network use",
-	"trace":                      "tracing output is not a finding",
+	"http.send":              "network access",
+	"opa.runtime":            "it reads the OPA runtime and environment",
+	"time.now_ns":            "the clock makes verdicts depend on when they ran",
+	"rand.intn":              "randomness makes verdicts unrepeatable",
+	"uuid.rfc4122":           "randomness makes verdicts unrepeatable",
+	"io.jwt.decode_verify":   "it reads the clock and fetches nothing we control; decode with io.jwt.decode instead",
+	"providers.aws.sign_req": "it signs requests for network use",
+	"trace":                  "tracing output is not a finding",
 	"crypto.x509.parse_and_verify_certificates":              "it reads the clock",
 	"crypto.x509.parse_and_verify_certificates_with_options": "it reads the clock",
 }
