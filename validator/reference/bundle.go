@@ -36,8 +36,8 @@ func (c *checker) bundle(b *element.Element) {
 			continue
 		}
 		id := value(r, "id")
-		if m := reAbsolute.FindStringSubmatch(full); m != nil && id != "" && m[5] == "" {
-			if m[3] != id {
+		if a, ok := parseAbsolute(full); ok && id != "" && a.Version == "" {
+			if a.ID != id {
 				c.add(e, issue.Error, "bundle-fullurl-id", "the resource id does not match the id in the entry's fullUrl",
 					"make Bundle.entry.fullUrl end with the resource's type and id")
 			}
@@ -75,21 +75,21 @@ func (c *checker) inBundle(e *element.Element, ref string, b, from *element.Elem
 	x := c.index(b)
 	base := ""
 	if full := value(from, "fullUrl"); full != "" {
-		if m := reAbsolute.FindStringSubmatch(full); m != nil {
-			base = full[:strings.Index(full, "/"+m[2]+"/"+m[3])]
+		if a, ok := parseAbsolute(full); ok {
+			base = a.Base
 		}
 	}
 	target, version := ref, ""
 	relative := false
-	if m := reRelative.FindStringSubmatch(ref); m != nil {
-		target, version, relative = m[1]+"/"+m[2], m[4], true
+	if r, ok := parseRelative(ref); ok {
+		target, version, relative = r.Type+"/"+r.ID, r.Version, true
 		if base != "" {
 			target = base + "/" + target
 		}
-	} else if m := reAbsolute.FindStringSubmatch(ref); m != nil {
-		version = m[5]
+	} else if a, ok := parseAbsolute(ref); ok {
+		version = a.Version
 		if version != "" {
-			target = ref[:strings.Index(ref, "/_history/")]
+			target = a.Base + "/" + a.Type + "/" + a.ID
 		}
 	}
 	candidates := x.byURL[target]

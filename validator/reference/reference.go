@@ -24,9 +24,7 @@ type Site struct {
 }
 
 var (
-	reRelative = regexp.MustCompile(`^([A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/([A-Za-z0-9\-\.]{1,64}))?$`)
-	reAbsolute = regexp.MustCompile(`^(https?)://[^\s]+/([A-Z][A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/([A-Za-z0-9\-\.]{1,64}))?$`)
-	reScheme   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$`)
+	reScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$`)
 )
 
 type checker struct {
@@ -110,14 +108,14 @@ func (c *checker) reference(s Site) {
 // refType validates the syntax of a non-local reference and returns the
 // resource type it names ("" when the form does not say, e.g. urn:uuid).
 func (c *checker) refType(e *element.Element, ref string) (string, bool) {
-	if m := reRelative.FindStringSubmatch(ref); m != nil {
-		return c.knownType(e, m[1], issue.Error)
+	if r, ok := parseRelative(ref); ok {
+		return c.knownType(e, r.Type, issue.Error)
 	}
 	// An absolute URL only looks like a FHIR RESTful address; an
 	// implementation guide's page or another server's path may carry a
 	// segment that is not a resource type, so say so without failing.
-	if m := reAbsolute.FindStringSubmatch(ref); m != nil {
-		return c.knownType(e, m[2], issue.Warning)
+	if a, ok := parseAbsolute(ref); ok {
+		return c.knownType(e, a.Type, issue.Warning)
 	}
 	if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
 		return "", true
