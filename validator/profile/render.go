@@ -159,7 +159,7 @@ func line(n *spec.ElementNode, depth int) string {
 func types(d *spec.ElementDefinition) string {
 	var out []string
 	for _, t := range d.Type {
-		s := typeCode(t)
+		s := t.FHIRType()
 		if len(t.Profile) > 0 {
 			s += "(" + strings.Join(t.Profile, " | ") + ")"
 		}

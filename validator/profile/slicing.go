@@ -286,7 +286,7 @@ func (w *walker) judge(ts []target, values []*element.Element, d spec.Discrimina
 			}
 		} else {
 			for _, tr := range t.node.Def.Type {
-				codes = append(codes, typeCode(tr))
+				codes = append(codes, tr.FHIRType())
 			}
 		}
 		for _, v := range values {

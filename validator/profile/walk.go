@@ -194,34 +194,6 @@ func (w *walker) mustSupportGap(parent *element.Element, n *spec.ElementNode, c 
 		"check that the sending system populates it when the data is known", c.url)
 }
 
-// typeCode is the FHIR type an ElementDefinition type stands for.
-func typeCode(t spec.TypeRef) string {
-	const sys = "http://hl7.org/fhirpath/System."
-	if strings.HasPrefix(t.Code, sys) {
-		for _, e := range t.Extension {
-			if e.URL == "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type" && e.ValueURL != "" {
-				return e.ValueURL
-			}
-		}
-		switch t.Code[len(sys):] {
-		case "Boolean":
-			return "boolean"
-		case "Integer":
-			return "integer"
-		case "Decimal":
-			return "decimal"
-		case "Date":
-			return "date"
-		case "DateTime":
-			return "dateTime"
-		case "Time":
-			return "time"
-		}
-		return "string"
-	}
-	return t.Code
-}
-
 func (w *walker) typeMatches(instance, code string) bool {
 	if instance == code {
 		return true
@@ -245,7 +217,7 @@ func (w *walker) checkType(e *element.Element, n *spec.ElementNode, c *ctx) bool
 	matched, withProfiles, withTargets := false, false, false
 	for i := range d.Type {
 		t := &d.Type[i]
-		if w.typeMatches(e.Type, typeCode(*t)) {
+		if w.typeMatches(e.Type, t.FHIRType()) {
 			matched = true
 			withProfiles = withProfiles || len(t.Profile) > 0
 			withTargets = withTargets || len(t.TargetProfile) > 0 || len(t.Aggregation) > 0
@@ -255,7 +227,7 @@ func (w *walker) checkType(e *element.Element, n *spec.ElementNode, c *ctx) bool
 		if e.Choice || e.IsResource {
 			var codes []string
 			for _, t := range d.Type {
-				codes = append(codes, typeCode(t))
+				codes = append(codes, t.FHIRType())
 			}
 			w.add(e, issue.Error, "profile-type", "structure",
 				fmt.Sprintf("the profile allows the type %s here, but found type %s%s", strings.Join(codes, " or "), e.Type, c.from()),
@@ -269,7 +241,7 @@ func (w *walker) checkType(e *element.Element, n *spec.ElementNode, c *ctx) bool
 	}
 	var profiles, targets, aggregation []string
 	for _, t := range d.Type {
-		if w.typeMatches(e.Type, typeCode(t)) {
+		if w.typeMatches(e.Type, t.FHIRType()) {
 			profiles = append(profiles, t.Profile...)
 			targets = append(targets, t.TargetProfile...)
 			aggregation = append(aggregation, t.Aggregation...)

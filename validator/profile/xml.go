@@ -114,7 +114,7 @@ func xmlObject(reg *spec.Registry, n *xnode, def *spec.ElementNode, obj map[stri
 		if cd.Def.ContentReference != "" && cd.Ref != nil && len(cd.Ref.Def.Type) > 0 {
 			typ = cd.Ref.Def.Type[0].Code
 		}
-		typ = typeCode(spec.TypeRef{Code: typ, Extension: firstExt(cd)})
+		typ = spec.TypeRef{Code: typ, Extension: firstExt(cd)}.FHIRType()
 		var v any
 		switch {
 		case typ == "Resource" || reg.IsResource(typ) && len(c.children) == 1:

@@ -116,3 +116,34 @@ type Binding struct {
 	Strength string `json:"strength"` // required | extensible | preferred | example
 	ValueSet string `json:"valueSet,omitempty"`
 }
+
+// FHIRType is the FHIR type code an instance of this type carries. The R4
+// snapshots type id, url and the primitives' value elements as FHIRPath
+// System types, with the FHIR type in the structuredefinition-fhir-type
+// extension.
+func (t TypeRef) FHIRType() string {
+	const system = "http://hl7.org/fhirpath/System."
+	if len(t.Code) <= len(system) || t.Code[:len(system)] != system {
+		return t.Code
+	}
+	for _, e := range t.Extension {
+		if e.URL == "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type" && e.ValueURL != "" {
+			return e.ValueURL
+		}
+	}
+	switch t.Code[len(system):] {
+	case "Boolean":
+		return "boolean"
+	case "Integer":
+		return "integer"
+	case "Decimal":
+		return "decimal"
+	case "Date":
+		return "date"
+	case "DateTime":
+		return "dateTime"
+	case "Time":
+		return "time"
+	}
+	return "string"
+}

@@ -9,11 +9,6 @@ import (
 	"github.com/sandkasse/sandkasse/validator/spec"
 )
 
-const (
-	fhirTypeExt  = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
-	systemPrefix = "http://hl7.org/fhirpath/System."
-)
-
 // child is one allowed JSON member of an element: an element definition seen
 // through one of its types (a choice element has a child per type).
 type child struct {
@@ -89,36 +84,6 @@ func parseMax(s string) int {
 	return n
 }
 
-// typeCode turns an ElementDefinition type into the FHIR type code the
-// instance uses: the R4 snapshots type id, url and primitive values as
-// FHIRPath System types with the FHIR type in an extension.
-func typeCode(t spec.TypeRef) string {
-	if strings.HasPrefix(t.Code, systemPrefix) {
-		for _, e := range t.Extension {
-			if e.URL == fhirTypeExt && e.ValueURL != "" {
-				return e.ValueURL
-			}
-		}
-		switch strings.TrimPrefix(t.Code, systemPrefix) {
-		case "Boolean":
-			return "boolean"
-		case "Integer":
-			return "integer"
-		case "Decimal":
-			return "decimal"
-		case "Date":
-			return "date"
-		case "DateTime":
-			return "dateTime"
-		case "Time":
-			return "time"
-		default:
-			return "string"
-		}
-	}
-	return t.Code
-}
-
 func upperFirst(s string) string {
 	if s == "" {
 		return s
@@ -173,7 +138,7 @@ func shapeOf(sd *spec.StructureDefinition, path string) *shape {
 			base := strings.TrimSuffix(name, "[x]")
 			s.names = append(s.names, base)
 			for _, t := range d.Type {
-				tc := typeCode(t)
+				tc := t.FHIRType()
 				s.byJSON[base+upperFirst(tc)] = &child{def: d, name: base, typ: tc, choice: true, repeats: repeats, slot: slot, contentPath: content}
 			}
 			continue
@@ -181,7 +146,7 @@ func shapeOf(sd *spec.StructureDefinition, path string) *shape {
 		s.names = append(s.names, name)
 		tc := ""
 		if len(d.Type) > 0 {
-			tc = typeCode(d.Type[0])
+			tc = d.Type[0].FHIRType()
 		}
 		if d.ContentReference != "" {
 			tc = contentType(elems, content)
@@ -206,7 +171,7 @@ func hasChildren(elems []*spec.ElementDefinition, path string) bool {
 func contentType(elems []*spec.ElementDefinition, path string) string {
 	for _, d := range elems {
 		if d.Path == path && len(d.Type) > 0 {
-			return typeCode(d.Type[0])
+			return d.Type[0].FHIRType()
 		}
 	}
 	return "BackboneElement"
