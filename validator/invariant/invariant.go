@@ -100,7 +100,7 @@ func Check(sites []structure.Site, opts Options, at Locate) issue.List {
 				}
 				// The type root repeats constraints the element already
 				// carries (ele-1, ext-1); evaluate each key once.
-				if seen > 0 && d == s.TypeRoot && hasKey(s.Def, c.Key) {
+				if seen > 0 && d == s.TypeRoot && s.Def.HasConstraint(c.Key) {
 					continue
 				}
 				out = append(out, evaluate(env, s.Elem, c, one[:], at)...)
@@ -109,18 +109,6 @@ func Check(sites []structure.Site, opts Options, at Locate) issue.List {
 		}
 	}
 	return out
-}
-
-func hasKey(d *spec.ElementDefinition, key string) bool {
-	if d == nil {
-		return false
-	}
-	for _, c := range d.Constraint {
-		if c.Key == key {
-			return true
-		}
-	}
-	return false
 }
 
 func evaluate(env *fhirpath.Env, e *element.Element, c *spec.Constraint, buf []fhirpath.Item, at Locate) issue.List {

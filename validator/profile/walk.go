@@ -520,7 +520,7 @@ func (w *walker) checkConstraints(e *element.Element, n *spec.ElementNode, c *ct
 	base := w.v.baseDef(d)
 	for i := range d.Constraint {
 		k := &d.Constraint[i]
-		if k.Expression == "" || k.Key == "ele-1" || hasKey(base, k.Key) {
+		if k.Expression == "" || k.Key == "ele-1" || base.HasConstraint(k.Key) {
 			continue
 		}
 		if base == nil && strings.HasPrefix(k.Source, spec.CoreBase) && !isCoreProfileSource(w.v.reg, k.Source) {
@@ -571,16 +571,4 @@ func (w *walker) checkConstraints(e *element.Element, n *spec.ElementNode, c *ct
 func isCoreProfileSource(reg *spec.Registry, src string) bool {
 	ti, ok := reg.TypeInfo(stripVersion(src))
 	return ok && ti.Derivation == "constraint"
-}
-
-func hasKey(d *spec.ElementDefinition, key string) bool {
-	if d == nil {
-		return false
-	}
-	for _, c := range d.Constraint {
-		if c.Key == key {
-			return true
-		}
-	}
-	return false
 }

@@ -147,3 +147,17 @@ func (t TypeRef) FHIRType() string {
 	}
 	return "string"
 }
+
+// HasConstraint reports whether the element (which may be nil) carries the
+// constraint key.
+func (e *ElementDefinition) HasConstraint(key string) bool {
+	if e == nil {
+		return false
+	}
+	for _, c := range e.Constraint {
+		if c.Key == key {
+			return true
+		}
+	}
+	return false
+}
