@@ -48,6 +48,9 @@ type Config struct {
 	// Entries carry method, route template, status and duration only:
 	// never a URL (search parameters hold identifiers) or a body.
 	Logger *slog.Logger
+	// Sandbox, when set, serves the tenants' mock endpoints and the admin
+	// API (sandbox.go).
+	Sandbox *Sandbox
 }
 
 type server struct {
@@ -80,6 +83,9 @@ func New(cfg Config) http.Handler {
 	r.HEAD("/healthz", health)
 	r.POST("/fhir/$validate", s.validate)
 	r.POST("/fhir/:type/$validate", s.validate)
+	if cfg.Sandbox != nil {
+		s.mountSandbox(r, cfg.Sandbox)
+	}
 	r.NoRoute(func(c *gin.Context) {
 		fail(c, http.StatusNotFound, "not-found", CodeRouteNotFound, "no such endpoint; the sandbox serves POST /fhir/$validate and POST /fhir/{type}/$validate")
 	})
@@ -100,12 +106,17 @@ func (s *server) accessLog(c *gin.Context) {
 	if route == "" {
 		route = "(unmatched)"
 	}
-	s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request",
+	attrs := []slog.Attr{
 		slog.String("method", c.Request.Method),
 		slog.String("route", route),
 		slog.Int("status", c.Writer.Status()),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-	)
+	}
+	// The tenant id is an opaque random id, not patient data.
+	if t := c.Param("tenant"); t != "" {
+		attrs = append(attrs, slog.String("tenant", t))
+	}
+	s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", attrs...)
 }
 
 // recover turns a panic into a 500 OperationOutcome. The panic value is not

@@ -1,0 +1,457 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sandkasse/sandkasse/sandbox/auth"
+	"github.com/sandkasse/sandkasse/sandbox/epr"
+	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/sandbox/tenant"
+	"github.com/sandkasse/sandkasse/sandbox/traffic"
+)
+
+// Sandbox wires the tenant routes: the mock EPR under /t/{tenant}/fhir,
+// the tenant's recorded traffic under /t/{tenant}/traffic, and the admin
+// API under /admin.
+type Sandbox struct {
+	EPR     *epr.Server
+	Tenants *tenant.Service
+	// Auth checks bearer tokens on the tenant routes (the tenant service's
+	// developer tokens now; SMART and HelseID tokens later).
+	Auth    auth.Authenticator
+	Traffic *traffic.Recorder
+	// AdminToken guards /admin; empty disables the admin API.
+	AdminToken string
+	// PublicURL, when set, is the sandbox's external base URL (links and
+	// Location headers); otherwise they are built from the request's Host.
+	PublicURL string
+}
+
+// Codes of the sandbox edge.
+const (
+	CodeUnauthenticated = "unauthenticated"
+	CodeWrongTenant     = "wrong-tenant"
+	CodeAdminDisabled   = "admin-disabled"
+	CodeBadRequest      = "bad-request"
+	CodeTenantNotFound  = "tenant-not-found"
+)
+
+type sandboxRoutes struct {
+	*server
+	sb *Sandbox
+}
+
+const principalKey = "sandkasse.principal"
+
+func (s *server) mountSandbox(r *gin.Engine, sb *Sandbox) {
+	h := &sandboxRoutes{server: s, sb: sb}
+	t := r.Group("/t/:tenant")
+	t.GET("/fhir/metadata", h.metadata)
+	f := t.Group("/fhir", h.authenticate, h.record)
+	f.POST("", h.bundle)
+	f.GET("/:type", h.search)
+	f.POST("/:type/_search", h.searchPost)
+	f.POST("/:type", h.create)
+	f.GET("/:type/:id", h.read)
+	f.PUT("/:type/:id", h.update)
+	f.DELETE("/:type/:id", h.delete)
+	f.GET("/:type/:id/_history/:vid", h.vread)
+	t.GET("/traffic", h.authenticate, h.traffic)
+
+	a := r.Group("/admin", h.admin)
+	a.GET("/tenants", h.listTenants)
+	a.POST("/tenants", h.createTenant)
+	a.POST("/tenants/:tenant/reset", h.resetTenant)
+}
+
+func (h *sandboxRoutes) base(c *gin.Context) string {
+	if h.sb.PublicURL != "" {
+		return strings.TrimRight(h.sb.PublicURL, "/") + "/t/" + c.Param("tenant") + "/fhir"
+	}
+	scheme := "http"
+	if c.Request.TLS != nil {
+		scheme = "https"
+	}
+	if p := c.GetHeader("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return scheme + "://" + c.Request.Host + "/t/" + c.Param("tenant") + "/fhir"
+}
+
+func (h *sandboxRoutes) send(c *gin.Context, resp epr.Response) {
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			c.Writer.Header().Add(k, v)
+		}
+	}
+	if len(resp.Body) == 0 {
+		c.Status(resp.Status)
+		c.Writer.WriteHeaderNow()
+		return
+	}
+	c.Data(resp.Status, "application/fhir+json; charset=utf-8", resp.Body)
+}
+
+func (h *sandboxRoutes) refuse(c *gin.Context, status int, typ, code, msg string) {
+	h.send(c, epr.Fail(status, typ, code, msg))
+	c.Abort()
+}
+
+// authenticate admits a request whose bearer token belongs to the tenant
+// in the URL: no or a bad token is 401, another tenant's token 403.
+func (h *sandboxRoutes) authenticate(c *gin.Context) {
+	tok, ok := auth.Bearer(c.Request.Header)
+	var p auth.Principal
+	err := auth.ErrNoToken
+	if ok {
+		p, err = h.sb.Auth.Authenticate(c.Request.Context(), tok)
+	}
+	if err != nil {
+		if !errors.Is(err, auth.ErrNoToken) && !errors.Is(err, auth.ErrBadToken) && !errors.Is(err, auth.ErrExpired) {
+			h.log.Error("authentication failed", slog.String("error", "store error"))
+			h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error while checking the token")
+			return
+		}
+		msg := map[error]string{
+			auth.ErrNoToken:  "send Authorization: Bearer <token> (a developer token from sandkasse tenant create)",
+			auth.ErrBadToken: "the bearer token is not valid here",
+			auth.ErrExpired:  "the bearer token has expired",
+		}
+		var m string
+		for e, s := range msg {
+			if errors.Is(err, e) {
+				m = s
+			}
+		}
+		c.Header("WWW-Authenticate", `Bearer realm="sandkasse"`)
+		h.refuse(c, http.StatusUnauthorized, "login", CodeUnauthenticated, m)
+		return
+	}
+	if p.Tenant != c.Param("tenant") {
+		h.refuse(c, http.StatusForbidden, "forbidden", CodeWrongTenant, "the token belongs to another tenant")
+		return
+	}
+	c.Set(principalKey, p)
+	c.Next()
+}
+
+func (h *sandboxRoutes) request(c *gin.Context, body []byte) *epr.Request {
+	req := &epr.Request{Tenant: c.Param("tenant"), Base: h.base(c), Query: c.Request.URL.Query(), Header: c.Request.Header, Body: body}
+	if v, ok := c.Get(principalKey); ok {
+		p := v.(auth.Principal)
+		req.Allow = func(typ string, a epr.Access) bool {
+			return p.Allows(typ, [...]auth.Action{epr.Read: auth.Read, epr.Search: auth.Search, epr.Create: auth.Create,
+				epr.Update: auth.Update, epr.Delete: auth.Delete}[a])
+		}
+	}
+	return req
+}
+
+// body reads a request body of one of the media types (413 past the limit).
+func (h *sandboxRoutes) body(c *gin.Context, types map[string]bool) ([]byte, bool) {
+	mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	if err != nil || !types[mt] {
+		h.refuse(c, http.StatusUnsupportedMediaType, "not-supported", CodeMediaType, "send application/fhir+json")
+		return nil, false
+	}
+	if c.Request.ContentLength > h.max {
+		h.tooLarge(c)
+		c.Abort()
+		return nil, false
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, h.max))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.tooLarge(c)
+			c.Abort()
+			return nil, false
+		}
+		h.refuse(c, http.StatusBadRequest, "exception", CodeBodyUnreadable, "the request body could not be read")
+		return nil, false
+	}
+	c.Set(bodyKey, b)
+	return b, true
+}
+
+const bodyKey = "sandkasse.body"
+
+func (h *sandboxRoutes) metadata(c *gin.Context) {
+	if _, err := h.sb.Tenants.Get(c.Request.Context(), c.Param("tenant")); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			h.refuse(c, http.StatusNotFound, "not-found", CodeTenantNotFound, "no such tenant")
+			return
+		}
+		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return
+	}
+	h.send(c, h.sb.EPR.Metadata(c.Request.Context(), h.request(c, nil)))
+}
+
+func (h *sandboxRoutes) search(c *gin.Context) {
+	h.send(c, h.sb.EPR.Search(c.Request.Context(), h.request(c, nil), c.Param("type")))
+}
+
+func (h *sandboxRoutes) searchPost(c *gin.Context) {
+	b, ok := h.body(c, map[string]bool{"application/x-www-form-urlencoded": true})
+	if !ok {
+		return
+	}
+	form, err := url.ParseQuery(string(b))
+	if err != nil {
+		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, "the form body cannot be read")
+		return
+	}
+	req := h.request(c, nil)
+	for k, vs := range form {
+		req.Query[k] = append(req.Query[k], vs...)
+	}
+	h.send(c, h.sb.EPR.Search(c.Request.Context(), req, c.Param("type")))
+}
+
+func (h *sandboxRoutes) create(c *gin.Context) {
+	if b, ok := h.body(c, mediaTypes); ok {
+		h.send(c, h.sb.EPR.Create(c.Request.Context(), h.request(c, b), c.Param("type")))
+	}
+}
+
+func (h *sandboxRoutes) bundle(c *gin.Context) {
+	if b, ok := h.body(c, mediaTypes); ok {
+		h.send(c, h.sb.EPR.Bundle(c.Request.Context(), h.request(c, b)))
+	}
+}
+
+func (h *sandboxRoutes) read(c *gin.Context) {
+	h.send(c, h.sb.EPR.Read(c.Request.Context(), h.request(c, nil), c.Param("type"), c.Param("id")))
+}
+
+func (h *sandboxRoutes) vread(c *gin.Context) {
+	h.send(c, h.sb.EPR.VRead(c.Request.Context(), h.request(c, nil), c.Param("type"), c.Param("id"), c.Param("vid")))
+}
+
+func (h *sandboxRoutes) update(c *gin.Context) {
+	if b, ok := h.body(c, mediaTypes); ok {
+		h.send(c, h.sb.EPR.Update(c.Request.Context(), h.request(c, b), c.Param("type"), c.Param("id")))
+	}
+}
+
+func (h *sandboxRoutes) delete(c *gin.Context) {
+	h.send(c, h.sb.EPR.Delete(c.Request.Context(), h.request(c, nil), c.Param("type"), c.Param("id")))
+}
+
+// teeWriter keeps a copy of what a handler writes, up to the record limit.
+type teeWriter struct {
+	gin.ResponseWriter
+	buf       bytes.Buffer
+	truncated bool
+}
+
+func (w *teeWriter) Write(b []byte) (int, error) {
+	w.keep(b)
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *teeWriter) WriteString(s string) (int, error) {
+	w.keep([]byte(s))
+	return w.ResponseWriter.WriteString(s)
+}
+
+func (w *teeWriter) keep(b []byte) {
+	room := traffic.MaxBody - w.buf.Len()
+	if len(b) > room {
+		b, w.truncated = b[:max(room, 0)], true
+	}
+	w.buf.Write(b)
+}
+
+// record stores the exchange in the tenant's traffic once it is answered.
+func (h *sandboxRoutes) record(c *gin.Context) {
+	if h.sb.Traffic == nil {
+		c.Next()
+		return
+	}
+	start := time.Now()
+	tw := &teeWriter{ResponseWriter: c.Writer}
+	c.Writer = tw
+	c.Next()
+	var reqBody []byte
+	if v, ok := c.Get(bodyKey); ok {
+		reqBody = v.([]byte)
+	}
+	rb, trunc := traffic.Body(reqBody)
+	h.sb.Traffic.Record(store.Exchange{
+		Tenant:         c.Param("tenant"),
+		At:             start.UTC(),
+		Duration:       time.Since(start),
+		Method:         c.Request.Method,
+		Path:           c.Request.URL.Path,
+		Query:          c.Request.URL.RawQuery,
+		Route:          c.FullPath(),
+		Status:         tw.Status(),
+		RequestHeader:  traffic.Redact(c.Request.Header),
+		RequestBody:    rb,
+		ResponseHeader: traffic.Redact(tw.Header()),
+		ResponseBody:   tw.buf.Bytes(),
+		Truncated:      trunc || tw.truncated,
+	})
+}
+
+// exchangeJSON is one recorded exchange on the wire.
+type exchangeJSON struct {
+	Seq        int64       `json:"seq"`
+	At         time.Time   `json:"at"`
+	DurationMS float64     `json:"duration_ms"`
+	Method     string      `json:"method"`
+	Path       string      `json:"path"`
+	Query      string      `json:"query,omitempty"`
+	Route      string      `json:"route"`
+	Status     int         `json:"status"`
+	Request    messageJSON `json:"request"`
+	Response   messageJSON `json:"response"`
+	Truncated  bool        `json:"truncated,omitempty"`
+}
+
+type messageJSON struct {
+	Headers http.Header `json:"headers"`
+	Body    string      `json:"body,omitempty"`
+}
+
+// traffic lists the tenant's recorded exchanges: ?after=SEQ&_count=N.
+func (h *sandboxRoutes) traffic(c *gin.Context) {
+	ctx := c.Request.Context()
+	if h.sb.Traffic != nil {
+		fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		h.sb.Traffic.Flush(fctx)
+		cancel()
+	}
+	var after int64
+	limit := 100
+	if v := c.Query("after"); v != "" {
+		if _, err := fmt.Sscan(v, &after); err != nil {
+			h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, "after must be an integer")
+			return
+		}
+	}
+	if v := c.Query("_count"); v != "" {
+		if _, err := fmt.Sscan(v, &limit); err != nil || limit <= 0 {
+			h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, "_count must be a positive integer")
+			return
+		}
+		limit = min(limit, 1000)
+	}
+	xs, err := h.sb.Tenants.Traffic(ctx, c.Param("tenant"), after, limit)
+	if err != nil {
+		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return
+	}
+	out := struct {
+		Entry []exchangeJSON `json:"entry"`
+		Next  int64          `json:"next"`
+	}{Entry: []exchangeJSON{}, Next: after}
+	for _, x := range xs {
+		out.Entry = append(out.Entry, exchangeJSON{Seq: x.Seq, At: x.At, DurationMS: float64(x.Duration.Microseconds()) / 1000,
+			Method: x.Method, Path: x.Path, Query: x.Query, Route: x.Route, Status: x.Status,
+			Request:  messageJSON{Headers: x.RequestHeader, Body: string(x.RequestBody)},
+			Response: messageJSON{Headers: x.ResponseHeader, Body: string(x.ResponseBody)}, Truncated: x.Truncated})
+		out.Next = x.Seq
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// admin guards /admin with the admin token.
+func (h *sandboxRoutes) admin(c *gin.Context) {
+	if h.sb.AdminToken == "" {
+		h.refuse(c, http.StatusForbidden, "forbidden", CodeAdminDisabled, "the admin API is disabled; start serve with --admin-token-file")
+		return
+	}
+	tok, ok := auth.Bearer(c.Request.Header)
+	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(h.sb.AdminToken)) != 1 {
+		c.Header("WWW-Authenticate", `Bearer realm="sandkasse-admin"`)
+		h.refuse(c, http.StatusUnauthorized, "login", CodeUnauthenticated, "send the admin token as a bearer token")
+		return
+	}
+	c.Next()
+}
+
+// TenantJSON is a tenant on the wire (the CLI prints the same).
+type TenantJSON struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Org      string    `json:"org"`
+	FHIRBase string    `json:"fhir_base"`
+	Created  time.Time `json:"created"`
+	Token    string    `json:"token,omitempty"`
+}
+
+// TenantOf renders a tenant.
+func TenantOf(t store.Tenant, token string) TenantJSON {
+	return TenantJSON{ID: t.ID, Name: t.Name, Org: t.Org, FHIRBase: "/t/" + t.ID + "/fhir", Created: t.Created, Token: token}
+}
+
+func (h *sandboxRoutes) listTenants(c *gin.Context) {
+	ts, err := h.sb.Tenants.List(c.Request.Context())
+	if err != nil {
+		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return
+	}
+	out := []TenantJSON{}
+	for _, t := range ts {
+		out = append(out, TenantOf(t, ""))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func (h *sandboxRoutes) createTenant(c *gin.Context) {
+	b, ok := h.body(c, map[string]bool{"application/json": true})
+	if !ok {
+		return
+	}
+	var in struct {
+		Name string `json:"name"`
+		Org  string `json:"org"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, `send {"name": ..., "org": ...}`)
+		return
+	}
+	cr, err := h.sb.Tenants.Create(c.Request.Context(), in.Name, in.Org)
+	if errors.Is(err, tenant.ErrInvalid) {
+		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, err.Error())
+		return
+	}
+	if err != nil {
+		h.log.Error("creating a tenant failed", slog.String("error", err.Error()))
+		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return
+	}
+	c.JSON(http.StatusCreated, TenantOf(cr.Tenant, cr.Token))
+}
+
+func (h *sandboxRoutes) resetTenant(c *gin.Context) {
+	err := h.sb.Tenants.Reset(c.Request.Context(), c.Param("tenant"))
+	if errors.Is(err, store.ErrNotFound) {
+		h.refuse(c, http.StatusNotFound, "not-found", CodeTenantNotFound, "no such tenant")
+		return
+	}
+	if err != nil {
+		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

@@ -1,0 +1,272 @@
+package epr
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/validator/issue"
+)
+
+// Metadata returns the CapabilityStatement.
+func (s *Server) Metadata(ctx context.Context, req *Request) Response {
+	return Response{Status: http.StatusOK, Header: http.Header{}, Body: s.meta}
+}
+
+// Read returns the current version of a resource.
+func (s *Server) Read(ctx context.Context, req *Request, typ, id string) Response {
+	if fe := s.checkType(typ); fe != nil {
+		return errResponse(fe)
+	}
+	if !req.allowed(typ, Read) {
+		return errResponse(forbidden())
+	}
+	r, err := s.st.Read(ctx, req.Tenant, typ, id)
+	return s.readResponse(req, r, err)
+}
+
+// VRead returns one version of a resource.
+func (s *Server) VRead(ctx context.Context, req *Request, typ, id, vid string) Response {
+	if fe := s.checkType(typ); fe != nil {
+		return errResponse(fe)
+	}
+	if !req.allowed(typ, Read) {
+		return errResponse(forbidden())
+	}
+	v, err := strconv.ParseInt(vid, 10, 64)
+	if err != nil || v <= 0 {
+		return Fail(http.StatusNotFound, "not-found", CodeNotFound, "no such version: a version id is a positive integer")
+	}
+	r, err := s.st.ReadVersion(ctx, req.Tenant, typ, id, v)
+	return s.readResponse(req, r, err)
+}
+
+func (s *Server) readResponse(req *Request, r store.Resource, err error) Response {
+	if errors.Is(err, store.ErrNotFound) {
+		return Fail(http.StatusNotFound, "not-found", CodeNotFound, "no resource of this type with this id")
+	}
+	if err != nil {
+		return errResponse(err)
+	}
+	if r.Deleted {
+		resp := Fail(http.StatusGone, "deleted", CodeGone, "the resource has been deleted")
+		resp.Header.Set("ETag", etag(r.Version))
+		return resp
+	}
+	return Response{Status: http.StatusOK, Header: resourceHeaders(req.Base, r), Body: r.Body}
+}
+
+func forbidden() *fhirError {
+	return refuse(http.StatusForbidden, "forbidden", CodeForbidden, "the token's scopes do not allow this interaction on this resource type")
+}
+
+// written is the result of one write.
+type written struct {
+	status int // 200 or 201
+	res    store.Resource
+}
+
+// Create creates a resource with a server-assigned id (If-None-Exist:
+// only when no resource matches those search parameters).
+func (s *Server) Create(ctx context.Context, req *Request, typ string) Response {
+	if fe := s.checkType(typ); fe != nil {
+		return errResponse(fe)
+	}
+	if !req.allowed(typ, Create) {
+		return errResponse(forbidden())
+	}
+	p, fe := s.parse(req.Body, typ)
+	if fe != nil {
+		return errResponse(fe)
+	}
+	if fe := s.validate(ctx, p); fe != nil {
+		return errResponse(fe)
+	}
+	var w written
+	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
+		var err error
+		w, err = s.txCreate(ctx, tx, p, newID(), req.Header.Get("If-None-Exist"))
+		return err
+	})
+	if err != nil {
+		return errResponse(err)
+	}
+	return s.writeResponse(req, w)
+}
+
+// Update replaces a resource (or creates it under the id given).
+func (s *Server) Update(ctx context.Context, req *Request, typ, id string) Response {
+	if fe := s.checkType(typ); fe != nil {
+		return errResponse(fe)
+	}
+	if !req.allowed(typ, Update) {
+		return errResponse(forbidden())
+	}
+	p, fe := s.parse(req.Body, typ)
+	if fe != nil {
+		return errResponse(fe)
+	}
+	if fe := checkBodyID(p, id); fe != nil {
+		return errResponse(fe)
+	}
+	if fe := s.validate(ctx, p); fe != nil {
+		return errResponse(fe)
+	}
+	var w written
+	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
+		var err error
+		w, err = s.txUpdate(ctx, tx, p, id, req.Header.Get("If-Match"))
+		return err
+	})
+	if err != nil {
+		return errResponse(err)
+	}
+	return s.writeResponse(req, w)
+}
+
+// Delete deletes a resource (deleting what is absent or deleted succeeds).
+func (s *Server) Delete(ctx context.Context, req *Request, typ, id string) Response {
+	if fe := s.checkType(typ); fe != nil {
+		return errResponse(fe)
+	}
+	if !req.allowed(typ, Delete) {
+		return errResponse(forbidden())
+	}
+	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
+		_, err := s.txDelete(ctx, tx, typ, id, req.Header.Get("If-Match"))
+		return err
+	})
+	if err != nil {
+		return errResponse(err)
+	}
+	return Response{Status: http.StatusOK, Header: http.Header{}, Body: Outcome(issue.List{{
+		Severity: issue.Information, Type: "informational", Code: "deleted", Message: "the resource is deleted"}})}
+}
+
+func checkBodyID(p *parsed, id string) *fhirError {
+	if !validID(id) {
+		return refuse(http.StatusBadRequest, "invalid", CodeIDMismatch, "the id in the URL is not a valid FHIR id")
+	}
+	bodyID := str(p.root, "id")
+	if bodyID == "" {
+		return refuse(http.StatusBadRequest, "required", CodeIDMismatch, "an update must carry the resource's id in the body")
+	}
+	if bodyID != id {
+		return refuse(http.StatusBadRequest, "invalid", CodeIDMismatch, "the id in the body is not the id in the URL")
+	}
+	return nil
+}
+
+func (s *Server) txCreate(ctx context.Context, tx store.Tx, p *parsed, id, ifNoneExist string) (written, error) {
+	if ifNoneExist != "" {
+		vals, err := url.ParseQuery(ifNoneExist)
+		if err != nil || len(vals) == 0 {
+			return written{}, refuse(http.StatusBadRequest, "invalid", CodeBadParam, "If-None-Exist is not a search query")
+		}
+		q, _, fe := s.query(p.typ, vals, false)
+		if fe != nil {
+			return written{}, fe
+		}
+		q.Count, q.Sort, q.Include, q.Total, q.Offset = 2, nil, nil, false, 0
+		page, err := tx.Search(ctx, q)
+		if err != nil {
+			return written{}, err
+		}
+		switch len(page.Resources) {
+		case 0:
+		case 1:
+			return written{status: http.StatusOK, res: page.Resources[0]}, nil
+		default:
+			return written{}, refuse(http.StatusPreconditionFailed, "multiple-matches", CodeMultipleMatches,
+				"If-None-Exist matches more than one resource")
+		}
+	}
+	r := s.prepare(p, id, 1)
+	if err := tx.Put(ctx, r, extract(p.typ, p.root), 0); err != nil {
+		return written{}, err
+	}
+	return written{status: http.StatusCreated, res: r}, nil
+}
+
+func (s *Server) txUpdate(ctx context.Context, tx store.Tx, p *parsed, id, ifMatch string) (written, error) {
+	cur, err := tx.Read(ctx, p.typ, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return written{}, err
+	}
+	if fe := checkMatch(ifMatch, cur, err == nil); fe != nil {
+		return written{}, fe
+	}
+	status := http.StatusOK
+	if err != nil || cur.Deleted {
+		status = http.StatusCreated
+	}
+	r := s.prepare(p, id, cur.Version+1)
+	if err := tx.Put(ctx, r, extract(p.typ, p.root), cur.Version); err != nil {
+		return written{}, err
+	}
+	return written{status: status, res: r}, nil
+}
+
+func (s *Server) txDelete(ctx context.Context, tx store.Tx, typ, id, ifMatch string) (written, error) {
+	cur, err := tx.Read(ctx, typ, id)
+	if errors.Is(err, store.ErrNotFound) {
+		if ifMatch != "" {
+			return written{}, refuse(http.StatusPreconditionFailed, "conflict", CodePrecondition, "If-Match names a version of a resource that does not exist")
+		}
+		return written{status: http.StatusNoContent}, nil
+	}
+	if err != nil {
+		return written{}, err
+	}
+	if fe := checkMatch(ifMatch, cur, true); fe != nil {
+		return written{}, fe
+	}
+	if cur.Deleted {
+		return written{status: http.StatusNoContent, res: cur}, nil
+	}
+	r := store.Resource{Type: typ, ID: id, Version: cur.Version + 1, Updated: s.now().UTC().Truncate(timeMS), Deleted: true}
+	if err := tx.Put(ctx, r, nil, cur.Version); err != nil {
+		return written{}, err
+	}
+	return written{status: http.StatusNoContent, res: r}, nil
+}
+
+// checkMatch enforces If-Match: the current version must be the one named.
+func checkMatch(ifMatch string, cur store.Resource, exists bool) *fhirError {
+	if ifMatch == "" {
+		return nil
+	}
+	v, ok := parseETag(ifMatch)
+	if !ok {
+		return refuse(http.StatusBadRequest, "invalid", CodePrecondition, `If-Match must be a version ETag like W/"3"`)
+	}
+	if !exists || cur.Deleted || cur.Version != v {
+		return refuse(http.StatusPreconditionFailed, "conflict", CodePrecondition,
+			"If-Match names a version that is not the current one; read the resource again")
+	}
+	return nil
+}
+
+const timeMS = 1e6 // time.Millisecond, untyped for Truncate
+
+// prepare stamps a parsed resource as version v of id.
+func (s *Server) prepare(p *parsed, id string, v int64) store.Resource {
+	now := s.now().UTC().Truncate(timeMS)
+	return store.Resource{Type: p.typ, ID: id, Version: v, Updated: now, Body: stamp(p.body, p.root, p.typ, id, v, now)}
+}
+
+func (s *Server) writeResponse(req *Request, w written) Response {
+	h := resourceHeaders(req.Base, w.res)
+	h.Set("Location", h.Get("Content-Location"))
+	switch prefer(req.Header, "return") {
+	case "minimal":
+		return Response{Status: w.status, Header: h}
+	case "OperationOutcome":
+		return Response{Status: w.status, Header: h, Body: Outcome(issue.List{{Severity: issue.Information, Type: "informational",
+			Code: "written", Message: "the resource was written"}})}
+	}
+	return Response{Status: w.status, Header: h, Body: w.res.Body}
+}

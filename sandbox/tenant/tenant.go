@@ -1,0 +1,233 @@
+// Package tenant creates, lists and resets the isolated sandboxes of
+// vendors, and issues and checks their developer tokens.
+//
+// A tenant is an id, a name, the organisation number of the municipality it
+// plays, and the seed of its synthetic population (sandbox/synth): reset
+// clears the tenant's resources and writes the same population again, in one
+// transaction. A developer token is 32 random bytes; only its SHA-256 is
+// stored, so a leaked database does not leak usable tokens.
+package tenant
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sandkasse/sandkasse/sandbox/auth"
+	"github.com/sandkasse/sandkasse/sandbox/epr"
+	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/sandbox/synth"
+)
+
+// TokenPrefix starts every developer token, so that secret scanners and
+// people can tell one apart.
+const TokenPrefix = "skdev_"
+
+// DeveloperScopes are what a developer token may do: everything in its
+// tenant.
+var DeveloperScopes = []string{"system/*.*"}
+
+// Defaults of a tenant's population.
+const (
+	DefaultPatients = 10
+	DefaultDays     = 14
+	DefaultTokenTTL = 365 * 24 * time.Hour
+)
+
+// Options configure a Service.
+type Options struct {
+	Store store.Store
+	// Patients and Days size the seeded population (0: the defaults).
+	Patients, Days int
+	// TokenTTL is the lifetime of developer tokens (0: DefaultTokenTTL).
+	TokenTTL time.Duration
+	Now      func() time.Time
+}
+
+// Service manages tenants. It implements auth.Authenticator for developer
+// tokens.
+type Service struct {
+	st       store.Store
+	patients int
+	days     int
+	ttl      time.Duration
+	now      func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	tok store.Token
+	at  time.Time
+}
+
+// cacheFor is how long a token lookup is reused; tokens are not revoked
+// yet, and expiry is checked on every use regardless.
+const cacheFor = 10 * time.Second
+
+// New returns the tenant service.
+func New(o Options) *Service {
+	s := &Service{st: o.Store, patients: o.Patients, days: o.Days, ttl: o.TokenTTL, now: o.Now, cache: map[string]cached{}}
+	if s.patients <= 0 {
+		s.patients = DefaultPatients
+	}
+	if s.days <= 0 {
+		s.days = DefaultDays
+	}
+	if s.ttl <= 0 {
+		s.ttl = DefaultTokenTTL
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
+}
+
+// Created is a new tenant with its first developer token (shown once).
+type Created struct {
+	Tenant store.Tenant
+	Token  string
+}
+
+// ErrInvalid is a refused name or organisation number.
+var ErrInvalid = errors.New("tenant: invalid")
+
+// Create makes a tenant with a seeded population and a developer token.
+func (s *Service) Create(ctx context.Context, name, org string) (Created, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 200 {
+		return Created{}, fmt.Errorf("%w: a name of 1 to 200 characters is required", ErrInvalid)
+	}
+	if len(org) != 9 || strings.Trim(org, "0123456789") != "" {
+		return Created{}, fmt.Errorf("%w: the organisation number must be 9 digits", ErrInvalid)
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	t := store.Tenant{
+		ID:      newTenantID(),
+		Name:    name,
+		Org:     org,
+		Seed:    binary.BigEndian.Uint64(b[:]),
+		Created: s.now().UTC().Truncate(time.Millisecond),
+	}
+	if err := s.st.CreateTenant(ctx, t); err != nil {
+		return Created{}, err
+	}
+	if err := s.seed(ctx, t); err != nil {
+		return Created{}, err
+	}
+	tok, err := s.IssueToken(ctx, t.ID, s.ttl)
+	if err != nil {
+		return Created{}, err
+	}
+	return Created{Tenant: t, Token: tok}, nil
+}
+
+// Reset restores the tenant's seeded population; everything written
+// since is gone. Tokens and recorded traffic stay.
+func (s *Service) Reset(ctx context.Context, id string) error {
+	t, err := s.st.Tenant(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.seed(ctx, t)
+}
+
+// List returns every tenant.
+func (s *Service) List(ctx context.Context) ([]store.Tenant, error) { return s.st.Tenants(ctx) }
+
+// Get returns one tenant.
+func (s *Service) Get(ctx context.Context, id string) (store.Tenant, error) { return s.st.Tenant(ctx, id) }
+
+func (s *Service) seed(ctx context.Context, t store.Tenant) error {
+	at := s.now()
+	return s.st.Update(ctx, t.ID, func(tx store.Tx) error {
+		if err := tx.Clear(ctx); err != nil {
+			return err
+		}
+		return synth.Generate(ctx, synth.Options{Seed: t.Seed, Patients: s.patients, Days: s.days}, func(r synth.Resource) error {
+			return epr.Import(ctx, tx, r.Type, r.ID, r.JSON, at)
+		})
+	})
+}
+
+func newTenantID() string {
+	var b [10]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// Hash is the stored form of a token.
+func Hash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// IssueToken creates a developer token for a tenant.
+func (s *Service) IssueToken(ctx context.Context, tenant string, ttl time.Duration) (string, error) {
+	if _, err := s.st.Tenant(ctx, tenant); err != nil {
+		return "", err
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	tok := TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	now := s.now().UTC().Truncate(time.Millisecond)
+	err := s.st.PutToken(ctx, store.Token{Hash: Hash(tok), Tenant: tenant, Kind: "developer",
+		Scopes: DeveloperScopes, Created: now, Expires: now.Add(ttl)})
+	if err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// Authenticate checks a developer token.
+func (s *Service) Authenticate(ctx context.Context, token string) (auth.Principal, error) {
+	if token == "" {
+		return auth.Principal{}, auth.ErrNoToken
+	}
+	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 200 {
+		return auth.Principal{}, auth.ErrBadToken
+	}
+	h := Hash(token)
+	now := s.now()
+	s.mu.Lock()
+	c, ok := s.cache[h]
+	s.mu.Unlock()
+	if !ok || now.Sub(c.at) > cacheFor {
+		tok, err := s.st.Token(ctx, h)
+		if errors.Is(err, store.ErrNotFound) {
+			return auth.Principal{}, auth.ErrBadToken
+		}
+		if err != nil {
+			return auth.Principal{}, err
+		}
+		c = cached{tok: tok, at: now}
+		s.mu.Lock()
+		if len(s.cache) > 10000 {
+			clear(s.cache)
+		}
+		s.cache[h] = c
+		s.mu.Unlock()
+	}
+	if !c.tok.Expires.IsZero() && !now.Before(c.tok.Expires) {
+		return auth.Principal{}, auth.ErrExpired
+	}
+	return auth.Principal{Tenant: c.tok.Tenant, Subject: "developer", Kind: c.tok.Kind, Scopes: c.tok.Scopes}, nil
+}
+
+var _ auth.Authenticator = (*Service)(nil)
+
+// Traffic lists a tenant's recorded exchanges.
+func (s *Service) Traffic(ctx context.Context, tenant string, after int64, limit int) ([]store.Exchange, error) {
+	return s.st.Traffic(ctx, tenant, after, limit)
+}
