@@ -1,0 +1,137 @@
+# METADATA
+# title: DHO journal document shape
+# description: >-
+#   What a DHO platform sends to journal a closed alert: a document Bundle whose
+#   entries match the kind of alert. VKP-R4 0.9.0 lists the combinations; the
+#   rules below check each combination's parts rather than naming alert types,
+#   because the document itself does not say which type it is.
+# scope: package
+package sandkasse.dho_vkp.document
+
+bundle := input.resource if input.resource.resourceType == "Bundle"
+
+types := [t | some e in bundle.entry; t := e.resource.resourceType]
+
+count_of(t) := count([1 | some x in types; x == t])
+
+# The entries a journal note may carry, from the VKP alert types. Anything
+# else (Patient, Condition, MedicationStatement…) is record data the EPJ
+# already has or the note does not need.
+allowed_types := {"Composition", "DetectedIssue", "Observation", "QuestionnaireResponse", "Device"}
+
+# METADATA
+# title: A journal Bundle is a document
+# custom:
+#   id: DHO-DOC-01
+#   severity: error
+#   requirement: VKP-JOURNAL
+#   source: VKP-R4 0.9.0
+#   fix:
+#     nb: Send journalnotatet som en Bundle med type "document".
+#     en: Send the journal note as a Bundle of type "document".
+deny_not_document contains {"msg": msg, "expression": "Bundle.type"} if {
+	bundle.type != "document"
+	msg := sprintf("Bundle.type is %q; journaling through VKP takes a document Bundle", [bundle.type])
+}
+
+# METADATA
+# title: The document starts with its Composition
+# custom:
+#   id: DHO-DOC-02
+#   severity: error
+#   requirement: VKP-JOURNAL
+#   source: FHIR R4 (bdl-11)
+#   fix:
+#     nb: Legg Composition (sykepleierens oppfølgingsnotat) som første entry, og bare én.
+#     en: Put the Composition (the nurse's follow-up note) first, and only one.
+deny_composition contains {"msg": msg, "expression": "Bundle.entry[0].resource"} if {
+	bundle.type == "document"
+	not composition_first
+	msg := "a document Bundle must start with exactly one Composition"
+}
+
+composition_first if {
+	types[0] == "Composition"
+	count_of("Composition") == 1
+}
+
+# METADATA
+# title: Measurements, answers and devices are journaled with the alert they close
+# custom:
+#   id: DHO-DOC-03
+#   severity: error
+#   requirement: VKP-JOURNAL
+#   source: VKP-R4 0.9.0
+#   fix:
+#     nb: Ta med DetectedIssue for varselet som lukkes når dokumentet har Observation, QuestionnaireResponse eller Device.
+#     en: Include the DetectedIssue for the alert being closed when the document carries an Observation, QuestionnaireResponse or Device.
+deny_alert_missing contains {"msg": msg, "expression": "Bundle.entry"} if {
+	some t in ["Observation", "QuestionnaireResponse", "Device"]
+	count_of(t) > 0
+	count_of("DetectedIssue") == 0
+	msg := sprintf("the document carries %s but no DetectedIssue (the alert it closes)", [t])
+}
+
+# METADATA
+# title: A questionnaire alert carries its score
+# custom:
+#   id: DHO-DOC-04
+#   severity: error
+#   requirement: VKP-JOURNAL
+#   source: VKP-R4 0.9.0
+#   fix:
+#     nb: Legg til Observation med skåren fra spørreskjemaet ved siden av QuestionnaireResponse.
+#     en: Add the Observation holding the questionnaire score beside the QuestionnaireResponse.
+deny_questionnaire_score contains {"msg": msg, "expression": sprintf("Bundle.entry[%d].resource", [i])} if {
+	some i, e in bundle.entry
+	e.resource.resourceType == "QuestionnaireResponse"
+	count_of("Observation") == 0
+	msg := "a questionnaire-response alert is journaled with an Observation holding the score"
+}
+
+# METADATA
+# title: One alert per journal note
+# custom:
+#   id: DHO-DOC-05
+#   severity: error
+#   requirement: VKP-JOURNAL
+#   source: sandkasse
+#   fix:
+#     nb: Send ett dokument per varsel som lukkes.
+#     en: Send one document per alert closed.
+deny_many_alerts contains {"msg": msg, "expression": "Bundle.entry"} if {
+	count_of("DetectedIssue") > 1
+	msg := sprintf("the document closes %d alerts; VKP journal notes close one", [count_of("DetectedIssue")])
+}
+
+# METADATA
+# title: The journal note carries no data beyond its purpose
+# custom:
+#   id: DHO-DOC-06
+#   severity: error
+#   requirement: VKP-PURPOSE
+#   source: sandkasse
+#   fix:
+#     nb: Fjern entries som ikke hører til varseltypen (bare Composition, DetectedIssue, Observation, QuestionnaireResponse og Device). Pasienten refereres med identifikator, ikke som egen ressurs.
+#     en: Remove entries the alert type does not need (only Composition, DetectedIssue, Observation, QuestionnaireResponse and Device). The patient is referenced by identifier, not sent as a resource.
+deny_beyond_purpose contains {"msg": msg, "expression": sprintf("Bundle.entry[%d].resource", [i])} if {
+	some i, e in bundle.entry
+	not object.get(e, ["resource", "resourceType"], "") in allowed_types
+	msg := sprintf("a %s does not belong in a DHO journal note", [e.resource.resourceType])
+}
+
+# METADATA
+# title: A safety-alarm note carries the Device
+# custom:
+#   id: DHO-DOC-07
+#   severity: error
+#   requirement: VKP-JOURNAL
+#   source: VKP-R4 0.9.0
+#   fix:
+#     nb: Legg til Device-ressursen for alarmen (trygghetsalarm, ServiceCodes ta).
+#     en: Add the Device resource for the alarm (safety alarm, ServiceCodes ta).
+deny_alarm_device contains {"msg": msg, "expression": "Bundle.entry"} if {
+	"ta" in input.context.serviceCodes
+	count_of("Device") == 0
+	msg := "an alarm (ServiceCodes ta) is journaled with the Device that raised it"
+}
