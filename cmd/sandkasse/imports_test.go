@@ -15,14 +15,17 @@ import (
 
 const module = "github.com/sandkasse/sandkasse"
 
-// forbiddenForEngine are import-path prefixes no validator package may
-// depend on.
+// forbiddenForEngine are import-path prefixes (or, ending in $, exact
+// paths) no validator package may depend on.
 var forbiddenForEngine = []string{
 	module + "/sandbox",
 	module + "/cmd",
 	"github.com/gin-gonic/",
 	"github.com/brianvoe/gofakeit",
-	"database/sql",
+	// The database/sql client; not its driver-interface package
+	// database/sql/driver, which common libraries (google/uuid, for its
+	// Scanner and Valuer methods) import without any database behind it.
+	"database/sql$",
 	"modernc.org/sqlite",
 	"github.com/mattn/go-sqlite3",
 	"github.com/jackc/pgx",
@@ -41,7 +44,8 @@ func violations(listing string) []string {
 		pkg := fields[0]
 		for _, dep := range fields[1:] {
 			for _, bad := range forbiddenForEngine {
-				if strings.HasPrefix(dep, bad) {
+				exact, isExact := strings.CutSuffix(bad, "$")
+				if (isExact && dep == exact) || (!isExact && strings.HasPrefix(dep, bad)) {
 					out = append(out, pkg+" -> "+dep)
 				}
 			}
@@ -61,10 +65,11 @@ func violations(listing string) []string {
 func TestViolationsCatchesForbiddenImports(t *testing.T) {
 	listing := module + "/validator/x fmt " + module + "/sandbox/api github.com/gin-gonic/gin\n" +
 		module + "/validator/issue fmt " + module + "/validator/spec\n" +
-		module + "/validator/ok fmt " + module + "/validator/issue\n"
+		module + "/validator/ok fmt " + module + "/validator/issue\n" +
+		module + "/validator/db database/sql/driver database/sql\n"
 	got := violations(listing)
-	if len(got) != 3 {
-		t.Fatalf("got %d violations, want 3: %v", len(got), got)
+	if len(got) != 4 || got[3] != module+"/validator/db -> database/sql" {
+		t.Fatalf("got %d violations, want 4 (the last database/sql, not its driver interfaces): %v", len(got), got)
 	}
 }
 
