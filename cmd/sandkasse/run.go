@@ -33,6 +33,7 @@ func commands() []command {
 		{"fhirpath", "evaluate a FHIRPath expression, or run a FHIRPath test suite", runFHIRPath},
 		{"synth", "write a deterministic synthetic Norwegian patient population (NDJSON or Bundle)", runSynth},
 		{"profile", "show a profile's snapshot as a tree (profile show URL)", runProfile},
+		{"tenant", "create, list or reset sandbox tenants (tenant create --name N --org ORGNR)", runTenant},
 		{"cert", "verify a signed conformance certificate (cert verify CERT --jwks FILE|URL)", runCert},
 	}
 }

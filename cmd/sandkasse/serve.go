@@ -7,15 +7,23 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/sandkasse/sandkasse/sandbox/api"
+	"github.com/sandkasse/sandkasse/sandbox/epr"
+	"github.com/sandkasse/sandkasse/sandbox/tenant"
+	"github.com/sandkasse/sandkasse/sandbox/traffic"
 	"github.com/sandkasse/sandkasse/validator"
 )
 
 func runServe(ctx context.Context, args []string, io stdio) int {
-	fs := newFlags("serve", "[--addr :8080] [--load PATH]... [--profile URL]...", io.err)
+	fs := newFlags("serve", "[--addr :8080] [--data DIR | --database DSN] [--admin-token-file FILE] [--load PATH]... [--profile URL]...", io.err)
 	addr := fs.String("addr", ":8080", "address to listen on")
+	sf := addStoreFlags(fs)
+	adminFile := fs.String("admin-token-file", "", "file holding the bearer token of the admin API (/admin); without it the admin API is off")
+	publicURL := fs.String("public-url", "", "external base URL for links and Location headers (default: from each request's Host)")
 	maxBody := fs.Int64("max-body-bytes", api.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
 	var loads, profiles multi
 	fs.Var(&loads, "load", "load conformance resources (JSON file, directory or npm package .tgz); repeatable")
@@ -43,8 +51,36 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, "sandkasse serve:", err)
 		return exitUsage
 	}
+	var adminToken string
+	if *adminFile != "" {
+		b, err := os.ReadFile(*adminFile)
+		if err != nil || len(strings.TrimSpace(string(b))) < 16 {
+			fmt.Fprintln(io.err, "sandkasse serve: --admin-token-file must name a readable file holding a token of at least 16 characters")
+			ln.Close()
+			return exitUsage
+		}
+		adminToken = strings.TrimSpace(string(b))
+	}
+	st, err := sf.open(ctx)
+	if err != nil {
+		fmt.Fprintln(io.err, "sandkasse serve:", err)
+		ln.Close()
+		return exitUsage
+	}
+	defer st.Close()
+	tenants := tenant.New(tenant.Options{Store: st})
+	rec := traffic.New(st)
+	defer rec.Close()
+	sb := &api.Sandbox{
+		EPR:        epr.New(epr.Options{Store: st, Validator: v}),
+		Tenants:    tenants,
+		Auth:       tenants,
+		Traffic:    rec,
+		AdminToken: adminToken,
+		PublicURL:  *publicURL,
+	}
 	srv := &http.Server{
-		Handler:           api.New(api.Config{Validator: v, MaxBodyBytes: *maxBody, Logger: log}),
+		Handler:           api.New(api.Config{Validator: v, MaxBodyBytes: *maxBody, Logger: log, Sandbox: sb}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

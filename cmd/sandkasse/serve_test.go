@@ -35,7 +35,7 @@ func TestServeStartsAnswersAndShutsDown(t *testing.T) {
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, stdio{in: strings.NewReader(""), out: &logs, err: &logs})
+		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir()}, stdio{in: strings.NewReader(""), out: &logs, err: &logs})
 	}()
 	addr := ""
 	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); {

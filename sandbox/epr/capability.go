@@ -86,7 +86,7 @@ func (s *Server) capabilityStatement() []byte {
 			"security": map[string]any{
 				"description": "Authorization: Bearer <token>; a tenant's developer token carries every scope of that tenant.",
 			},
-			"resource": resources,
+			"resource":    resources,
 			"interaction": []csCode{{"transaction"}, {"batch"}},
 		}},
 	}

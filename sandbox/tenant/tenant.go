@@ -147,7 +147,9 @@ func (s *Service) Reset(ctx context.Context, id string) error {
 func (s *Service) List(ctx context.Context) ([]store.Tenant, error) { return s.st.Tenants(ctx) }
 
 // Get returns one tenant.
-func (s *Service) Get(ctx context.Context, id string) (store.Tenant, error) { return s.st.Tenant(ctx, id) }
+func (s *Service) Get(ctx context.Context, id string) (store.Tenant, error) {
+	return s.st.Tenant(ctx, id)
+}
 
 func (s *Service) seed(ctx context.Context, t store.Tenant) error {
 	at := s.now()
