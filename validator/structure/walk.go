@@ -132,7 +132,7 @@ func (b *builder) count() bool {
 // resource walks a resource object. name is the element name in the parent
 // ("contained", "resource"); at the document root it is the resource type.
 func (b *builder) resource(n *fhirjson.Node, name string, index int, parent *element.Element) *element.Element {
-	where := "Resource"
+	where := "$" // the reference validator's name for a document root that is not a resource
 	if parent != nil {
 		where = parent.Path() + "." + name
 		if index >= 0 {
