@@ -81,6 +81,7 @@ func Parse(data []byte, lim Limits) (*Doc, error) {
 }
 
 type parser struct {
+	scratch   []byte // decoding buffer for strings with escapes
 	src       string
 	fields    []Field // scratch stack of members of the objects being parsed
 	fieldSlab []Field
@@ -286,12 +287,12 @@ func (p *parser) str() (string, bool) {
 	d := p.data
 	start := p.pos
 	i := p.pos + 1
-	// Fast path: no escapes, ASCII or valid UTF-8.
+	// Fast path: no escapes; UTF-8 is checked only when a byte is not ASCII.
+	var high byte
 	for i < len(d) {
 		c := d[i]
 		if c == '"' {
-			s := d[start+1 : i]
-			if !utf8.Valid(s) {
+			if high >= 0x80 && !utf8.Valid(d[start+1:i]) {
 				return p.slowStr(start)
 			}
 			p.pos = i + 1
@@ -300,6 +301,7 @@ func (p *parser) str() (string, bool) {
 		if c == '\\' || c < 0x20 {
 			return p.slowStr(start)
 		}
+		high |= c
 		i++
 	}
 	p.fail("json-syntax", start, "unterminated string")
@@ -309,7 +311,10 @@ func (p *parser) str() (string, bool) {
 func (p *parser) slowStr(start int) (string, bool) {
 	d := p.data
 	i := start + 1
-	buf := make([]byte, 0, 32)
+	// Decode into a buffer the parser keeps, so that a string with escapes
+	// costs one allocation (the result), not a growing buffer each time.
+	buf := p.scratch[:0]
+	defer func() { p.scratch = buf[:0] }()
 	for i < len(d) {
 		c := d[i]
 		switch {
