@@ -1,0 +1,169 @@
+# METADATA
+# title: SMART scopes and FHIR API use
+# description: >-
+#   Rules over the scopes the app asks for and its requests to the FHIR API.
+#   The runner passes what the authorisation server granted as
+#   context.scopes and the launch patient's id as context.patient, because
+#   SMART access tokens are opaque to the app and to us.
+# scope: package
+package sandkasse.epr_smart_app.fhir
+
+x := input.exchange
+
+not_fhir_suffixes := ["/authorize", "/token", "/metadata", "/.well-known/smart-configuration", "/introspect", "/register"]
+
+# target is [type, id-or-operation] of a FHIR request path.
+target := [m[1], m[2]] if {
+	not some_suffix
+	m := regex.find_all_string_submatch_n(`/([A-Z][A-Za-z]+)(?:/([^/]+))?/?$`, x.path, 1)[0]
+}
+
+some_suffix if {
+	some s in not_fhir_suffixes
+	endswith(x.path, s)
+}
+
+op := "read" if {
+	x.method in {"GET", "HEAD"}
+} else := "read" if {
+	x.method == "POST"
+	target[1] == "_search"
+} else := "write" if x.method in {"POST", "PUT", "PATCH", "DELETE"}
+
+scope_pattern := `^(patient|user|system)/(\*|[A-Z][A-Za-z]+)\.(read|write|\*|c?r?u?d?s?)$`
+
+other_scopes := {"openid", "fhirUser", "profile", "launch", "launch/patient", "launch/encounter", "offline_access", "online_access"}
+
+requested := [s | some s in split(object.get(x.query, "scope", [""])[0], " "); s != ""] if endswith(x.path, "/authorize")
+
+# covers tells whether a granted scope allows op on type, in SMART v1
+# (read/write/*) or v2 (cruds) syntax.
+covers(s, type, o) if {
+	m := regex.find_all_string_submatch_n(scope_pattern, s, 1)[0]
+	m[2] in {"*", type}
+	allows(m[3], o)
+}
+
+allows(p, _) if p == "*"
+
+allows(p, o) if p == o
+
+allows(p, "read") if {
+	regex.match(`^c?r?u?d?s?$`, p)
+	regex.match(`[rs]`, p)
+}
+
+allows(p, "write") if {
+	regex.match(`^c?r?u?d?s?$`, p)
+	regex.match(`[cud]`, p)
+}
+
+# METADATA
+# title: FHIR requests carry the access token
+# custom:
+#   id: SMART-FHIR-01
+#   severity: error
+#   requirement: SMART-TOKENS
+#   source: SMART App Launch 2.0
+#   fix:
+#     nb: 'Send tilgangstokenet som "Authorization: Bearer <token>" på hvert FHIR-kall.'
+#     en: 'Send the access token as "Authorization: Bearer <token>" on every FHIR call.'
+deny_no_bearer contains {"msg": "the FHIR request has no Authorization Bearer token", "expression": "exchange.headers.authorization"} if {
+	target
+	not bearer
+}
+
+bearer if {
+	some v in x.headers.authorization
+	lower(substring(v, 0, 7)) == "bearer "
+}
+
+# METADATA
+# title: Requested scopes are well-formed SMART scopes
+# custom:
+#   id: SMART-SCOPE-01
+#   severity: error
+#   requirement: SMART-SCOPES
+#   source: SMART App Launch 2.0
+#   fix:
+#     nb: Be om scopes som patient/Observation.rs (v2) eller patient/Observation.read (v1), pluss launch, openid og fhirUser etter behov.
+#     en: Ask for scopes like patient/Observation.rs (v2) or patient/Observation.read (v1), plus launch, openid and fhirUser as needed.
+deny_scope_syntax contains {"msg": msg, "expression": "exchange.query.scope"} if {
+	some s in requested
+	not s in other_scopes
+	not regex.match(scope_pattern, s)
+	msg := sprintf("%q is not a SMART scope", [s])
+}
+
+# METADATA
+# title: No wildcard resource scopes
+# custom:
+#   id: SMART-SCOPE-02
+#   severity: warning
+#   requirement: SMART-SCOPES
+#   source: sandkasse
+#   fix:
+#     nb: Be bare om de ressurstypene appen faktisk bruker, f.eks. patient/Observation.rs i stedet for patient/*.*.
+#     en: Ask only for the resource types the app uses, e.g. patient/Observation.rs instead of patient/*.*.
+warn_wildcard contains {"msg": msg, "expression": "exchange.query.scope"} if {
+	some s in requested
+	regex.match(`^(patient|user|system)/\*\.`, s)
+	msg := sprintf("%s grants every resource type", [s])
+}
+
+# METADATA
+# title: The app reads and writes only within the granted scopes
+# custom:
+#   id: SMART-SCOPE-03
+#   severity: error
+#   requirement: SMART-SCOPES
+#   source: SMART App Launch 2.0
+#   fix:
+#     nb: Be om scopet for ressurstypen (f.eks. patient/Condition.rs) eller la være å hente den.
+#     en: Ask for the scope for the resource type (e.g. patient/Condition.rs) or do not request it.
+deny_outside_scopes contains {"msg": msg, "expression": "exchange.path"} if {
+	granted := input.context.scopes
+	type := target[0]
+	not any_covers(granted, type, op)
+	msg := sprintf("%s of %s without a granted scope that allows it", [op, type])
+}
+
+any_covers(granted, type, o) if {
+	some s in granted
+	covers(s, type, o)
+}
+
+# METADATA
+# title: Patient-scoped access stays with the launch patient
+# custom:
+#   id: SMART-SCOPE-04
+#   severity: error
+#   requirement: SMART-SCOPES
+#   source: SMART App Launch 2.0
+#   fix:
+#     nb: Med patient/-scopes, les bare data om pasienten fra launch-konteksten (patient=<id> i søk).
+#     en: With patient/ scopes, read only data about the patient from the launch context (patient=<id> in searches).
+deny_other_patient contains {"msg": msg, "expression": "exchange.path"} if {
+	input.context.patient
+	patient_only
+	target[0] == "Patient"
+	not target[1] in {input.context.patient, "_search"}
+	msg := "the app reads a Patient other than the launch patient"
+}
+
+deny_other_patient contains {"msg": msg, "expression": sprintf("exchange.query.%s", [p])} if {
+	input.context.patient
+	patient_only
+	some p in ["patient", "subject"]
+	some v in x.query[p]
+	not trim_prefix(v, "Patient/") == input.context.patient
+	msg := sprintf("the search's %s is not the launch patient", [p])
+}
+
+patient_only if {
+	scopes := [s | some s in input.context.scopes; regex.match(scope_pattern, s)]
+	count(scopes) > 0
+	every s in scopes {
+		startswith(s, "patient/")
+	}
+}
