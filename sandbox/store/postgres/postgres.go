@@ -59,3 +59,18 @@ func createSchema(ctx context.Context, db *sql.DB) error {
 	}
 	return nil
 }
+
+// OpenRaw opens a plain database/sql pool on a DSN, for administration
+// (tests create schemas with it).
+func OpenRaw(ctx context.Context, dsn string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return db, nil
+}

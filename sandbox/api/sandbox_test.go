@@ -1,0 +1,473 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandkasse/sandkasse/sandbox/store"
+)
+
+const newPatient = `{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"13819910019"}],"name":[{"family":"Ærlig-Åsen","given":["Kari"]}],"gender":"female","birthDate":"1999-01-13"}`
+
+func TestEPRReadWriteVersions(t *testing.T) {
+	f := newSandbox(t, 1)
+	a := f.tenant(t, "A")
+	base := "/t/" + a.Tenant.ID + "/fhir"
+	r := f.do(t, a.Token, "POST", base+"/Patient", newPatient)
+	if r.status != 201 || r.str("meta", "versionId") != "1" || r.header.Get("ETag") != `W/"1"` {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	id := r.str("id")
+	if loc := r.header.Get("Location"); !strings.HasSuffix(loc, base+"/Patient/"+id+"/_history/1") {
+		t.Fatalf("Location %q", loc)
+	}
+	if r := f.do(t, a.Token, "GET", base+"/Patient/"+id, ""); r.status != 200 || r.str("name") != "" && r.str("id") != id {
+		t.Fatalf("read: %d", r.status)
+	}
+	upd := strings.Replace(newPatient, `{"resourceType":"Patient",`, `{"resourceType":"Patient","id":"`+id+`",`, 1)
+	upd = strings.Replace(upd, `"female"`, `"other"`, 1)
+	if r := f.do(t, a.Token, "PUT", base+"/Patient/"+id, upd, "If-Match", `W/"1"`); r.status != 200 || r.str("meta", "versionId") != "2" {
+		t.Fatalf("update: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, a.Token, "PUT", base+"/Patient/"+id, upd, "If-Match", `W/"1"`); r.status != 412 {
+		t.Fatalf("stale If-Match: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, a.Token, "GET", base+"/Patient/"+id+"/_history/1", ""); r.status != 200 || r.str("gender") != "female" {
+		t.Fatalf("vread 1: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, a.Token, "GET", base+"/Patient/"+id+"/_history/9", ""); r.status != 404 {
+		t.Fatalf("vread 9: %d", r.status)
+	}
+	// Update as create under a client id.
+	mine := strings.Replace(newPatient, `{"resourceType":"Patient",`, `{"resourceType":"Patient","id":"mine-1",`, 1)
+	if r := f.do(t, a.Token, "PUT", base+"/Patient/mine-1", mine); r.status != 201 {
+		t.Fatalf("update as create: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, a.Token, "DELETE", base+"/Patient/"+id, ""); r.status != 200 {
+		t.Fatalf("delete: %d", r.status)
+	}
+	if r := f.do(t, a.Token, "GET", base+"/Patient/"+id, ""); r.status != 410 {
+		t.Fatalf("read deleted: %d", r.status)
+	}
+	// Conditional create: the second finds the first.
+	cond := strings.Replace(newPatient, "13819910019", "03855010037", 1)
+	h := []string{"If-None-Exist", "identifier=urn:oid:2.16.578.1.12.4.1.4.1|03855010037"}
+	r1 := f.do(t, a.Token, "POST", base+"/Patient", cond, h...)
+	r2 := f.do(t, a.Token, "POST", base+"/Patient", cond, h...)
+	if r1.status != 201 || r2.status != 200 || r1.str("id") != r2.str("id") {
+		t.Fatalf("conditional create: %d %d", r1.status, r2.status)
+	}
+	// Prefer: return=minimal
+	if r := f.do(t, a.Token, "POST", base+"/Patient", newPatient, "Prefer", "return=minimal"); r.status != 201 || len(r.body) != 0 || r.header.Get("Location") == "" {
+		t.Fatalf("return=minimal: %d %q", r.status, r.body)
+	}
+}
+
+func TestEPRSearch(t *testing.T) {
+	f := newSandbox(t, 3)
+	a := f.tenant(t, "A")
+	base := "/t/" + a.Tenant.ID + "/fhir"
+	tok := a.Token
+	mk := func(id, family, birth, fnr string) {
+		body := `{"resourceType":"Patient","id":"` + id + `","identifier":[{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"` + fnr + `"}],"name":[{"family":"` + family + `","given":["Test"]}],"birthDate":"` + birth + `"}`
+		if r := f.do(t, tok, "PUT", base+"/Patient/"+id, body); r.status != 201 {
+			t.Fatalf("put %s: %d %s", id, r.status, r.body)
+		}
+	}
+	mk("s1", "Østby", "1950-05-03", "13819910019")
+	mk("s2", "Ostrem", "1949-12-31", "03855010037")
+	mk("s3", "Søvik", "1980-01-01", "31924910170")
+	ids := func(q string) []string {
+		t.Helper()
+		r := f.do(t, tok, "GET", base+"/Patient?"+q, "")
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", q, r.status, r.body)
+		}
+		var out []string
+		for _, e := range r.entries() {
+			id := e["resource"].(map[string]any)["id"].(string)
+			if strings.HasPrefix(id, "s") && len(id) == 2 {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	cases := []struct{ q, want string }{
+		{"_id=s1,s3", "s1 s3"},
+		{"family=ost", "s2"},
+		{"family=øst", "s1"},
+		{"family:exact=søvik", "s3"},
+		{"family:contains=vi", "s3"},
+		{"name=test&_sort=family", "s2 s3 s1"},
+		{"identifier=urn:oid:2.16.578.1.12.4.1.4.1|03855010037", "s2"},
+		{"identifier=03855010037", "s2"},
+		{"identifier=urn:oid:9|03855010037", ""},
+		{"birthdate=1950", "s1"},
+		{"birthdate=ge1950-01-01&_id=s1,s2,s3", "s1 s3"},
+		{"birthdate=lt1950&_id=s1,s2,s3", "s2"},
+		{"birthdate=ne1950&_id=s1,s2,s3", "s2 s3"},
+		{"birthdate=gt1950-05-03&birthdate=le1980&_id=s1,s2,s3", "s3"},
+		{"_id=s1,s2,s3&_sort=-birthdate", "s3 s1 s2"},
+	}
+	for _, c := range cases {
+		if got := strings.Join(ids(c.q), " "); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.q, got, c.want)
+		}
+	}
+	// Seeded data: subject/patient, code, date, status, _include, paging.
+	r := f.do(t, tok, "GET", base+"/Patient?_count=1", "")
+	pid := r.entries()[0]["resource"].(map[string]any)["id"].(string)
+	obs := f.do(t, tok, "GET", base+"/Observation?patient="+pid+"&status=final&_include=Observation:subject&_count=3&_sort=-date", "")
+	if obs.status != 200 {
+		t.Fatalf("observations: %d %s", obs.status, obs.body)
+	}
+	var modes []string
+	for _, e := range obs.entries() {
+		modes = append(modes, e["search"].(map[string]any)["mode"].(string))
+	}
+	if len(modes) > 0 && modes[len(modes)-1] != "include" {
+		t.Errorf("no included subject: %v", modes)
+	}
+	// Paging: following next links visits every match once.
+	seen := map[string]bool{}
+	next := base + "/Observation?_count=7&_sort=date"
+	total := -1
+	for next != "" {
+		r := f.do(t, tok, "GET", strings.TrimPrefix(next, "http://example.com"), "")
+		if r.status != 200 {
+			t.Fatalf("page: %d", r.status)
+		}
+		total = int(r.json["total"].(float64))
+		for _, e := range r.entries() {
+			id := e["resource"].(map[string]any)["id"].(string)
+			if seen[id] {
+				t.Fatalf("%s on two pages", id)
+			}
+			seen[id] = true
+		}
+		next = ""
+		for _, l := range r.json["link"].([]any) {
+			if l.(map[string]any)["relation"] == "next" {
+				next = l.(map[string]any)["url"].(string)
+			}
+		}
+	}
+	if len(seen) != total || total == 0 {
+		t.Fatalf("paging saw %d of %d", len(seen), total)
+	}
+	// code and date on the seeded observations.
+	if r := f.do(t, tok, "GET", base+"/Observation?code=http://loinc.org|8867-4&date=ge2025-01-01&_summary=count", ""); r.status != 200 || r.json["total"].(float64) <= 0 {
+		t.Errorf("code+date: %d %s", r.status, r.body)
+	}
+	// POST _search with a form body.
+	req := httptest.NewRequest("POST", base+"/Patient/_search", strings.NewReader("_id=s2"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"id":"s2"`) {
+		t.Errorf("POST _search: %d", rec.Code)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	f := newSandbox(t, 1)
+	a := f.tenant(t, "A")
+	b := f.tenant(t, "B")
+	base := "/t/" + a.Tenant.ID + "/fhir"
+	expired, err := f.tenants.IssueToken(context.Background(), a.Tenant.ID, -time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := `{"resourceType":"Patient","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">` + strings.Repeat("x", 1<<20) + `</div>"}}`
+	cases := []struct {
+		name, token, method, path, body string
+		hdr                             []string
+		status                          int
+		code                            string
+	}{
+		{"invalid JSON", a.Token, "POST", base + "/Patient", `{"resourceType":"Patient",`, nil, 400, "invalid-json"},
+		{"not an object", a.Token, "POST", base + "/Patient", `[1]`, nil, 400, "invalid-json"},
+		{"type mismatch", a.Token, "POST", base + "/Patient", `{"resourceType":"Observation"}`, nil, 400, "resource-type-mismatch"},
+		{"unknown type in URL", a.Token, "GET", base + "/Patientt", "", nil, 404, "unknown-resource-type"},
+		{"unknown type in body", a.Token, "POST", base, `{"resourceType":"Nope"}`, nil, 400, "unknown-resource-type"},
+		{"invalid resource", a.Token, "POST", base + "/Patient", `{"resourceType":"Patient","gender":"maybe","foo":1}`, nil, 422, ""},
+		{"unknown search param", a.Token, "GET", base + "/Patient?shoe-size=42", "", nil, 400, "unknown-search-parameter"},
+		{"unknown sort param", a.Token, "GET", base + "/Patient?_sort=shoe", "", nil, 400, "unknown-search-parameter"},
+		{"bad date", a.Token, "GET", base + "/Patient?birthdate=yesterday", "", nil, 400, "invalid-search-parameter"},
+		{"bad count", a.Token, "GET", base + "/Patient?_count=-1", "", nil, 400, "invalid-search-parameter"},
+		{"xml", a.Token, "GET", base + "/Patient?_format=xml", "", nil, 406, "unsupported-format"},
+		{"oversized", a.Token, "POST", base + "/Patient", huge, nil, 413, CodeBodyTooLarge},
+		{"no token", "", "GET", base + "/Patient", "", nil, 401, CodeUnauthenticated},
+		{"forged token", "skdev_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", base + "/Patient", "", nil, 401, CodeUnauthenticated},
+		{"not a token", "hello", "GET", base + "/Patient", "", nil, 401, CodeUnauthenticated},
+		{"expired token", expired, "GET", base + "/Patient", "", nil, 401, CodeUnauthenticated},
+		{"wrong tenant", b.Token, "GET", base + "/Patient", "", nil, 403, CodeWrongTenant},
+		{"missing", a.Token, "GET", base + "/Patient/nope", "", nil, 404, "resource-not-found"},
+		{"id mismatch", a.Token, "PUT", base + "/Patient/x1", `{"resourceType":"Patient","id":"x2"}`, nil, 400, "resource-id-mismatch"},
+		{"If-Match on absent", a.Token, "DELETE", base + "/Patient/absent", "", []string{"If-Match", `W/"1"`}, 412, "precondition-failed"},
+		{"bad If-Match", a.Token, "PUT", base + "/Patient/x1", `{"resourceType":"Patient","id":"x1"}`, []string{"If-Match", "yesterday"}, 400, "precondition-failed"},
+		{"not a bundle", a.Token, "POST", base, `{"resourceType":"Patient"}`, nil, 400, "invalid-bundle"},
+		{"media type", a.Token, "POST", base + "/Patient", newPatient, []string{"Content-Type", "text/plain"}, 415, CodeMediaType},
+		{"admin without token", "", "GET", "/admin/tenants", "", nil, 401, CodeUnauthenticated},
+		{"admin with tenant token", a.Token, "GET", "/admin/tenants", "", nil, 401, CodeUnauthenticated},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := f.do(t, c.token, c.method, c.path, c.body, c.hdr...)
+			if r.status != c.status {
+				t.Fatalf("status %d, want %d: %s", r.status, c.status, r.body[:min(len(r.body), 400)])
+			}
+			if r.json["resourceType"] != "OperationOutcome" {
+				t.Fatalf("not an OperationOutcome: %s", r.body[:min(len(r.body), 300)])
+			}
+			if c.code != "" && !slices.Contains(r.issueCodes(), c.code) {
+				t.Fatalf("codes %v, want %s", r.issueCodes(), c.code)
+			}
+			if c.status == 401 && r.header.Get("WWW-Authenticate") == "" {
+				t.Fatal("401 without WWW-Authenticate")
+			}
+		})
+	}
+	// Lenient handling drops what it does not know.
+	if r := f.do(t, a.Token, "GET", base+"/Patient?shoe-size=42", "", "Prefer", "handling=lenient"); r.status != 200 || strings.Contains(string(r.body), "shoe-size") {
+		t.Fatalf("lenient: %d", r.status)
+	}
+	// Nothing of the refused writes exists.
+	if r := f.do(t, a.Token, "GET", base+"/Patient?gender=other&_summary=count", ""); r.json["total"].(float64) != 0 {
+		t.Fatalf("a refused write was stored")
+	}
+}
+
+func TestTransactionAtomic(t *testing.T) {
+	f := newSandbox(t, 1)
+	a := f.tenant(t, "A")
+	base := "/t/" + a.Tenant.ID + "/fhir"
+	count := func(typ string) float64 {
+		r := f.do(t, a.Token, "GET", base+"/"+typ+"?_summary=count", "")
+		return r.json["total"].(float64)
+	}
+	obs := `{"resourceType":"Observation","status":"final","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"urn:uuid:6e4c4c1b-1a8c-4f58-9e22-2a8b6f7e1c01"},"effectiveDateTime":"2025-02-01T10:00:00Z","valueQuantity":{"value":70,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`
+	good := `{"resourceType":"Bundle","type":"transaction","entry":[
+		{"fullUrl":"urn:uuid:6e4c4c1b-1a8c-4f58-9e22-2a8b6f7e1c01","resource":` + newPatient + `,"request":{"method":"POST","url":"Patient"}},
+		{"resource":` + obs + `,"request":{"method":"POST","url":"Observation"}}]}`
+	p0, o0 := count("Patient"), count("Observation")
+	r := f.do(t, a.Token, "POST", base, good)
+	if r.status != 200 || r.json["type"] != "transaction-response" {
+		t.Fatalf("transaction: %d %s", r.status, r.body)
+	}
+	es := r.entries()
+	loc := es[0]["response"].(map[string]any)["location"].(string)
+	pid := strings.Split(strings.TrimPrefix(loc, "http://example.com"+base+"/Patient/"), "/")[0]
+	if count("Patient") != p0+1 || count("Observation") != o0+1 {
+		t.Fatal("transaction did not write both")
+	}
+	// The urn:uuid reference now names the new patient.
+	if r := f.do(t, a.Token, "GET", base+"/Observation?subject=Patient/"+pid+"&_summary=count", ""); r.json["total"].(float64) != 1 {
+		t.Fatalf("reference not resolved: %s", r.body)
+	}
+	for name, bad := range map[string]string{
+		"invalid resource": `{"resourceType":"Observation","status":"bogus","code":{"text":"x"}}`,
+		"wrong type":       `{"resourceType":"Patient"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+				{"fullUrl":"urn:uuid:6e4c4c1b-1a8c-4f58-9e22-2a8b6f7e1c01","resource":` + newPatient + `,"request":{"method":"POST","url":"Patient"}},
+				{"resource":` + bad + `,"request":{"method":"POST","url":"Observation"}}]}`
+			p1, o1 := count("Patient"), count("Observation")
+			r := f.do(t, a.Token, "POST", base, tx)
+			if r.status < 400 || r.json["resourceType"] != "OperationOutcome" {
+				t.Fatalf("bad transaction: %d %s", r.status, r.body)
+			}
+			if !strings.Contains(string(r.body), "Bundle.entry[1]") {
+				t.Errorf("the outcome does not point at entry 1: %s", r.body)
+			}
+			if count("Patient") != p1 || count("Observation") != o1 {
+				t.Fatal("a failed transaction left writes behind")
+			}
+		})
+	}
+	// A conflict found during execution (If-Match) also rolls everything back.
+	tx := `{"resourceType":"Bundle","type":"transaction","entry":[
+		{"resource":` + newPatient + `,"request":{"method":"POST","url":"Patient"}},
+		{"request":{"method":"DELETE","url":"Patient/` + pid + `","ifMatch":"W/\"7\""}}]}`
+	p1 := count("Patient")
+	if r := f.do(t, a.Token, "POST", base, tx); r.status != 412 {
+		t.Fatalf("conflict in transaction: %d %s", r.status, r.body)
+	}
+	if count("Patient") != p1 {
+		t.Fatal("a transaction that failed at execution left writes behind")
+	}
+	// Batch: entries succeed or fail alone.
+	batch := `{"resourceType":"Bundle","type":"batch","entry":[
+		{"resource":` + newPatient + `,"request":{"method":"POST","url":"Patient"}},
+		{"resource":{"resourceType":"Patient","gender":"maybe"},"request":{"method":"POST","url":"Patient"}},
+		{"request":{"method":"GET","url":"Patient/` + pid + `"}}]}`
+	r = f.do(t, a.Token, "POST", base, batch)
+	if r.status != 200 || r.json["type"] != "batch-response" {
+		t.Fatalf("batch: %d %s", r.status, r.body)
+	}
+	var st []string
+	for _, e := range r.entries() {
+		st = append(st, e["response"].(map[string]any)["status"].(string))
+	}
+	if len(st) != 3 || !strings.HasPrefix(st[0], "201") || !strings.HasPrefix(st[1], "422") || !strings.HasPrefix(st[2], "200") {
+		t.Fatalf("batch statuses %v", st)
+	}
+}
+
+// TestTenantIsolation: tenant A's token reaches nothing of tenant B on any
+// route, and B's data is unchanged afterwards.
+func TestTenantIsolation(t *testing.T) {
+	f := newSandbox(t, 1)
+	a := f.tenant(t, "A")
+	b := f.tenant(t, "B")
+	bb := "/t/" + b.Tenant.ID + "/fhir"
+	r := f.do(t, b.Token, "GET", bb+"/Patient?_count=1", "")
+	bid := r.entries()[0]["resource"].(map[string]any)["id"].(string)
+	before := f.do(t, b.Token, "GET", bb+"/Patient/"+bid, "")
+	bodyB := strings.Replace(string(before.body), `"resourceType":"Patient"`, `"resourceType":"Patient"`, 1)
+	routes := []struct{ method, path, body string }{
+		{"GET", bb + "/Patient", ""},
+		{"GET", bb + "/Patient?_id=" + bid, ""},
+		{"POST", bb + "/Patient/_search", ""},
+		{"GET", bb + "/Patient/" + bid, ""},
+		{"GET", bb + "/Patient/" + bid + "/_history/1", ""},
+		{"POST", bb + "/Patient", newPatient},
+		{"PUT", bb + "/Patient/" + bid, bodyB},
+		{"DELETE", bb + "/Patient/" + bid, ""},
+		{"POST", bb, `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Patient/` + bid + `"}}]}`},
+		{"GET", "/t/" + b.Tenant.ID + "/traffic", ""},
+	}
+	for _, rt := range routes {
+		r := f.do(t, a.Token, rt.method, rt.path, rt.body)
+		if r.status != http.StatusForbidden {
+			t.Errorf("%s %s with A's token: %d", rt.method, rt.path, r.status)
+		}
+		if strings.Contains(string(r.body), bid) {
+			t.Errorf("%s %s leaks B's id", rt.method, rt.path)
+		}
+	}
+	after := f.do(t, b.Token, "GET", bb+"/Patient/"+bid, "")
+	if after.status != 200 || string(after.body) != string(before.body) {
+		t.Fatal("B's patient changed")
+	}
+	// A's own search never returns B's resources; ids of B read in A are 404.
+	if r := f.do(t, a.Token, "GET", "/t/"+a.Tenant.ID+"/fhir/Patient/"+bid, ""); r.status != 404 {
+		t.Errorf("B's id in A: %d", r.status)
+	}
+	if r := f.do(t, a.Token, "GET", "/t/"+a.Tenant.ID+"/fhir/Patient?_id="+bid, ""); r.json["total"].(float64) != 0 {
+		t.Error("A's search finds B's patient")
+	}
+	// B's traffic holds none of A's attempts.
+	tr := f.do(t, b.Token, "GET", "/t/"+b.Tenant.ID+"/traffic?_count=1000", "")
+	for _, e := range tr.json["entry"].([]any) {
+		if e.(map[string]any)["method"] != "GET" {
+			t.Errorf("B's traffic records a write: %v", e.(map[string]any)["method"])
+		}
+	}
+	// An admin list shows both tenants, without tokens.
+	r = f.do(t, "admin-secret", "GET", "/admin/tenants", "")
+	if r.status != 200 || strings.Contains(string(r.body), a.Token) || !strings.Contains(string(r.body), b.Tenant.ID) {
+		t.Fatalf("admin list: %d", r.status)
+	}
+}
+
+func TestTrafficRecordedWithoutSecrets(t *testing.T) {
+	f := newSandbox(t, 1)
+	a := f.tenant(t, "A")
+	base := "/t/" + a.Tenant.ID + "/fhir"
+	f.do(t, a.Token, "POST", base+"/Patient", newPatient, "Cookie", "session=abc")
+	f.do(t, a.Token, "GET", base+"/Patient?family=%C3%A6rlig", "")
+	r := f.do(t, a.Token, "GET", "/t/"+a.Tenant.ID+"/traffic", "")
+	if r.status != 200 {
+		t.Fatalf("traffic: %d", r.status)
+	}
+	if strings.Contains(string(r.body), a.Token) || strings.Contains(string(r.body), "session=abc") {
+		t.Fatal("traffic holds a secret")
+	}
+	es := r.json["entry"].([]any)
+	if len(es) != 2 {
+		t.Fatalf("%d exchanges recorded", len(es))
+	}
+	x := es[0].(map[string]any)
+	if x["method"] != "POST" || x["status"].(float64) != 201 || x["route"] != "/t/:tenant/fhir/:type" ||
+		!strings.Contains(x["request"].(map[string]any)["body"].(string), "Kari") ||
+		!strings.Contains(x["response"].(map[string]any)["body"].(string), `"versionId":"1"`) {
+		t.Fatalf("exchange: %v", x)
+	}
+	auth := x["request"].(map[string]any)["headers"].(map[string]any)["Authorization"].([]any)[0]
+	if auth != "Bearer [redacted]" {
+		t.Fatalf("Authorization recorded as %v", auth)
+	}
+	// Logs carry method, route, status, duration and tenant, never data.
+	logs := f.logs.String()
+	for _, leak := range []string{"Kari", "13819910019", "rlig", a.Token} {
+		if strings.Contains(logs, leak) {
+			t.Errorf("the log holds %q", leak)
+		}
+	}
+	if !strings.Contains(logs, `"tenant":"`+a.Tenant.ID+`"`) || !strings.Contains(logs, `"route":"/t/:tenant/fhir/:type"`) {
+		t.Errorf("log lines lack route or tenant:\n%s", logs)
+	}
+}
+
+func TestCapabilityStatementIsValid(t *testing.T) {
+	f := newSandbox(t, 0)
+	a := f.tenant(t, "A")
+	r := f.do(t, "", "GET", "/t/"+a.Tenant.ID+"/fhir/metadata", "")
+	if r.status != 200 {
+		t.Fatalf("metadata: %d", r.status)
+	}
+	res := testValidator(t).Validate(context.Background(), r.body)
+	for _, i := range res.Issues {
+		t.Logf("%s", i)
+	}
+	if !res.Valid() {
+		t.Fatal("the CapabilityStatement does not validate")
+	}
+	if r := f.do(t, "", "GET", "/t/nosuch/fhir/metadata", ""); r.status != 404 {
+		t.Fatalf("metadata of no tenant: %d", r.status)
+	}
+}
+
+// TestFHIRKitClient drives the mock EPR with fhir-kit-client (npm), a FHIR
+// client nobody here wrote, over a real socket on 127.0.0.1.
+func TestFHIRKitClient(t *testing.T) {
+	dir, _ := filepath.Abs("testdata/fhirkit")
+	_, nodeErr := exec.LookPath("node")
+	_, pkgErr := os.Stat(filepath.Join(dir, "node_modules", "fhir-kit-client"))
+	if nodeErr != nil || pkgErr != nil {
+		if os.Getenv("SANDKASSE_REQUIRE_FHIRKIT") != "" {
+			t.Fatal("SANDKASSE_REQUIRE_FHIRKIT is set but node or fhir-kit-client is missing (npm install --prefix sandbox/api/testdata/fhirkit)")
+		}
+		t.Skip("node or fhir-kit-client missing: npm install --prefix sandbox/api/testdata/fhirkit")
+	}
+	f := newSandbox(t, 5)
+	a := f.tenant(t, "A")
+	srv := httptest.NewServer(f.h)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "check.js"), srv.URL+"/t/"+a.Tenant.ID+"/fhir", a.Token)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("fhir-kit-client: %v\n%s", err, out)
+	}
+	var res struct{ Total, Pages int }
+	if err := json.Unmarshal(out, &res); err != nil || res.Total < 5 || res.Pages < 3 {
+		t.Fatalf("fhir-kit-client reported %s", out)
+	}
+	t.Logf("fhir-kit-client: %s", strings.TrimSpace(string(out)))
+	var _ store.Store = f.st
+}
