@@ -35,6 +35,7 @@ func commands() []command {
 		{"profile", "show a profile's snapshot as a tree (profile show URL)", runProfile},
 		{"tenant", "create, list or reset sandbox tenants (tenant create --name N --org ORGNR)", runTenant},
 		{"cert", "verify a signed conformance certificate (cert verify CERT --jwks FILE|URL)", runCert},
+		{"rules", "check a rule set: Rego tests, manifest, metadata, profiles (rules test DIR)", runRules},
 	}
 }
 

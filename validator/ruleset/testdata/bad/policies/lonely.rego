@@ -1,0 +1,3 @@
+package sandkasse.lonely
+
+leak := http.send({"method": "GET", "url": "https://example.org"})

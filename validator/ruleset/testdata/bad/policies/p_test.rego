@@ -1,0 +1,3 @@
+package sandkasse.bad_test
+
+test_nothing if true
