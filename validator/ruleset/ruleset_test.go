@@ -54,7 +54,7 @@ func TestRequirementAndTestsTiedToRules(t *testing.T) {
 	src, _ := os.ReadFile("testdata/bad/policies/p.rego")
 	fixed := strings.Replace(string(src), "#   source: sandkasse\ndeny_a", "#   source: sandkasse\n#   fix: {nb: x, en: y}\ndeny_a", 1)
 	fsys := fstest.MapFS{
-		"ruleset.yaml": {Data: []byte("id: good\nversion: 1.0.0\neffective: 2026-01-01\ndescription: d\npackages: []\nprofiles: []\nrequirements:\n  - {id: REQ-A, title: A, source: sandkasse}\n")},
+		"ruleset.yaml":         {Data: []byte("id: good\nversion: 1.0.0\neffective: 2026-01-01\ndescription: d\npackages: []\nprofiles: []\nrequirements:\n  - {id: REQ-A, title: A, source: sandkasse}\n")},
 		"policies/p.rego":      {Data: []byte(fixed)},
 		"policies/p_test.rego": {Data: []byte("package sandkasse.bad_test\n\nimport data.sandkasse.bad\n\ntest_a if count(bad.deny_a) == 1 with input as {\"resource\": {}}\n")},
 	}

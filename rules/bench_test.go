@@ -1,0 +1,62 @@
+package rules
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/sandkasse/sandkasse/validator/policy"
+)
+
+// journal is a DHO measurement-alert document of the size platforms send.
+const journal = `{"resourceType":"Bundle","type":"document","entry":[
+{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Composition","status":"final","type":{"coding":[{"system":"http://loinc.org","code":"34109-9"}]},"subject":{"identifier":{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"14835031048"},"display":"Kari Nordmann"},"date":"2026-11-20T09:00:00+01:00","title":"Oppfølgingsnotat"}},
+{"fullUrl":"urn:uuid:2","resource":{"resourceType":"DetectedIssue","status":"final","patient":{"identifier":{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"14835031048"},"display":"Kari Nordmann"}}},
+{"fullUrl":"urn:uuid:3","resource":{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"subject":{"identifier":{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"14835031048"},"display":"Kari Nordmann"},"effectiveDateTime":"2026-11-20T08:15:00+01:00",
+"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":150,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":95,"unit":"mmHg","system":"http://unitsofmeasure.org","code":"mm[Hg]"}}]}}]}`
+
+const observation = `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"identifier":{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"14835031048"},"display":"Kari Nordmann"},"effectiveDateTime":"2026-11-20T08:15:00+01:00","valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`
+
+func engine(b *testing.B, id string) *policy.Engine {
+	rs, err := Load(context.Background(), id)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := rs.Engine(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+func benchEval(b *testing.B, id string, in *policy.Input) {
+	e := engine(b, id)
+	ctx := context.Background()
+	if got, err := e.Eval(ctx, in); err != nil || len(got) != 0 {
+		b.Fatalf("findings %v, err %v", got, err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Eval(ctx, in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// One policy evaluation per resource: every rule of the rule set over one
+// input, JSON conversion included. Target: under 100µs.
+func BenchmarkDHOObservation(b *testing.B) {
+	benchEval(b, "dho-vkp", &policy.Input{Resource: json.RawMessage(observation)})
+}
+
+func BenchmarkDHOJournalBundle(b *testing.B) {
+	benchEval(b, "dho-vkp", &policy.Input{Resource: json.RawMessage(journal)})
+}
+
+func BenchmarkEPRExchange(b *testing.B) {
+	benchEval(b, "epr-smart-app", &policy.Input{
+		Exchange: &policy.Exchange{Method: "GET", URL: "https://epr.test/fhir/Observation?patient=123", Path: "/fhir/Observation",
+			Query: map[string][]string{"patient": {"123"}}, Headers: map[string][]string{"authorization": {"Bearer abc"}}, Status: 200},
+		Context: map[string]any{"scopes": []any{"patient/Observation.rs"}, "patient": "123"},
+	})
+}
