@@ -3,18 +3,36 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 
 	"github.com/sandkasse/sandkasse/validator"
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
 	"github.com/sandkasse/sandkasse/validator/report"
+	"github.com/sandkasse/sandkasse/validator/ruleset"
 	"github.com/sandkasse/sandkasse/validator/source"
 )
 
 const validateSynopsis = "[--format text|json|outcome] [--load PATH]... [--profile URL]... PATH...\n\n" +
 	"PATH is a JSON file, a directory (every *.json and *.ndjson below it), an NDJSON file\n" +
 	"(*.ndjson, one resource a line) or - for one document on stdin."
+
+// applyRuleSet makes a validation follow a rule set: its packages in the
+// registry, its identifier policy.
+func applyRuleSet(ctx context.Context, opts *validator.Options, dir string, packages []string) error {
+	rs, err := ruleset.Load(ctx, os.DirFS(dir), dir)
+	if err != nil {
+		return fmt.Errorf("rule set %s: %w", dir, err)
+	}
+	reg, err := rs.Resolve(packages)
+	if err != nil {
+		return fmt.Errorf("rule set %s: %w", dir, err)
+	}
+	opts.Registry = reg
+	opts.Identifiers = rs.Manifest.IdentifierPolicy()
+	return nil
+}
 
 func runValidate(ctx context.Context, args []string, io stdio) int {
 	fs := newFlags("validate", validateSynopsis, io.err)
@@ -26,6 +44,9 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 	maxLine := fs.Int("max-line-bytes", source.DefaultMaxLineBytes, "longest NDJSON line read, in bytes")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "documents validated in parallel")
 	timeout := fs.Duration("timeout", validator.DefaultTimeout, "longest time one document may take; its findings are then marked incomplete")
+	rulesDir := fs.String("rules", "", "validate under a rule set (directory): its packages are loaded and its identifier policy applies")
+	var packages multi
+	fs.Var(&packages, "packages", "with --rules: directory of FHIR packages for its name@version entries (repeatable; default as for rules test)")
 	paths, code, done := parseFlags(fs, args)
 	if done {
 		return code
@@ -50,12 +71,22 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 		return exitUsage
 	}
 	docMax := max(int(*maxBytes), *maxLine)
-	v, err := validator.New(validator.Options{
+	opts := validator.Options{
 		Limits:   fhirjson.Limits{MaxBytes: docMax},
 		Load:     loads,
 		Profiles: profiles,
 		Timeout:  *timeout,
-	})
+	}
+	if *rulesDir != "" {
+		if len(packages) == 0 {
+			packages = defaultPackagePath()
+		}
+		if err := applyRuleSet(ctx, &opts, *rulesDir, packages); err != nil {
+			fmt.Fprintln(io.err, "sandkasse validate:", err)
+			return exitUsage
+		}
+	}
+	v, err := validator.New(opts)
 	if err != nil {
 		fmt.Fprintln(io.err, "sandkasse validate:", err)
 		return exitUsage

@@ -283,3 +283,28 @@ func TestValidateInterrupted(t *testing.T) {
 }
 
 var _ io.Writer = failingWriter{}
+
+// --rules applies the rule set's identifier policy: the VKP test
+// municipality's organisation number fails its control digit, and
+// dho-vkp lists it as a known test identity.
+func TestValidateUnderRuleSet(t *testing.T) {
+	shared := filepath.Join("..", "..", "..", "shared", "profiles")
+	if _, err := os.Stat(shared); err != nil {
+		t.Skipf("no ../shared/profiles: %v", err)
+	}
+	f := filepath.Join(t.TempDir(), "org.json")
+	doc := `{"resourceType":"Organization","identifier":[{"system":"urn:oid:2.16.578.1.12.4.1.4.101","value":"314159265"}],"name":"Test"}`
+	if err := os.WriteFile(f, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, "", "validate", f); r.code != exitFindings || !strings.Contains(r.out, "identifier-orgnr-control-digit") {
+		t.Fatalf("without a rule set: exit %d\n%s", r.code, r.out)
+	}
+	r := runCLI(t, "", "validate", "--rules", filepath.Join("..", "..", "rules", "dho-vkp"), "--packages", shared, f)
+	if r.code != exitOK || strings.Contains(r.out, "identifier-orgnr") {
+		t.Fatalf("under dho-vkp: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	if r := runCLI(t, "", "validate", "--rules", t.TempDir(), f); r.code != exitUsage {
+		t.Fatalf("a directory that is no rule set: exit %d, want %d", r.code, exitUsage)
+	}
+}

@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sandkasse/sandkasse/validator/identifier"
+	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/nationalid"
 )
 
 // Manifest is ruleset.yaml. Every field but Suites is required.
@@ -32,6 +36,10 @@ type Manifest struct {
 	Profiles     []string      `yaml:"profiles" json:"profiles"`
 	Suites       []string      `yaml:"suites" json:"suites"`
 	Requirements []Requirement `yaml:"requirements" json:"requirements"`
+	// Identifiers sets how Norwegian identifier checks report for this rule
+	// set: real test material breaks the checksum rules, so severity, the
+	// control-digit rule and the known test identities are policy.
+	Identifiers *IdentifierRules `yaml:"identifiers,omitempty" json:"identifiers,omitempty"`
 
 	lines map[string]int // top-level key → line, for messages about values
 	items map[string][]int
@@ -43,6 +51,40 @@ type Requirement struct {
 	ID     string `yaml:"id" json:"id"`
 	Title  string `yaml:"title" json:"title"`
 	Source string `yaml:"source" json:"source"` // where it is stated: a specification and section, or "sandkasse"
+}
+
+// IdentifierRules is the manifest's identifiers section.
+type IdentifierRules struct {
+	Severity string   `yaml:"severity" json:"severity,omitempty"` // error (default) | warning | information
+	Rule     string   `yaml:"rule" json:"rule,omitempty"`         // either (default) | pre2032 | from2032
+	Allow    []string `yaml:"allow" json:"allow,omitempty"`       // values that pass whatever they are
+}
+
+// IdentifierPolicy is the validator policy the manifest asks for (the
+// default policy when it says nothing). The manifest has been checked, so
+// the values are known.
+func (m *Manifest) IdentifierPolicy() identifier.Policy {
+	var p identifier.Policy
+	r := m.Identifiers
+	if r == nil {
+		return p
+	}
+	if sev, ok := issue.ParseSeverity(r.Severity); ok {
+		p.Severity = &sev
+	}
+	switch r.Rule {
+	case "pre2032":
+		p.Rules = nationalid.Pre2032
+	case "from2032":
+		p.Rules = nationalid.From2032
+	}
+	if len(r.Allow) > 0 {
+		p.Allow = map[string]bool{}
+		for _, v := range r.Allow {
+			p.Allow[v] = true
+		}
+	}
+	return p
 }
 
 func (m *Manifest) line(key string) int { return m.lines[key] }
@@ -182,6 +224,24 @@ func parseManifest(c *collector, data []byte) (Manifest, time.Time) {
 		}
 		if strings.TrimSpace(r.Source) == "" {
 			c.add(ManifestFile, l, "requirements[%d] has no source (a specification, or \"sandkasse\")", i)
+		}
+	}
+	if r := m.Identifiers; r != nil {
+		l := m.line("identifiers")
+		switch r.Severity {
+		case "", "error", "warning", "information":
+		default:
+			c.add(ManifestFile, l, "identifiers.severity %q must be error, warning or information", r.Severity)
+		}
+		switch r.Rule {
+		case "", "either", "pre2032", "from2032":
+		default:
+			c.add(ManifestFile, l, "identifiers.rule %q must be either, pre2032 or from2032", r.Rule)
+		}
+		for i, v := range r.Allow {
+			if v == "" || strings.Trim(v, "0123456789") != "" {
+				c.add(ManifestFile, l, "identifiers.allow[%d] must be the digits of a known test identity", i)
+			}
 		}
 	}
 	return m, eff

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/sandkasse/sandkasse/validator/nationalid"
 )
 
 // A malformed rule set reports every problem at once, each at its line.
@@ -36,6 +38,9 @@ func TestMalformedReportsEverything(t *testing.T) {
 		{"policies/lonely.rego", 0, "policy without tests"},
 		{"policies/lonely.rego", 3, "http.send is not allowed"},
 		{"policies/p.rego", 3, "no custom.fix"},
+		{"ruleset.yaml", 19, `identifiers.severity "fatal"`},
+		{"ruleset.yaml", 19, `identifiers.rule "sometimes"`},
+		{"ruleset.yaml", 19, "identifiers.allow[0]"},
 	}
 	for _, w := range want {
 		found := false
@@ -85,5 +90,25 @@ func TestDigestIsContentOnly(t *testing.T) {
 	dc, _ := Digest(c)
 	if da != db || da == dc || !strings.HasPrefix(da, "sha256:") {
 		t.Errorf("digests %s %s %s", da, db, dc)
+	}
+}
+
+// A rule set's identifiers section becomes the validator's identifier
+// policy; without one the defaults hold.
+func TestIdentifierPolicy(t *testing.T) {
+	c := &collector{name: "x"}
+	m, _ := parseManifest(c, []byte("id: x\nversion: 1.0.0\neffective: 2026-01-01\ndescription: d\npackages: []\nprofiles: []\n"+
+		"requirements: [{id: R, title: t, source: sandkasse}]\n"+
+		"identifiers: {severity: warning, rule: pre2032, allow: [\"314159265\"]}\n"))
+	if len(c.ps) != 0 {
+		t.Fatalf("problems: %v", c.ps)
+	}
+	p := m.IdentifierPolicy()
+	if p.Severity == nil || p.Severity.String() != "warning" || p.Rules != nationalid.Pre2032 || !p.Allow["314159265"] {
+		t.Fatalf("policy %+v", p)
+	}
+	var none Manifest
+	if q := none.IdentifierPolicy(); q.Severity != nil || q.Allow != nil || q.Rules != nationalid.AcceptEither {
+		t.Fatalf("default policy %+v", q)
 	}
 }
