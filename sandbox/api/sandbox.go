@@ -330,6 +330,9 @@ type messageJSON struct {
 	Body    string      `json:"body,omitempty"`
 }
 
+// maxTrafficPage bounds one traffic listing.
+const maxTrafficPage = 50
+
 // traffic lists the tenant's recorded exchanges: ?after=SEQ&_count=N.
 func (h *sandboxRoutes) traffic(c *gin.Context) {
 	ctx := c.Request.Context()
@@ -351,7 +354,9 @@ func (h *sandboxRoutes) traffic(c *gin.Context) {
 			h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, "_count must be a positive integer")
 			return
 		}
-		limit = min(limit, 1000)
+		// Each exchange may hold 512 KiB of bodies: a page is kept small
+		// enough that a listing cannot take the server's memory.
+		limit = min(limit, maxTrafficPage)
 	}
 	xs, err := h.sb.Tenants.Traffic(ctx, c.Param("tenant"), after, limit)
 	if err != nil {

@@ -205,6 +205,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown sort param", a.Token, "GET", base + "/Patient?_sort=shoe", "", nil, 400, "unknown-search-parameter"},
 		{"bad date", a.Token, "GET", base + "/Patient?birthdate=yesterday", "", nil, 400, "invalid-search-parameter"},
 		{"bad count", a.Token, "GET", base + "/Patient?_count=-1", "", nil, 400, "invalid-search-parameter"},
+		{"offset past the bound", a.Token, "GET", base + "/Patient?_offset=9223372036854775807&_count=500", "", nil, 400, "invalid-search-parameter"},
+		{"If-None-Exist without criteria", a.Token, "POST", base + "/Patient", newPatient, []string{"If-None-Exist", "_summary=count"}, 400, "invalid-search-parameter"},
 		{"xml", a.Token, "GET", base + "/Patient?_format=xml", "", nil, 406, "unsupported-format"},
 		{"oversized", a.Token, "POST", base + "/Patient", huge, nil, 413, CodeBodyTooLarge},
 		{"no token", "", "GET", base + "/Patient", "", nil, 401, CodeUnauthenticated},

@@ -40,6 +40,9 @@ import (
 const (
 	DefaultCount = 20
 	MaxCount     = 500
+	// MaxOffset keeps _offset+_count far from overflowing, which would
+	// turn a next link into page one and send a client round for ever.
+	MaxOffset = 1 << 30
 )
 
 // Stable codes of the errors the mock EPR reports (OperationOutcome

@@ -170,6 +170,11 @@ func (s *Server) txCreate(ctx context.Context, tx store.Tx, p *parsed, id, ifNon
 		if fe != nil {
 			return written{}, fe
 		}
+		if len(q.Where) == 0 {
+			// Only result parameters (_count, _summary, …): that would
+			// match every resource of the type and hand one back.
+			return written{}, refuse(http.StatusBadRequest, "invalid", CodeBadParam, "If-None-Exist has no search criteria")
+		}
 		q.Count, q.Sort, q.Include, q.Total, q.Offset = 2, nil, nil, false, 0
 		page, err := tx.Search(ctx, q)
 		if err != nil {

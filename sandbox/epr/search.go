@@ -134,8 +134,8 @@ func (s *Server) resultParam(q *store.Query, typ, key string, values []string, l
 		q.Count = min(n, MaxCount)
 	case "_offset":
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return badParam("_offset must be a non-negative integer")
+		if err != nil || n < 0 || n > MaxOffset {
+			return badParam("_offset must be an integer from 0 to " + strconv.Itoa(MaxOffset))
 		}
 		q.Offset = n
 		return nil // not part of the self link's query; paging adds it

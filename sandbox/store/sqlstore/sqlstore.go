@@ -240,6 +240,8 @@ func (db *DB) Update(ctx context.Context, tenant string, fn func(store.Tx) error
 	if err != nil {
 		return err
 	}
+	// Rolls back if fn panics; after Commit it does nothing.
+	defer sqlTx.Rollback()
 	tx := &tx{db: db, tx: sqlTx, tenant: tenant}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()
