@@ -27,6 +27,7 @@ func Check(ext *element.Element, hostDef *spec.ElementDefinition, reg *spec.Regi
 		return nil // url is required: the structure pass reports it
 	}
 	url := urlEl.Value
+	shown := truncate(url, 200) // an instance's url can be any length
 	if ext.Parent != nil && ext.Parent.Type == "Extension" && !strings.Contains(url, ":") {
 		// A relative url names a part of a complex extension; its
 		// definition is a slice of the parent's, which the profile pass
@@ -37,19 +38,19 @@ func Check(ext *element.Element, hostDef *spec.ElementDefinition, reg *spec.Regi
 	report := func(sev issue.Severity, code, msg, fix string) {
 		l, c := at(ext)
 		out = append(out, issue.Issue{Severity: sev, Code: code, Type: "structure", Expression: ext.Path(),
-			Line: l, Column: c, Message: msg, Fix: fix, RuleID: url})
+			Line: l, Column: c, Message: msg, Fix: fix, RuleID: shown})
 	}
 	sd := reg.StructureDefinition(url)
 	if sd == nil {
 		if crossVersion.MatchString(url) {
 			report(issue.Information, "extension-cross-version",
-				fmt.Sprintf("the cross-version extension %s was not checked", url), "")
+				fmt.Sprintf("the cross-version extension %s was not checked", shown), "")
 		} else {
 			// Even the core namespace gets extensions after R4 (the
 			// extensions pack), so an unknown url is not an error by
 			// itself; a rule set can make it one. Say nothing was checked.
 			report(issue.Warning, "extension-unknown",
-				fmt.Sprintf("the extension %s could not be found, so its content was not checked", url),
+				fmt.Sprintf("the extension %s could not be found, so its content was not checked", shown),
 				"load the package that defines it (--load), or correct the url")
 		}
 		return out
@@ -270,4 +271,11 @@ func hasURL(reg *spec.Registry, resourceType string) bool {
 		}
 	}
 	return false
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }

@@ -33,6 +33,9 @@ type Node struct {
 	Str    string
 	Fields []Field // Object members in document order
 	Items  []*Node // Array items
+	// Index maps member names to their first position in Fields; a user
+	// of the tree may fill it for large objects.
+	Index map[string]int
 }
 
 // Field is one object member.

@@ -415,6 +415,7 @@ func (p *parser) object(depth int) *Node {
 	}
 	mark := len(p.fields)
 	defer func() { p.fields = p.fields[:mark] }()
+	var seen map[string]struct{}
 	for {
 		p.ws()
 		if p.pos >= len(p.data) {
@@ -446,11 +447,26 @@ func (p *parser) object(depth int) *Node {
 			return nil
 		}
 		f := Field{Name: name, NameOff: int32(nameOff), Value: v}
-		for _, g := range p.fields[mark:] {
-			if g.Name == name {
-				p.dups = append(p.dups, f)
-				break
+		if len(p.fields)-mark < 32 {
+			for _, g := range p.fields[mark:] {
+				if g.Name == name {
+					p.dups = append(p.dups, f)
+					break
+				}
 			}
+		} else {
+			// A large object gets a set of its names, so that thousands
+			// of members are not compared pairwise.
+			if seen == nil {
+				seen = make(map[string]struct{}, 64)
+				for _, g := range p.fields[mark:] {
+					seen[g.Name] = struct{}{}
+				}
+			}
+			if _, dup := seen[name]; dup {
+				p.dups = append(p.dups, f)
+			}
+			seen[name] = struct{}{}
 		}
 		p.fields = append(p.fields, f)
 		p.ws()

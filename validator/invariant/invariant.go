@@ -80,6 +80,7 @@ func Check(sites []structure.Site, opts Options, at Locate) issue.List {
 	var out issue.List
 	env := &fhirpath.Env{Model: opts.Model, MaxSteps: opts.MaxSteps, MemberOf: opts.MemberOf, Deadline: opts.Deadline}
 	var one [1]fhirpath.Item
+	var m memo
 	for _, s := range sites {
 		seen := 0
 		for _, d := range [2]*spec.ElementDefinition{s.Def, s.TypeRoot} {
@@ -103,7 +104,7 @@ func Check(sites []structure.Site, opts Options, at Locate) issue.List {
 				if seen > 0 && d == s.TypeRoot && s.Def.HasConstraint(c.Key) {
 					continue
 				}
-				out = append(out, evaluate(env, s.Elem, c, one[:], at)...)
+				out = append(out, evaluate(env, s.Elem, c, one[:], at, &m)...)
 			}
 			seen++
 		}
@@ -111,9 +112,9 @@ func Check(sites []structure.Site, opts Options, at Locate) issue.List {
 	return out
 }
 
-func evaluate(env *fhirpath.Env, e *element.Element, c *spec.Constraint, buf []fhirpath.Item, at Locate) issue.List {
-	if f := nativeRules[c.Key]; f != nil && (c.Expression == errata[c.Key].r4 || c.Expression == errata[c.Key].use) {
-		if f(e) {
+func evaluate(env *fhirpath.Env, e *element.Element, c *spec.Constraint, buf []fhirpath.Item, at Locate, m *memo) issue.List {
+	if f := nativeRules[c.Key]; f != nil && (c.Expression == nativeText[c.Key] || c.Expression == errata[c.Key].r4 || c.Expression == errata[c.Key].use) {
+		if f(e, m) {
 			return nil
 		}
 		return failed(e, c, at)

@@ -33,7 +33,8 @@ type checker struct {
 	out issue.List
 	// entries indexes each Bundle's entries by fullUrl, built once: every
 	// reference in a Bundle is resolved against it.
-	entries map[*element.Element]*bundleIndex
+	entries   map[*element.Element]*bundleIndex
+	contained map[*element.Element]map[string]bool
 }
 
 type bundleIndex struct {
@@ -83,6 +84,13 @@ func (c *checker) reference(s Site) {
 	host := s.Elem.Resource()
 	if strings.HasPrefix(ref, "#") {
 		c.local(s.Elem, ref, host)
+		return
+	}
+	if i := strings.IndexByte(ref, '?'); i > 0 && conditionalAllowed(s.Elem) {
+		// A conditional reference (Type?search) is resolved by the server
+		// when it processes a transaction or batch (R4 http.html,
+		// "Conditional References"); only its type can be checked here.
+		c.knownType(s.Elem, ref[:i], issue.Error)
 		return
 	}
 	typ, ok := c.refType(s.Elem, ref)
@@ -198,14 +206,31 @@ func (c *checker) local(e *element.Element, ref string, host *element.Element) {
 		container = host.Parent.Resource()
 	}
 	id := ref[1:]
-	for _, r := range container.Child("contained") {
-		if value(r, "id") == id {
-			return
-		}
+	if c.containedIDs(container)[id] {
+		return
 	}
 	c.add(e, issue.Error, "reference-local-unresolved",
 		fmt.Sprintf("unable to resolve the local reference '#%s': no contained resource has that id", truncate(id, 64)),
 		"add the contained resource, or correct the id")
+}
+
+// containedIDs returns the ids of a resource's contained resources, built
+// once per resource: a resource may carry thousands of local references.
+func (c *checker) containedIDs(r *element.Element) map[string]bool {
+	if ids, ok := c.contained[r]; ok {
+		return ids
+	}
+	ids := map[string]bool{}
+	for _, x := range r.Children {
+		if x.Name == "contained" {
+			ids[value(x, "id")] = true
+		}
+	}
+	if c.contained == nil {
+		c.contained = map[*element.Element]map[string]bool{}
+	}
+	c.contained[r] = ids
+	return ids
 }
 
 // enclosingBundle returns the nearest Bundle above e and the entry e is in.
@@ -216,4 +241,15 @@ func enclosingBundle(e *element.Element) (bundle, entry *element.Element) {
 		}
 	}
 	return nil, nil
+}
+
+// conditionalAllowed reports whether e sits in a transaction or batch
+// Bundle, the only place a conditional reference may stand.
+func conditionalAllowed(e *element.Element) bool {
+	b, _ := enclosingBundle(e)
+	if b == nil {
+		return false
+	}
+	t := value(b, "type")
+	return t == "transaction" || t == "batch"
 }

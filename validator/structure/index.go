@@ -24,6 +24,9 @@ type child struct {
 	contentPath string
 	repeats     bool
 	slot        int // index of def among the parent's children, for counting
+	// contentDef is the element a contentReference reuses: its
+	// constraints apply to the reusing element too (que-1 on nested items).
+	contentDef *spec.ElementDefinition
 	// typeDef caches the definition of typ. Shapes are shared by every
 	// registry that falls back to the same core, and a registry resolves a
 	// core type name to the core definition, so the first answer holds.
@@ -148,10 +151,12 @@ func shapeOf(sd *spec.StructureDefinition, path string) *shape {
 		if len(d.Type) > 0 {
 			tc = d.Type[0].FHIRType()
 		}
+		var contentDef *spec.ElementDefinition
 		if d.ContentReference != "" {
 			tc = contentType(elems, content)
+			contentDef = elementAt(elems, content)
 		}
-		s.byJSON[name] = &child{def: d, name: name, typ: tc, inline: inline, repeats: repeats, slot: slot, contentPath: content}
+		s.byJSON[name] = &child{def: d, name: name, typ: tc, inline: inline, repeats: repeats, slot: slot, contentPath: content, contentDef: contentDef}
 	}
 	v, _ := shapes.LoadOrStore(key, s)
 	return v.(*shape)
@@ -165,6 +170,16 @@ func hasChildren(elems []*spec.ElementDefinition, path string) bool {
 		}
 	}
 	return false
+}
+
+// elementAt returns the (unsliced) element at path.
+func elementAt(elems []*spec.ElementDefinition, path string) *spec.ElementDefinition {
+	for _, d := range elems {
+		if d.Path == path && d.SliceName == "" {
+			return d
+		}
+	}
+	return nil
 }
 
 // contentType is the type of the element a contentReference points at.

@@ -229,15 +229,16 @@ func (b *builder) objectShape(n *fhirjson.Node, sd *spec.StructureDefinition, s 
 			continue
 		}
 		var ext *fhirjson.Node
-		if name[0] == '_' && len(name) > 1 {
+		if len(name) > 1 && name[0] == '_' {
 			base := name[1:]
-			if n.Get(base) != nil {
-				continue // walked with its value
-			}
 			c := s.byJSON[base]
 			if c == nil || !isPrimitive(c.typ) {
+				// Only primitives have a "_name" companion.
 				b.unknown(f, e)
 				continue
+			}
+			if get(n, base) != nil {
+				continue // walked with its value
 			}
 			b.member(f, nil, f.Value, c, sd, e, cnt)
 			continue
@@ -250,7 +251,7 @@ func (b *builder) objectShape(n *fhirjson.Node, sd *spec.StructureDefinition, s 
 			continue
 		}
 		if isPrimitive(c.typ) {
-			ext = n.Get("_" + name)
+			ext = get(n, "_"+name)
 		}
 		b.member(f, f.Value, ext, c, sd, e, cnt)
 	}
@@ -272,6 +273,24 @@ func (b *builder) objectShape(n *fhirjson.Node, sd *spec.StructureDefinition, s 
 		b.reportAt(n.Off, issue.Error, "ele-1", "invariant", e.Path(),
 			"All FHIR elements must have a @value or children", "give the element a value or children other than id")
 	}
+}
+
+// get is Node.Get, except that a large object is indexed once: an object
+// with thousands of members would make a scan per member quadratic.
+func get(n *fhirjson.Node, name string) *fhirjson.Node {
+	if len(n.Fields) <= 32 {
+		return n.Get(name)
+	}
+	if n.Index == nil {
+		n.Index = make(map[string]int, len(n.Fields))
+		for i := len(n.Fields) - 1; i >= 0; i-- {
+			n.Index[n.Fields[i].Name] = i
+		}
+	}
+	if i, ok := n.Index[name]; ok {
+		return n.Fields[i].Value
+	}
+	return nil
 }
 
 func hasNonID(e *element.Element) bool {
@@ -369,6 +388,9 @@ func (b *builder) member(f *fhirjson.Field, value, ext *fhirjson.Node, c *child,
 			if x != nil && x.Kind == fhirjson.Null {
 				x = nil
 				if v == nil {
+					at := es[i]
+					b.reportAt(at.Off, issue.Error, "json-null", "structure", parent.Path()+"._"+c.name+"["+strconv.Itoa(i)+"]",
+						"null is not allowed here; in a primitive array a null in '_"+c.name+"' needs a value at the same index in '"+c.name+"'", "")
 					continue
 				}
 			}
@@ -438,7 +460,7 @@ func (b *builder) item(v, x *fhirjson.Node, c *child, sd *spec.StructureDefiniti
 		return
 	}
 	if c.inline {
-		b.res.Sites = append(b.res.Sites, Site{Elem: e, Def: c.def})
+		b.res.Sites = append(b.res.Sites, Site{Elem: e, Def: c.def, TypeRoot: c.contentDef})
 		b.objectShape(v, sd, c.valueShape(sd, c.contentPath), e)
 		return
 	}
