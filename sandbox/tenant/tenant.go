@@ -123,8 +123,11 @@ func (s *Service) Create(ctx context.Context, name, org string) (Created, error)
 	if err := s.st.CreateTenant(ctx, t); err != nil {
 		return Created{}, err
 	}
+	// Seeding and the token finish even if the caller goes away: a
+	// tenant without them could never be used, and nothing could repair it.
+	ctx = context.WithoutCancel(ctx)
 	if err := s.seed(ctx, t); err != nil {
-		return Created{}, err
+		return Created{}, fmt.Errorf("tenant %s was created but could not be seeded (run tenant reset): %w", t.ID, err)
 	}
 	tok, err := s.IssueToken(ctx, t.ID, s.ttl)
 	if err != nil {

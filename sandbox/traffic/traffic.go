@@ -35,7 +35,7 @@ func secret(name string) bool {
 		return true
 	}
 	return strings.Contains(n, "token") || strings.Contains(n, "secret") || strings.Contains(n, "password") ||
-		strings.Contains(n, "session") || strings.Contains(n, "api-key")
+		strings.Contains(n, "session") || strings.Contains(n, "api-key") || strings.Contains(n, "auth")
 }
 
 // Redact copies a header with credential values replaced.
