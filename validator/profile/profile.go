@@ -89,15 +89,19 @@ func (v *Validator) compile(url string) *compiled {
 	c := &compiled{}
 	raw := v.reg.StructureDefinition(url)
 	if raw == nil {
+		// Not cached: meta.profile urls come from instances, and a server
+		// must not keep an entry for every url it is sent.
 		c.err = fmt.Errorf("profile %s is not loaded", url)
-	} else if sd, err := v.snaps.Of(raw); err != nil {
+		return c
+	}
+	if sd, err := v.snaps.Of(raw); err != nil {
 		c.err = err
 	} else if x, err := v.reg.Elements(sd); err != nil {
 		c.err = fmt.Errorf("profile %s: %v", url, err)
 	} else {
 		c.sd, c.x = sd, x
 	}
-	got, _ := v.profiles.LoadOrStore(url, c)
+	got, _ := v.profiles.LoadOrStore(strings.Clone(url), c)
 	return got.(*compiled)
 }
 

@@ -153,17 +153,19 @@ func (s *Service) expand(url string, stack []string) (*codeSet, error) {
 	var set *codeSet
 	var err error
 	if vs == nil {
-		err = fmt.Errorf("ValueSet %s is not known", url)
-	} else {
-		set, err = s.expandVS(vs, append(stack, url))
+		// Not cached: the url may come from an instance, and a
+		// long-running server must not grow a cache entry per url it
+		// is sent.
+		return nil, fmt.Errorf("ValueSet %s is not known", url)
 	}
+	set, err = s.expandVS(vs, append(stack, url))
 	if set != nil {
 		set.seal()
 	}
 	// Expansions are computed without holding a lock, so two goroutines may
 	// both compute one; the first stored wins. Holding a per-URL lock
 	// instead could deadlock on ValueSets that import each other.
-	v, _ := s.vsCache.LoadOrStore(url, &vsEntry{set: set, err: err})
+	v, _ := s.vsCache.LoadOrStore(strings.Clone(url), &vsEntry{set: set, err: err})
 	e := v.(*vsEntry)
 	return e.set, e.err
 }

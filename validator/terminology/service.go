@@ -66,11 +66,14 @@ func (s *Service) codeSystem(url string) *csIndex {
 	if v, ok := s.csCache.Load(url); ok {
 		return v.(*csIndex)
 	}
-	var x *csIndex
-	if cs := s.reg.CodeSystem(url); cs != nil {
-		x = newCSIndex(cs)
+	cs := s.reg.CodeSystem(url)
+	if cs == nil {
+		// Unknown systems (SNOMED CT, LOINC, anything an instance names)
+		// are not cached: a server would otherwise keep an entry for every
+		// system url it is ever sent.
+		return nil
 	}
-	v, _ := s.csCache.LoadOrStore(url, x)
+	v, _ := s.csCache.LoadOrStore(strings.Clone(url), newCSIndex(cs))
 	return v.(*csIndex)
 }
 

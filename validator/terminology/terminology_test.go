@@ -1,6 +1,7 @@
 package terminology
 
 import (
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -330,5 +331,25 @@ func BenchmarkColdExpansion(b *testing.B) {
 	for b.Loop() {
 		s := New(reg)
 		s.ValidateCode(acctType, actCode, "AE", "")
+	}
+}
+
+// Lookups of systems and value sets that do not exist must not be cached:
+// the urls come from instances, and a server would grow an entry per url.
+func TestUnknownURLsAreNotCached(t *testing.T) {
+	s := New(r4.NewRegistry())
+	for i := 0; i < 100; i++ {
+		u := "http://example.org/unknown/" + strconv.Itoa(i)
+		s.KnowsSystem(u)
+		s.ValidateCode(u, "http://example.org/cs", "x", "")
+	}
+	n := 0
+	s.csCache.Range(func(_, _ any) bool { n++; return true })
+	s.vsCache.Range(func(_, _ any) bool { n++; return true })
+	if n != 0 {
+		t.Fatalf("%d cache entries for urls that resolve to nothing", n)
+	}
+	if !s.KnowsSystem("http://hl7.org/fhir/administrative-gender") {
+		t.Fatal("a core CodeSystem is not known")
 	}
 }
