@@ -196,7 +196,7 @@ func (s *server) check(ctx context.Context, body []byte, urlType string) (int, v
 		}
 		if res != nil {
 			start := int(res.Off)
-			target, typ = body[start:valueEnd(body, start)], resourceType(res)
+			target, typ = body[start:fhirjson.ValueEnd(body, start)], resourceType(res)
 			line, col = doc.Position(res.Off)
 		}
 	}
@@ -258,30 +258,6 @@ func shift(l issue.List, line, col int) {
 		}
 		l[i].Line += line - 1
 	}
-}
-
-// valueEnd returns the offset just past the JSON value starting at off. The
-// document has been parsed already, so only strings and nesting matter.
-func valueEnd(data []byte, off int) int {
-	depth := 0
-	for i := off; i < len(data); i++ {
-		switch data[i] {
-		case '"':
-			for i++; i < len(data) && data[i] != '"'; i++ {
-				if data[i] == '\\' {
-					i++
-				}
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
-		}
-	}
-	return len(data)
 }
 
 func fail(c *gin.Context, status int, typ, code, msg string) {

@@ -188,21 +188,6 @@ func TestParametersPositionsAreInTheRequest(t *testing.T) {
 	}
 }
 
-func TestValueEnd(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want int
-	}{
-		{`{"a":"}\"]"} tail`, 12},
-		{`[1,[2],{"b":[]}],`, 16},
-		{`{}`, 2},
-	} {
-		if got := valueEnd([]byte(tc.in), 0); got != tc.want {
-			t.Errorf("valueEnd(%q) = %d, want %d", tc.in, got, tc.want)
-		}
-	}
-}
-
 // The access log is for operations: it must carry the route template, never
 // the URL or anything from the body, since both can hold patient data.
 func TestAccessLogCarriesNoPatientData(t *testing.T) {

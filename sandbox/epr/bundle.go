@@ -81,7 +81,7 @@ func (s *Server) Bundle(ctx context.Context, req *Request) Response {
 		if len(refs) > 0 {
 			start := int(entries[i].Get("resource").Off)
 			if edits := referenceEdits(p.body, entries[i].Get("resource"), refs, start, nil); len(edits) > 0 {
-				body := apply(p.body[start:valueEnd(p.body, start)], edits)
+				body := apply(p.body[start:fhirjson.ValueEnd(p.body, start)], edits)
 				np, fe := s.parse(body, o.typ)
 				if fe != nil {
 					return errResponse(atEntry(fe, i, o.typ))
@@ -238,7 +238,7 @@ func (s *Server) readEntry(req *Request, data []byte, e *fhirjson.Node, i int) (
 		if r == nil || r.Kind != fhirjson.Object {
 			return o, badBundle("a " + o.method + " entry needs a resource")
 		}
-		p, fe := s.parse(data[r.Off:valueEnd(data, int(r.Off))], o.typ)
+		p, fe := s.parse(data[r.Off:fhirjson.ValueEnd(data, int(r.Off))], o.typ)
 		if fe != nil {
 			return o, fe
 		}

@@ -10,55 +10,8 @@ import (
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
 )
 
-// valueEnd returns the offset just past the JSON value starting at off in a
-// document that has been parsed already.
-func valueEnd(data []byte, off int) int {
-	switch data[off] {
-	case '"':
-		for i := off + 1; i < len(data); i++ {
-			switch data[i] {
-			case '\\':
-				i++
-			case '"':
-				return i + 1
-			}
-		}
-		return len(data)
-	case '{', '[':
-		depth := 0
-		for i := off; i < len(data); i++ {
-			switch data[i] {
-			case '"':
-				for i++; i < len(data) && data[i] != '"'; i++ {
-					if data[i] == '\\' {
-						i++
-					}
-				}
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return len(data)
-	default: // number, true, false, null
-		i := off
-		for i < len(data) {
-			switch data[i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return i
-			}
-			i++
-		}
-		return i
-	}
-}
-
 func raw(data []byte, n *fhirjson.Node) []byte {
-	return data[n.Off:valueEnd(data, int(n.Off))]
+	return data[n.Off:fhirjson.ValueEnd(data, int(n.Off))]
 }
 
 func str(n *fhirjson.Node, name string) string {
@@ -171,7 +124,7 @@ func referenceEdits(data []byte, n *fhirjson.Node, m map[string]string, base int
 					var b bytes.Buffer
 					writeString(&b, to)
 					start := int(f.Value.Off)
-					out = append(out, edit{start - base, valueEnd(data, start) - base, b.Bytes()})
+					out = append(out, edit{start - base, fhirjson.ValueEnd(data, start) - base, b.Bytes()})
 				}
 				continue
 			}

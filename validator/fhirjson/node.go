@@ -156,3 +156,51 @@ func position(data []byte, lines []int32, off int32) (int, int) {
 	}
 	return i + 1, runeCount(data[start:off]) + 1
 }
+
+// ValueEnd returns the offset just past the JSON value that starts at off
+// in a document Parse accepted (so only strings and nesting need care):
+// with Node.Off it gives a value's bytes without re-serialising them.
+func ValueEnd(data []byte, off int) int {
+	switch data[off] {
+	case '"':
+		for i := off + 1; i < len(data); i++ {
+			switch data[i] {
+			case '\\':
+				i++
+			case '"':
+				return i + 1
+			}
+		}
+		return len(data)
+	case '{', '[':
+		depth := 0
+		for i := off; i < len(data); i++ {
+			switch data[i] {
+			case '"':
+				for i++; i < len(data) && data[i] != '"'; i++ {
+					if data[i] == '\\' {
+						i++
+					}
+				}
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(data)
+	default: // number, true, false, null
+		i := off
+		for i < len(data) {
+			switch data[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i
+			}
+			i++
+		}
+		return i
+	}
+}

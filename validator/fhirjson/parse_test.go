@@ -244,3 +244,21 @@ func TestPositionOrderIndependent(t *testing.T) {
 	check(back)
 	check(mixed)
 }
+
+func TestValueEnd(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{`{"a":"}\"]"} tail`, 12},
+		{`[1,[2],{"b":[]}],`, 16},
+		{`{}`, 2},
+		{`"x\"y",`, 6},
+		{`-12.5e3]`, 7},
+		{`true,`, 4},
+	} {
+		if got := ValueEnd([]byte(tc.in), 0); got != tc.want {
+			t.Errorf("ValueEnd(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
