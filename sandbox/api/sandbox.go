@@ -22,6 +22,7 @@ import (
 	"github.com/sandkasse/sandkasse/sandbox/store"
 	"github.com/sandkasse/sandkasse/sandbox/tenant"
 	"github.com/sandkasse/sandkasse/sandbox/traffic"
+	"github.com/sandkasse/sandkasse/sandbox/vkp"
 )
 
 // Sandbox wires the tenant routes: the mock EPR under /t/{tenant}/fhir,
@@ -39,6 +40,9 @@ type Sandbox struct {
 	// PublicURL, when set, is the sandbox's external base URL (links and
 	// Location headers); otherwise they are built from the request's Host.
 	PublicURL string
+	// VKP is the mock VKP under /t/{tenant}/vkp (nil: one over EPR,
+	// Tenants, Traffic and the handler's validator).
+	VKP *vkp.Server
 }
 
 // Codes of the sandbox edge.
@@ -72,6 +76,14 @@ func (s *server) mountSandbox(r *gin.Engine, sb *Sandbox) {
 	f.GET("/:type/:id/_history/:vid", h.vread)
 	t.GET("/traffic", h.authenticate, h.traffic)
 
+	if sb.VKP == nil {
+		sb.VKP = vkp.New(vkp.Options{EPR: sb.EPR, Tenants: sb.Tenants, Validator: s.v, Traffic: sb.Traffic, MaxBody: s.max})
+	}
+	t.POST("/vkp/helseid/connect/token", h.vkpToken)
+	t.POST("/vkp/epj/r4/:orgnr/:resource/_search", h.vkpSearch)
+	t.POST("/vkp/epj/r4/:orgnr/:resource", h.vkpJournal)
+	t.POST("/vkp/clients", h.authenticate, h.vkpRegister)
+
 	a := r.Group("/admin", h.admin)
 	a.GET("/tenants", h.listTenants)
 	a.POST("/tenants", h.createTenant)
@@ -90,6 +102,31 @@ func (h *sandboxRoutes) base(c *gin.Context) string {
 		scheme = p
 	}
 	return scheme + "://" + c.Request.Host + "/t/" + c.Param("tenant") + "/fhir"
+}
+
+// vkpBase is the absolute URL of the tenant's mock VKP.
+func (h *sandboxRoutes) vkpBase(c *gin.Context) string {
+	return strings.TrimSuffix(h.base(c), "/fhir") + "/vkp"
+}
+
+func (h *sandboxRoutes) vkpToken(c *gin.Context) {
+	h.sb.VKP.Token(c.Writer, c.Request, c.Param("tenant"), h.vkpBase(c)+"/helseid/connect/token")
+}
+
+func (h *sandboxRoutes) vkpSearch(c *gin.Context) {
+	h.sb.VKP.Search(c.Writer, c.Request, c.Param("tenant"), c.Param("orgnr"), c.Param("resource"), h.vkpBase(c))
+}
+
+func (h *sandboxRoutes) vkpJournal(c *gin.Context) {
+	if c.Param("resource") != "Bundle" {
+		h.refuse(c, http.StatusNotFound, "not-found", CodeRouteNotFound, "the mock VKP takes POST .../{orgnr}/Bundle (journaling) and POST .../{orgnr}/{resource}/_search")
+		return
+	}
+	h.sb.VKP.Journal(c.Writer, c.Request, c.Param("tenant"), c.Param("orgnr"), h.vkpBase(c))
+}
+
+func (h *sandboxRoutes) vkpRegister(c *gin.Context) {
+	h.sb.VKP.RegisterClient(c.Writer, c.Request, c.Param("tenant"))
 }
 
 func (h *sandboxRoutes) send(c *gin.Context, resp epr.Response) {
