@@ -1,0 +1,374 @@
+package vkp_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/sandkasse/sandkasse/sandbox/api"
+	"github.com/sandkasse/sandkasse/sandbox/epr"
+	"github.com/sandkasse/sandkasse/sandbox/store/sqlite"
+	"github.com/sandkasse/sandkasse/sandbox/tenant"
+	"github.com/sandkasse/sandkasse/sandbox/traffic"
+	"github.com/sandkasse/sandkasse/sandbox/vkp"
+	"github.com/sandkasse/sandkasse/validator"
+)
+
+const (
+	org      = "312345674"
+	otherOrg = "974760673"
+	host     = "http://example.com"
+)
+
+var (
+	sharedV     *validator.Validator
+	sharedVOnce sync.Once
+)
+
+// vkpValidator is the validator loaded with the VKP profiles.
+func vkpValidator(t testing.TB) *validator.Validator {
+	sharedVOnce.Do(func() {
+		v, err := validator.New(validator.Options{Load: []string{"../../../shared/profiles/no-basis-2.2.0", "../../../shared/profiles/vkp-r4-0.9.0"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sharedV = v
+	})
+	if sharedV == nil {
+		t.Fatal("no validator")
+	}
+	return sharedV
+}
+
+type fixture struct {
+	h       http.Handler
+	vkp     *vkp.Server
+	tenants *tenant.Service
+	clock   *clock
+}
+
+type clock struct {
+	mu sync.Mutex
+	d  time.Duration
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.d)
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.d += d
+	c.mu.Unlock()
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := vkpValidator(t)
+	f := &fixture{clock: &clock{}}
+	f.tenants = tenant.New(tenant.Options{Store: st, Patients: 3, Days: 2})
+	rec := traffic.New(st)
+	t.Cleanup(func() { rec.Close(); st.Close() })
+	e := epr.New(epr.Options{Store: st, Validator: v})
+	f.vkp = vkp.New(vkp.Options{EPR: e, Tenants: f.tenants, Validator: v, Traffic: rec, Now: f.clock.now})
+	f.h = api.New(api.Config{Validator: v, Logger: slog.New(slog.DiscardHandler), Sandbox: &api.Sandbox{
+		EPR: e, Tenants: f.tenants, Auth: f.tenants, Traffic: rec, VKP: f.vkp}})
+	return f
+}
+
+func (f *fixture) tenant(t *testing.T) tenant.Created {
+	t.Helper()
+	c, err := f.tenants.Create(context.Background(), "Testkommune", org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// client is a registered client with its private key.
+type client struct {
+	id  string
+	key crypto.Signer
+	alg jose.SignatureAlgorithm
+}
+
+func newKey(t *testing.T, alg jose.SignatureAlgorithm) crypto.Signer {
+	t.Helper()
+	var k crypto.Signer
+	var err error
+	switch alg {
+	case jose.RS256:
+		k, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.EdDSA:
+		_, k, err = ed25519.GenerateKey(rand.Reader)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func (f *fixture) register(t *testing.T, tenantID, id string, alg jose.SignatureAlgorithm, orgs []string, scopes ...string) client {
+	t.Helper()
+	k := newKey(t, alg)
+	err := f.vkp.Register().Put(tenantID, vkp.Client{ID: id, Key: jose.JSONWebKey{Key: k.Public(), Algorithm: string(alg)},
+		VKPID: "Leverandor_DHO_Testkommune", Orgs: orgs, Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client{id: id, key: k, alg: alg}
+}
+
+type assertion struct {
+	iss, sub, aud, jti string
+	exp                time.Duration
+	key                crypto.Signer // nil: the client's
+}
+
+func (c client) assert(t *testing.T, tenantID string, a assertion) string {
+	t.Helper()
+	key := a.key
+	if key == nil {
+		key = c.key
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: c.alg, Key: key}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.iss == "" {
+		a.iss = c.id
+	}
+	if a.sub == "" {
+		a.sub = c.id
+	}
+	if a.aud == "" {
+		a.aud = host + "/t/" + tenantID + "/vkp/helseid/connect/token"
+	}
+	if a.jti == "" {
+		a.jti = rand.Text()
+	}
+	if a.exp == 0 {
+		a.exp = 60 * time.Second
+	}
+	now := time.Now()
+	s, err := jwt.Signed(signer).Claims(jwt.Claims{Issuer: a.iss, Subject: a.sub, Audience: jwt.Audience{a.aud}, ID: a.jti,
+		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(a.exp))}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   string
+	json   map[string]any
+}
+
+func (f *fixture) do(t *testing.T, method, path, contentType, body string, hdr ...string) resp {
+	t.Helper()
+	req := httptest.NewRequest(method, host+path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	f.h.ServeHTTP(rec, req)
+	r := resp{status: rec.Code, header: rec.Header(), body: rec.Body.String()}
+	json.Unmarshal(rec.Body.Bytes(), &r.json)
+	return r
+}
+
+func (f *fixture) token(t *testing.T, tenantID, assertion string, extra ...string) resp {
+	t.Helper()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {vkp.AssertionType}, "client_assertion": {assertion}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		form.Set(extra[i], extra[i+1])
+	}
+	return f.do(t, "POST", "/t/"+tenantID+"/vkp/helseid/connect/token", "application/x-www-form-urlencoded", form.Encode())
+}
+
+// accessToken gets a token for c or fails the test.
+func (f *fixture) accessToken(t *testing.T, tenantID string, c client) string {
+	t.Helper()
+	r := f.token(t, tenantID, c.assert(t, tenantID, assertion{}))
+	if r.status != 200 {
+		t.Fatalf("token: %d %s", r.status, r.body)
+	}
+	return r.json["access_token"].(string)
+}
+
+func (f *fixture) search(t *testing.T, tenantID, orgnr, resource, token, form string, hdr ...string) resp {
+	t.Helper()
+	h := []string{"ServiceCodes", "dho"}
+	if token != "" {
+		h = append(h, "Authorization", "Bearer "+token)
+	}
+	return f.do(t, "POST", "/t/"+tenantID+"/vkp/epj/r4/"+orgnr+"/"+resource+"/_search", "application/x-www-form-urlencoded", form, append(h, hdr...)...)
+}
+
+var allRead = []string{"nhn:vkp/api/user/patient.read", "nhn:vkp/api/user/episodeofcare.read", "nhn:vkp/api/user/observation.read"}
+
+func TestTokenThenSearch(t *testing.T) {
+	f := newFixture(t)
+	ten := f.tenant(t).Tenant
+	for _, alg := range []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA} {
+		t.Run(string(alg), func(t *testing.T) {
+			c := f.register(t, ten.ID, "client-"+string(alg), alg, nil, allRead...)
+			r := f.token(t, ten.ID, c.assert(t, ten.ID, assertion{}), "scope", "nhn:vkp/api/user/patient.read")
+			if r.status != 200 || r.json["token_type"] != "Bearer" || r.json["vkp-id"] != "Leverandor_DHO_Testkommune" ||
+				r.json["scope"] != "nhn:vkp/api/user/patient.read" || r.header.Get("Cache-Control") != "no-store" {
+				t.Fatalf("token: %d %s", r.status, r.body)
+			}
+			tok := r.json["access_token"].(string)
+			s := f.search(t, ten.ID, org, "Patient", tok, "_count=2")
+			if s.status != 200 || s.json["resourceType"] != "Bundle" || s.json["type"] != "searchset" {
+				t.Fatalf("search: %d %s", s.status, s.body)
+			}
+			es, _ := s.json["entry"].([]any)
+			if len(es) == 0 {
+				t.Fatalf("search found nothing: %s", s.body)
+			}
+			full := es[0].(map[string]any)["fullUrl"].(string)
+			if !strings.HasPrefix(full, host+"/t/"+ten.ID+"/vkp/epj/r4/"+org+"/Patient/") {
+				t.Errorf("fullUrl %s", full)
+			}
+			// Only the granted scope: Observation was not requested.
+			if s := f.search(t, ten.ID, org, "Observation", tok, ""); s.status != 403 {
+				t.Errorf("observation without the scope: %d", s.status)
+			}
+		})
+	}
+}
+
+func TestTokenRefusals(t *testing.T) {
+	f := newFixture(t)
+	ten := f.tenant(t).Tenant
+	c := f.register(t, ten.ID, "dho-client", jose.ES256, nil, allRead...)
+	other := newKey(t, jose.ES256)
+	replayed := c.assert(t, ten.ID, assertion{})
+	if r := f.token(t, ten.ID, replayed); r.status != 200 {
+		t.Fatalf("first use: %d %s", r.status, r.body)
+	}
+	cases := []struct {
+		name   string
+		a      string
+		extra  []string
+		status int
+		code   string
+	}{
+		{"forged (wrong key)", c.assert(t, ten.ID, assertion{key: other}), nil, 401, "invalid_client"},
+		{"replayed jti", replayed, nil, 401, "invalid_client"},
+		{"wrong audience", c.assert(t, ten.ID, assertion{aud: host + "/t/" + ten.ID + "/fhir"}), nil, 401, "invalid_client"},
+		{"exp too far ahead", c.assert(t, ten.ID, assertion{exp: 10 * time.Minute}), nil, 401, "invalid_client"},
+		{"expired", c.assert(t, ten.ID, assertion{exp: -time.Second}), nil, 401, "invalid_client"},
+		{"sub is not the client", c.assert(t, ten.ID, assertion{sub: "someone"}), nil, 401, "invalid_client"},
+		{"unknown client", c.assert(t, ten.ID, assertion{iss: "nobody", sub: "nobody"}), nil, 401, "invalid_client"},
+		{"client_id differs from iss", c.assert(t, ten.ID, assertion{}), []string{"client_id", "other"}, 401, "invalid_client"},
+		{"not a JWT", "abc.def", nil, 401, "invalid_client"},
+		{"unregistered scope", c.assert(t, ten.ID, assertion{}), []string{"scope", "nhn:vkp/api/user/condition.read"}, 400, "invalid_scope"},
+		{"wrong grant type", c.assert(t, ten.ID, assertion{}), []string{"grant_type", "password"}, 400, "unsupported_grant_type"},
+		{"wrong assertion type", c.assert(t, ten.ID, assertion{}), []string{"client_assertion_type", "secret"}, 400, "invalid_request"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.token(t, ten.ID, tc.a, tc.extra...)
+			if r.status != tc.status || r.json["error"] != tc.code || r.json["access_token"] != nil {
+				t.Errorf("%d %s, want %d %s", r.status, r.body, tc.status, tc.code)
+			}
+		})
+	}
+	// A client of another tenant cannot get a token here.
+	ten2, err := f.tenants.Create(context.Background(), "Annen", org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := f.token(t, ten2.Tenant.ID, c.assert(t, ten2.Tenant.ID, assertion{})); r.status != 401 {
+		t.Errorf("client of another tenant: %d %s", r.status, r.body)
+	}
+}
+
+func TestSearchRefusals(t *testing.T) {
+	f := newFixture(t)
+	ten := f.tenant(t).Tenant
+	c := f.register(t, ten.ID, "dho-client", jose.EdDSA, nil, allRead...)
+	tok := f.accessToken(t, ten.ID, c)
+	// A second client registered for another municipality makes that org
+	// number one of the tenant's, but not one dho-client may call.
+	c2 := f.register(t, ten.ID, "other-client", jose.ES256, []string{otherOrg}, allRead...)
+	tok2 := f.accessToken(t, ten.ID, c2)
+	ten2, err := f.tenants.Create(context.Background(), "Annen", org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3 := f.register(t, ten2.Tenant.ID, "dho-client", jose.ES256, nil, allRead...)
+	tok3 := f.accessToken(t, ten2.Tenant.ID, c3)
+
+	cases := []struct {
+		name        string
+		orgnr, typ  string
+		token, form string
+		hdr         []string
+		status      int
+		code        string
+	}{
+		{"no token", org, "Patient", "", "", nil, 401, vkp.CodeUnauthenticated},
+		{"invalid token", org, "Patient", "skvkp_nonsense", "", nil, 401, vkp.CodeUnauthenticated},
+		{"developer token", org, "Patient", "skdev_whatever", "", nil, 401, vkp.CodeUnauthenticated},
+		{"token of another tenant", org, "Patient", tok3, "", nil, 401, vkp.CodeUnauthenticated},
+		{"missing ServiceCodes", org, "Patient", tok, "", []string{"ServiceCodes", ""}, 400, vkp.CodeServiceCode},
+		{"unknown ServiceCodes", org, "Patient", tok, "", []string{"ServiceCodes", "xyz"}, 400, vkp.CodeServiceCode},
+		{"org not the tenant's", "999999999", "Patient", tok, "", nil, 403, vkp.CodeOrgNotAllowed},
+		{"org of the tenant the client may not call", otherOrg, "Patient", tok, "", nil, 403, vkp.CodeOrgNotAllowed},
+		{"client for the other org calling the tenant's", org, "Patient", tok2, "", nil, 403, vkp.CodeOrgNotAllowed},
+		{"missing scope", org, "Condition", tok, "", nil, 403, vkp.CodeScope},
+		{"unknown search parameter", org, "Patient", tok, "nonsense=1", nil, 400, epr.CodeUnknownParam},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := f.search(t, ten.ID, tc.orgnr, tc.typ, tc.token, tc.form, tc.hdr...)
+			if r.status != tc.status || r.json["resourceType"] != "OperationOutcome" || !strings.Contains(r.body, `"`+tc.code+`"`) {
+				t.Errorf("%d %s, want %d %s", r.status, r.body, tc.status, tc.code)
+			}
+			if r.status == 401 && r.header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+	}
+	// The other client reaches its own municipality (listed in the register).
+	if r := f.search(t, ten.ID, otherOrg, "Patient", tok2, ""); r.status != 200 {
+		t.Errorf("listed org: %d %s", r.status, r.body)
+	}
+	// An expired access token.
+	f.clock.advance(vkp.TokenLife + time.Second)
+	if r := f.search(t, ten.ID, org, "Patient", tok, ""); r.status != 401 || !strings.Contains(r.body, "expired") {
+		t.Errorf("expired token: %d %s", r.status, r.body)
+	}
+}
