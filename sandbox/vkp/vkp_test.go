@@ -372,3 +372,115 @@ func TestSearchRefusals(t *testing.T) {
 		t.Errorf("expired token: %d %s", r.status, r.body)
 	}
 }
+
+func TestTrafficWithoutSecrets(t *testing.T) {
+	f := newFixture(t)
+	cr := f.tenant(t)
+	ten := cr.Tenant
+	// Register over HTTP with the developer token.
+	k := newKey(t, jose.ES256)
+	jwk, _ := json.Marshal(jose.JSONWebKey{Key: k.Public(), Algorithm: "ES256"})
+	reg := `{"client_id":"http-client","jwk":` + string(jwk) + `,"vkp_id":"Lev_Sys_Kommune","scopes":["nhn:vkp/api/user/patient.read"]}`
+	if r := f.do(t, "POST", "/t/"+ten.ID+"/vkp/clients", "application/json", reg); r.status != 401 {
+		t.Errorf("registration without a token: %d", r.status)
+	}
+	if r := f.do(t, "POST", "/t/"+ten.ID+"/vkp/clients", "application/json", reg, "Authorization", "Bearer "+cr.Token); r.status != 201 {
+		t.Fatalf("registration: %d %s", r.status, r.body)
+	}
+	priv, _ := json.Marshal(jose.JSONWebKey{Key: k, Algorithm: "ES256"})
+	if r := f.do(t, "POST", "/t/"+ten.ID+"/vkp/clients", "application/json",
+		strings.Replace(reg, string(jwk), string(priv), 1), "Authorization", "Bearer "+cr.Token); r.status != 400 {
+		t.Errorf("a private key registered: %d %s", r.status, r.body)
+	}
+	c := client{id: "http-client", key: k, alg: jose.ES256}
+	a := c.assert(t, ten.ID, assertion{})
+	tr := f.token(t, ten.ID, a)
+	if tr.status != 200 {
+		t.Fatalf("token: %d %s", tr.status, tr.body)
+	}
+	tok := tr.json["access_token"].(string)
+	if r := f.search(t, ten.ID, org, "Patient", tok, "_count=1"); r.status != 200 {
+		t.Fatalf("search: %d %s", r.status, r.body)
+	}
+	r := f.do(t, "GET", "/t/"+ten.ID+"/traffic", "", "", "Authorization", "Bearer "+cr.Token)
+	if r.status != 200 {
+		t.Fatalf("traffic: %d %s", r.status, r.body)
+	}
+	for _, secret := range []string{a, tok, cr.Token} {
+		if strings.Contains(r.body, secret) {
+			t.Fatal("a secret is in the recorded traffic")
+		}
+	}
+	routes := map[string]int{}
+	for _, e := range r.json["entry"].([]any) {
+		routes[e.(map[string]any)["route"].(string)]++
+	}
+	for _, want := range []string{"/t/:tenant/vkp/clients", "/t/:tenant/vkp/helseid/connect/token", "/t/:tenant/vkp/epj/r4/:orgnr/:resource/_search"} {
+		if routes[want] == 0 {
+			t.Errorf("no exchange recorded on %s: %v", want, routes)
+		}
+	}
+	if !strings.Contains(r.body, "client_assertion=%5Bredacted%5D") || !strings.Contains(r.body, `Bearer [redacted]`) {
+		t.Errorf("the redaction markers are missing: %s", r.body)
+	}
+}
+
+func documentBundle(obsStatus string) string {
+	return `{"resourceType":"Bundle","type":"document","identifier":{"system":"urn:ietf:rfc:3986","value":"urn:uuid:6f1c9a0e-2b7d-4c1e-9a55-0c3f1e2d4b10"},
+"timestamp":"2026-11-20T10:00:00+01:00","entry":[
+{"fullUrl":"urn:uuid:0a8e8b1c-1d2e-4f3a-8b4c-5d6e7f8a9b01","resource":{"resourceType":"Composition","status":"final",
+ "type":{"coding":[{"system":"http://loinc.org","code":"11506-3"}]},"subject":{"display":"Test Testesen"},
+ "date":"2026-11-20T10:00:00+01:00","author":[{"display":"Sykepleier Sandkasse"}],"title":"Oppfølging av målevarsel",
+ "section":[{"title":"Notat","text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">Blodtrykk kontrollert, ingen tiltak.</div>"},
+ "entry":[{"reference":"urn:uuid:0a8e8b1c-1d2e-4f3a-8b4c-5d6e7f8a9b02"},{"reference":"urn:uuid:0a8e8b1c-1d2e-4f3a-8b4c-5d6e7f8a9b03"}]}]}},
+{"fullUrl":"urn:uuid:0a8e8b1c-1d2e-4f3a-8b4c-5d6e7f8a9b02","resource":{"resourceType":"DetectedIssue","status":"final",
+ "implicated":[{"reference":"urn:uuid:0a8e8b1c-1d2e-4f3a-8b4c-5d6e7f8a9b03"}],"detail":"Blodtrykk over grenseverdi"}},
+{"fullUrl":"urn:uuid:0a8e8b1c-1d2e-4f3a-8b4c-5d6e7f8a9b03","resource":{"resourceType":"Observation","status":"` + obsStatus + `",
+ "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],
+ "code":{"coding":[{"system":"http://loinc.org","code":"8867-4","display":"Heart rate"}]},"subject":{"display":"Test Testesen"},
+ "effectiveDateTime":"2026-11-20T09:00:00+01:00","valueQuantity":{"value":112,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}}]}`
+}
+
+func TestJournal(t *testing.T) {
+	f := newFixture(t)
+	cr := f.tenant(t)
+	ten := cr.Tenant
+	c := f.register(t, ten.ID, "dho-client", jose.ES256, nil, "nhn:vkp/api/user/bundle.write", "nhn:vkp/api/user/patient.read")
+	tok := f.accessToken(t, ten.ID, c)
+	path := "/t/" + ten.ID + "/vkp/epj/r4/" + org + "/Bundle"
+	hdr := []string{"ServiceCodes", "dho", "Authorization", "Bearer " + tok}
+
+	if r := f.do(t, "POST", path, "application/fhir+json", documentBundle("not-a-status"), hdr...); r.status != 422 || r.json["resourceType"] != "OperationOutcome" {
+		t.Errorf("invalid document: %d %s", r.status, r.body)
+	}
+	// Valid R4, but not the VKP blood pressure profile it claims (no components).
+	bp := strings.Replace(documentBundle("final"), `"resourceType":"Observation",`,
+		`"resourceType":"Observation","meta":{"profile":["http://ehelse.no/fhir/StructureDefinition/vkp-Observation-Bloodpressure-v090"]},`, 1)
+	if r := f.do(t, "POST", path, "application/fhir+json", bp, hdr...); r.status != 422 || !strings.Contains(r.body, "component") {
+		t.Errorf("against the VKP profile: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "POST", path, "application/fhir+json", `{"resourceType":"Bundle","type":"collection"}`, hdr...); r.status != 400 {
+		t.Errorf("not a document: %d %s", r.status, r.body)
+	}
+	readOnly := f.accessToken(t, ten.ID, f.register(t, ten.ID, "reader", jose.ES256, nil, "nhn:vkp/api/user/patient.read"))
+	if r := f.do(t, "POST", path, "application/fhir+json", documentBundle("final"), "ServiceCodes", "dho", "Authorization", "Bearer "+readOnly); r.status != 403 {
+		t.Errorf("without bundle.write: %d %s", r.status, r.body)
+	}
+	count := func(typ string) float64 {
+		r := f.do(t, "GET", "/t/"+ten.ID+"/fhir/"+typ+"?_summary=count", "", "", "Authorization", "Bearer "+cr.Token)
+		n, _ := r.json["total"].(float64)
+		return n
+	}
+	before := count("DetectedIssue")
+	r := f.do(t, "POST", path, "application/fhir+json", documentBundle("final"), hdr...)
+	if r.status != 201 {
+		t.Fatalf("journal: %d %s", r.status, r.body)
+	}
+	if after := count("DetectedIssue"); after != before+1 {
+		t.Errorf("DetectedIssue count %v → %v", before, after)
+	}
+	cs := f.do(t, "GET", "/t/"+ten.ID+"/fhir/Composition?_count=50", "", "", "Authorization", "Bearer "+cr.Token)
+	if !strings.Contains(cs.body, "Oppfølging av målevarsel") || !strings.Contains(cs.body, `"reference":"DetectedIssue/`) {
+		t.Errorf("the journaled Composition is not in the EPR with resolved references: %s", cs.body)
+	}
+}
