@@ -43,6 +43,7 @@ type Finding struct {
 	Message  string         `json:"message"`
 	Fix      string         `json:"fix,omitempty"`
 	Evidence string         `json:"evidence"` // the input file and, for exchanges, the request
+	File     string         `json:"file"`     // the input file alone
 }
 
 // TestResult is one test's outcome.
@@ -164,7 +165,7 @@ func (r *Runner) runTest(ctx context.Context, t *Test, rec *Recording, xc, rc *e
 		want[id] = true
 	}
 	var errs []string
-	keep := func(l issue.List, evidence string, all bool) {
+	keep := func(l issue.List, evidence, file string, all bool) {
 		for _, is := range l {
 			if !all && !want[is.RuleID] {
 				continue
@@ -177,7 +178,7 @@ func (r *Runner) runTest(ctx context.Context, t *Test, rec *Recording, xc, rc *e
 				id = is.Code
 			}
 			tr.Findings = append(tr.Findings, Finding{RuleID: id, Severity: is.Severity, Location: is.Expression,
-				Message: is.Message, Fix: is.Fix, Evidence: evidence})
+				Message: is.Message, Fix: is.Fix, Evidence: evidence, File: file})
 		}
 	}
 	for _, i := range xs {
@@ -187,7 +188,7 @@ func (r *Runner) runTest(ctx context.Context, t *Test, rec *Recording, xc, rc *e
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s: %v", x.Label(), err))
 			}
-			keep(l, x.Label(), false)
+			keep(l, x.Label(), x.File, false)
 		}
 	}
 	for _, i := range rs {
@@ -198,7 +199,7 @@ func (r *Runner) runTest(ctx context.Context, t *Test, rec *Recording, xc, rc *e
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s: %v", res.Label(), err))
 			}
-			keep(l, res.Label(), false)
+			keep(l, res.Label(), res.File, false)
 		}
 	}
 	for _, i := range validateSet(t, rec, xs, rs) {
@@ -209,7 +210,7 @@ func (r *Runner) runTest(ctx context.Context, t *Test, rec *Recording, xc, rc *e
 				l = r.Validator.Validate(ctx, res.Data)
 				rc.valid[i] = l
 			}
-			keep(l, res.Label(), true)
+			keep(l, res.Label(), res.File, true)
 		}
 	}
 	sort.SliceStable(tr.Findings, func(a, b int) bool {

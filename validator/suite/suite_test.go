@@ -249,4 +249,3 @@ func TestRunnerErrorsAreTheTools(t *testing.T) {
 		t.Errorf("no validator: suite = %v, want error", res.Outcome)
 	}
 }
-
