@@ -36,6 +36,7 @@ func commands() []command {
 		{"tenant", "create, list or reset sandbox tenants (tenant create --name N --org ORGNR)", runTenant},
 		{"cert", "verify a signed conformance certificate (cert verify CERT --jwks FILE|URL)", runCert},
 		{"rules", "check a rule set: Rego tests, manifest, metadata, profiles (rules test DIR)", runRules},
+		{"verify", "run a verification suite over recorded traffic (verify --suite FILE --offline DIR)", runVerify},
 	}
 }
 

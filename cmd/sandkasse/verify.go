@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sandkasse/sandkasse/validator"
+	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/policy"
+	"github.com/sandkasse/sandkasse/validator/ruleset"
+	"github.com/sandkasse/sandkasse/validator/suite"
+	"github.com/sandkasse/sandkasse/validator/suitereport"
+)
+
+const verifySynopsis = "--suite FILE --offline DIR [--format text|json|junit|sarif|html] [--app NAME --version V]\n\n" +
+	"FILE is a suite file inside a rule set (rules/<id>/suites/<name>.yaml); the rule set is the\n" +
+	"directory above suites/ unless --rules says otherwise. DIR holds what the app sent, as JSON\n" +
+	"files: recorded exchanges ({method, url, headers, body, status, …}), FHIR resources, and an\n" +
+	"optional context.json ({scopes, patient, fhirBase, serviceCodes}).\n" +
+	"Exit status: 0 every required test passed, 1 a required test failed or had nothing to\n" +
+	"examine, 2 the suite could not run."
+
+func runVerify(ctx context.Context, args []string, io stdio) int {
+	fs := newFlags("verify", verifySynopsis, io.err)
+	suiteFile := fs.String("suite", "", "suite file to run (required)")
+	offline := fs.String("offline", "", "directory of recorded exchanges and resources (required)")
+	format := fs.String("format", "text", "report format: text, json, junit, sarif or html")
+	appName := fs.String("app", "", "name of the app under test, for the report")
+	appVersion := fs.String("version", "", "version of the app under test, for the report")
+	rulesDir := fs.String("rules", "", "rule-set directory (default: the directory above the suite file's suites/)")
+	lang := fs.String("lang", "en", "language of fix hints: en or nb")
+	var packages multi
+	fs.Var(&packages, "packages", "directory of FHIR packages for the rule set's name@version entries (repeatable; default as for rules test)")
+	rest, code, done := parseFlags(fs, args)
+	if done {
+		return code
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(io.err, "sandkasse verify: "+format+"\n", a...)
+		return exitUsage
+	}
+	if len(rest) > 0 {
+		return fail("unexpected argument %q", rest[0])
+	}
+	if *suiteFile == "" || *offline == "" {
+		fs.Usage()
+		return fail("--suite and --offline are required (only offline runs are supported for now)")
+	}
+	rend, err := suitereport.Get(*format)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if *rulesDir == "" {
+		*rulesDir = filepath.Dir(filepath.Dir(*suiteFile))
+	}
+	rs, err := ruleset.Load(ctx, os.DirFS(*rulesDir), *rulesDir)
+	if err != nil {
+		return fail("rule set %s:\n%v", *rulesDir, err)
+	}
+	data, err := os.ReadFile(*suiteFile)
+	if err != nil {
+		return fail("%v", err)
+	}
+	s, err := suite.Parse(*suiteFile, data)
+	if err != nil {
+		return fail("suite:\n%v", err)
+	}
+	ruleIDs, reqs := map[string]bool{}, map[string]bool{}
+	meta := suitereport.Meta{
+		Generated: time.Now(),
+		RuleSet: suitereport.RuleSetInfo{ID: rs.Manifest.ID, Version: rs.Manifest.Version,
+			Effective: rs.Manifest.Effective, Digest: rs.Digest},
+		Rules: map[string]suitereport.Rule{},
+	}
+	if *appName != "" || *appVersion != "" {
+		meta.App = &suitereport.App{Name: *appName, Version: *appVersion}
+	}
+	for _, r := range rs.Rules {
+		ruleIDs[r.ID] = true
+		fix := r.Fix.EN
+		if *lang == "nb" {
+			fix = r.Fix.NB
+		}
+		meta.Rules[r.ID] = suitereport.Rule{Title: r.Title, Requirement: r.Requirement, Fix: fix}
+	}
+	for _, q := range rs.Manifest.Requirements {
+		reqs[q.ID] = true
+		meta.Requirements = append(meta.Requirements, suitereport.Requirement{ID: q.ID, Title: q.Title, Source: q.Source})
+	}
+	if err := s.Check(rs.Manifest.ID, ruleIDs, reqs); err != nil {
+		return fail("suite:\n%v", err)
+	}
+	eng, err := policy.Compile(ctx, rs.Modules, policy.WithLanguage(*lang))
+	if err != nil {
+		return fail("policies:\n%v", err)
+	}
+	rec, err := suite.LoadDir(os.DirFS(*offline))
+	if err != nil {
+		return fail("%s: %v", *offline, err)
+	}
+	runner := &suite.Runner{Engine: eng}
+	if needsValidator(s) {
+		v, err := verifyValidator(rs, packages)
+		if err != nil {
+			// Tests that validate then report error (the tool could not
+			// run them); the others still run.
+			fmt.Fprintf(io.err, "sandkasse verify: no FHIR validator for %s: %v\n", rs.Manifest.ID, err)
+		} else {
+			runner.Validator = v
+		}
+	}
+	res := runner.Run(ctx, s, rec)
+	if err := rend.Render(io.out, suitereport.New(res, meta)); err != nil {
+		return fail("writing the report: %v", err)
+	}
+	switch res.Outcome {
+	case suite.Pass, suite.Omit:
+		return exitOK
+	case suite.Error:
+		return exitUsage
+	default:
+		return exitFindings
+	}
+}
+
+func needsValidator(s *suite.Suite) bool {
+	for _, g := range s.Groups {
+		for _, t := range g.Tests {
+			if t.Validate {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func verifyValidator(rs *ruleset.RuleSet, packages []string) (suite.Validator, error) {
+	if len(packages) == 0 {
+		packages = defaultPackagePath()
+	}
+	reg, err := rs.Resolve(packages)
+	if err != nil {
+		return nil, err
+	}
+	v, err := validator.New(validator.Options{Registry: reg, Identifiers: rs.Manifest.IdentifierPolicy()})
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, errors.New("no validator")
+	}
+	return suite.ValidatorFunc(func(ctx context.Context, b []byte) issue.List {
+		return v.Validate(ctx, b).Issues
+	}), nil
+}
