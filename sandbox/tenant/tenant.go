@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sandkasse/sandkasse/sandbox/auth"
@@ -51,6 +52,10 @@ type Options struct {
 	// TokenTTL is the lifetime of developer tokens (0: DefaultTokenTTL).
 	TokenTTL time.Duration
 	Now      func() time.Time
+	// Seed, when not zero, seeds the n-th tenant created by this Service
+	// with Seed+n instead of a random number, so that tests see the same
+	// data on every run while each tenant's ids still differ.
+	Seed uint64
 }
 
 // Service manages tenants. It implements auth.Authenticator for developer
@@ -61,6 +66,8 @@ type Service struct {
 	days     int
 	ttl      time.Duration
 	now      func() time.Time
+	seed0    uint64
+	created  atomic.Uint64
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -77,7 +84,7 @@ const cacheFor = 10 * time.Second
 
 // New returns the tenant service.
 func New(o Options) *Service {
-	s := &Service{st: o.Store, patients: o.Patients, days: o.Days, ttl: o.TokenTTL, now: o.Now, cache: map[string]cached{}}
+	s := &Service{st: o.Store, patients: o.Patients, days: o.Days, ttl: o.TokenTTL, now: o.Now, seed0: o.Seed, cache: map[string]cached{}}
 	if s.patients <= 0 {
 		s.patients = DefaultPatients
 	}
@@ -111,13 +118,19 @@ func (s *Service) Create(ctx context.Context, name, org string) (Created, error)
 	if len(org) != 9 || strings.Trim(org, "0123456789") != "" {
 		return Created{}, fmt.Errorf("%w: the organisation number must be 9 digits", ErrInvalid)
 	}
-	var b [8]byte
-	rand.Read(b[:])
+	seed := uint64(0)
+	if s.seed0 != 0 {
+		seed = s.seed0 + s.created.Add(1)
+	} else {
+		var b [8]byte
+		rand.Read(b[:])
+		seed = binary.BigEndian.Uint64(b[:])
+	}
 	t := store.Tenant{
 		ID:      newTenantID(),
 		Name:    name,
 		Org:     org,
-		Seed:    binary.BigEndian.Uint64(b[:]),
+		Seed:    seed,
 		Created: s.now().UTC().Truncate(time.Millisecond),
 	}
 	if err := s.st.CreateTenant(ctx, t); err != nil {
