@@ -249,3 +249,56 @@ func TestRunnerErrorsAreTheTools(t *testing.T) {
 		t.Errorf("no validator: suite = %v, want error", res.Outcome)
 	}
 }
+
+// TestDHOSuiteRuns runs the shipped DHO suite over one journal request whose
+// Bundle is not a document: the document test fails on DHO-DOC-01 with the
+// request as evidence, nothing is a tool error, and the omitted test is omit.
+func TestDHOSuiteRuns(t *testing.T) {
+	ctx := context.Background()
+	rs, err := rules.Load(ctx, "dho-vkp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := policy.Compile(ctx, rs.Modules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(rs.FS(), "suites/dho-journal.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(dir+"/journal.json", []byte(`{"method": "POST", "url": "https://vkp.test/epj/r4/974760673/Bundle",
+		"headers": {"ServiceCodes": ["dho"], "Content-Type": ["application/fhir+json"]},
+		"body": {"resourceType": "Bundle", "type": "collection", "entry": []}, "status": 201}`), 0o644)
+	rec, err := LoadDir(os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := (&Runner{Engine: eng, Omit: map[string]bool{"journal-valid": true}}).Run(ctx, s, rec)
+	for _, tr := range res.Tests() {
+		if tr.Outcome == Error {
+			t.Errorf("%s: %s", tr.ID, tr.Message)
+		}
+		switch tr.ID {
+		case "document-shape":
+			found := false
+			for _, f := range tr.Findings {
+				if f.RuleID == "DHO-DOC-01" && f.Location == "Bundle.type" && strings.Contains(f.Evidence, "body of POST /epj/r4/974760673/Bundle") {
+					found = true
+				}
+			}
+			if tr.Outcome != Fail || !found {
+				t.Errorf("document-shape = %v %+v", tr.Outcome, tr.Findings)
+			}
+		case "authorisation":
+			if tr.Outcome != Fail { // no HelseID token at all
+				t.Errorf("authorisation = %v", tr.Outcome)
+			}
+		case "journal-valid":
+			if tr.Outcome != Omit {
+				t.Errorf("journal-valid = %v, want omit", tr.Outcome)
+			}
+		}
+	}
+}
