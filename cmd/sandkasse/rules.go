@@ -11,6 +11,7 @@ import (
 
 	"github.com/sandkasse/sandkasse/validator/policy"
 	"github.com/sandkasse/sandkasse/validator/ruleset"
+	"github.com/sandkasse/sandkasse/validator/suite"
 )
 
 // runRules is `sandkasse rules test DIR`: everything a rule set must pass
@@ -71,7 +72,34 @@ func runRules(ctx context.Context, args []string, io stdio) int {
 	if _, err := rs.Resolve(packages); err != nil {
 		addProblems(&rep, err)
 	}
+	checkSuites(&rep, rs)
 	return rep.write(io, *format)
+}
+
+// checkSuites reads every suite the manifest lists, strictly, and holds it
+// to the rule set's rule and requirement ids.
+func checkSuites(rep *rulesReport, rs *ruleset.RuleSet) {
+	rules, reqs := map[string]bool{}, map[string]bool{}
+	for _, r := range rs.Rules {
+		rules[r.ID] = true
+	}
+	for _, q := range rs.Manifest.Requirements {
+		reqs[q.ID] = true
+	}
+	for _, name := range rs.Manifest.Suites {
+		s, err := suite.Load(rs.FS(), name)
+		if err == nil {
+			err = s.Check(rs.Manifest.ID, rules, reqs)
+		}
+		var ps suite.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				rep.Problems = append(rep.Problems, ruleset.Problem{File: filepath.Join(rep.Dir, p.File), Line: p.Line, Message: p.Message})
+			}
+		} else if err != nil {
+			rep.Problems = append(rep.Problems, ruleset.Problem{File: filepath.Join(rep.Dir, name), Message: err.Error()})
+		}
+	}
 }
 
 // defaultPackagePath finds FHIR packages without flags: the environment,

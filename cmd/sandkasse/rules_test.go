@@ -72,3 +72,39 @@ func TestRulesTestUsage(t *testing.T) {
 		t.Errorf("bad rule set: exit %d\n%s", code, out)
 	}
 }
+
+// A suite the manifest lists is read strictly and held to the rule set:
+// an unknown field, or a rule the rule set does not have, is a problem
+// with the suite's file (and line).
+func TestRulesTestChecksSuites(t *testing.T) {
+	for _, c := range []struct {
+		name, old, new, want string
+	}{
+		{"unknown field", "", "colour: blue\n", "field colour not found"},
+		{"unknown rule", "SMART-URL-01", "SMART-URL-99", "SMART-URL-99"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "epr-smart-app")
+			if err := os.CopyFS(dst, os.DirFS("../../rules/epr-smart-app")); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dst, "suites", "smart-app.yaml")
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.old == "" {
+				b = append(b, c.new...)
+			} else {
+				b = bytes.Replace(b, []byte(c.old), []byte(c.new), 1)
+			}
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out, _ := runRulesCmd("rules", "test", dst, "--packages", "../../../shared/profiles")
+			if code != exitFindings || !strings.Contains(out, "smart-app.yaml") || !strings.Contains(out, c.want) {
+				t.Errorf("exit %d\n%s", code, out)
+			}
+		})
+	}
+}
