@@ -13,24 +13,23 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/sandkasse/sandkasse/sandbox/clientauth"
 )
 
 // Token endpoint constants.
 const (
-	AssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	AssertionType = clientauth.AssertionType
 	// MaxAssertionLife bounds how far ahead a client assertion may expire.
-	MaxAssertionLife = 120 * time.Second
+	MaxAssertionLife = clientauth.MaxAssertionLife
 	// TokenLife is the lifetime of an issued access token.
 	TokenLife = 10 * time.Minute
 	// TokenPrefix starts every mock HelseID access token.
 	TokenPrefix = "skvkp_"
-	// clockSkew is tolerated on nbf and iat only (never on exp).
-	clockSkew = 10 * time.Second
 )
 
 // SigningAlgs are the client assertion algorithms accepted.
-var SigningAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+var SigningAlgs = clientauth.SigningAlgs
 
 // Grant is what an access token stands for.
 type Grant struct {
@@ -121,10 +120,6 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
 }
 
-type assertionClaims struct {
-	jwt.Claims
-}
-
 // Token is the mock HelseID token endpoint of a tenant: client credentials
 // with a private_key_jwt client assertion. endpoint is the absolute URL of
 // this endpoint, the audience the assertion must name.
@@ -192,58 +187,22 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request, tenant, endpoint 
 	})
 }
 
-// verifyAssertion checks a client assertion; fail is why it is refused
-// (never quoting the assertion).
+// verifyAssertion checks a client assertion (sandbox/clientauth) against
+// the tenant's register; fail is why it is refused.
 func (s *Server) verifyAssertion(tenant, assertion, clientID, endpoint string, now time.Time) (Client, string) {
-	tok, err := jwt.ParseSigned(assertion, SigningAlgs)
-	if err != nil {
-		return Client{}, "the client_assertion is not a JWS compact JWT signed with RS256, ES256 or EdDSA"
+	id, fail := clientauth.Verify(assertion, clientauth.Check{
+		ClientID: clientID, Endpoint: endpoint, Now: now,
+		Key: func(id string) (jose.JSONWebKey, bool) {
+			c, ok := s.register.Get(tenant, id)
+			return c.Key, ok
+		},
+		UseJTI: func(id, jti string, until time.Time) bool {
+			return s.grants.useJTI(tenant+"\x00"+id+"\x00"+jti, until, now)
+		},
+	})
+	if fail != "" {
+		return Client{}, fail
 	}
-	var unverified jwt.Claims
-	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil || unverified.Issuer == "" {
-		return Client{}, "the client_assertion has no iss"
-	}
-	if clientID != "" && clientID != unverified.Issuer {
-		return Client{}, "client_id is not the iss of the client_assertion"
-	}
-	c, ok := s.register.Get(tenant, unverified.Issuer)
-	if !ok {
-		return Client{}, "no such client is registered in this tenant"
-	}
-	if c.Key.Algorithm != "" && (len(tok.Headers) != 1 || tok.Headers[0].Algorithm != c.Key.Algorithm) {
-		return Client{}, "the client_assertion is not signed with the registered key's algorithm"
-	}
-	var cl jwt.Claims
-	if err := tok.Claims(c.Key.Key, &cl); err != nil {
-		return Client{}, "the client_assertion signature does not verify with the registered key"
-	}
-	if cl.Issuer != c.ID || cl.Subject != c.ID {
-		return Client{}, "iss and sub of the client_assertion must both be the client_id"
-	}
-	if !slices.Contains([]string(cl.Audience), endpoint) {
-		return Client{}, "the audience of the client_assertion must be the token endpoint " + endpoint
-	}
-	if cl.Expiry == nil {
-		return Client{}, "the client_assertion has no exp"
-	}
-	exp := cl.Expiry.Time()
-	if !now.Before(exp) {
-		return Client{}, "the client_assertion has expired"
-	}
-	if exp.Sub(now) > MaxAssertionLife {
-		return Client{}, "the client_assertion expires more than 120 s from now"
-	}
-	if cl.NotBefore != nil && now.Add(clockSkew).Before(cl.NotBefore.Time()) {
-		return Client{}, "the client_assertion is not valid yet (nbf)"
-	}
-	if cl.IssuedAt != nil && now.Add(clockSkew).Before(cl.IssuedAt.Time()) {
-		return Client{}, "the client_assertion was issued in the future (iat)"
-	}
-	if cl.ID == "" || len(cl.ID) > 200 {
-		return Client{}, "the client_assertion needs a jti"
-	}
-	if !s.grants.useJTI(tenant+"\x00"+c.ID+"\x00"+cl.ID, exp, now) {
-		return Client{}, "the client_assertion was used before (jti replayed)"
-	}
+	c, _ := s.register.Get(tenant, id)
 	return c, ""
 }
