@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -24,6 +25,9 @@ const certSynopsis = "verify CERT --jwks FILE|URL [--revocations FILE|URL] [--fo
 	"unknown key, malformed), 2 could not run (bad flags, unreadable or untrusted input)."
 
 func runCert(ctx context.Context, args []string, sio stdio) int {
+	if len(args) > 0 && args[0] == "keygen" {
+		return runCertKeygen(args[1:], sio)
+	}
 	fs := newFlags("cert", certSynopsis, sio.err)
 	jwksRef := fs.String("jwks", "", "public keys: a JWKS file, or an https URL (http only to localhost)")
 	revRef := fs.String("revocations", "", "signed revocation list: a file or an http(s) URL")
@@ -39,7 +43,7 @@ func runCert(ctx context.Context, args []string, sio stdio) int {
 	}
 	if len(rest) != 2 || rest[0] != "verify" {
 		fs.Usage()
-		return fail("expected 'verify CERT'")
+		return fail("expected 'verify CERT' or 'keygen --out KEYFILE'")
 	}
 	if *format != "text" && *format != "json" {
 		return fail("unknown format %q (text or json)", *format)
@@ -253,4 +257,64 @@ func readAtMost(r io.Reader, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
 	return data, nil
+}
+
+// runCertKeygen is `sandkasse cert keygen --out KEYFILE [--jwks JWKSFILE]`:
+// a new Ed25519 signing key (mode 0600, PEM PKCS #8) and its public JWKS
+// beside it (default KEYFILE's directory/jwks.json). Neither file is
+// overwritten.
+func runCertKeygen(args []string, sio stdio) int {
+	fs := newFlags("cert keygen", "--out KEYFILE [--jwks JWKSFILE]\n\n"+
+		"Writes a new Ed25519 signing key (mode 0600) and the JWKS with its public key.\n"+
+		"Existing files are never overwritten.", sio.err)
+	out := fs.String("out", "", "private key file to create (required)")
+	jwksOut := fs.String("jwks", "", "public JWKS file to create (default: jwks.json beside the key)")
+	rest, code, done := parseFlags(fs, args)
+	if done {
+		return code
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(sio.err, "sandkasse cert keygen: "+format+"\n", a...)
+		return exitUsage
+	}
+	if len(rest) != 0 || *out == "" {
+		fs.Usage()
+		return fail("--out is required")
+	}
+	if *jwksOut == "" {
+		*jwksOut = filepath.Join(filepath.Dir(*out), "jwks.json")
+	}
+	for _, p := range []string{*out, *jwksOut} {
+		if _, err := os.Lstat(p); err == nil {
+			return fail("%s exists; refusing to overwrite it", p)
+		}
+	}
+	key, err := cert.GenerateKey(nil)
+	if err != nil {
+		return fail("%v", err)
+	}
+	ks, err := cert.NewKeySet(key.Public())
+	if err != nil {
+		return fail("%v", err)
+	}
+	jwks, err := ks.MarshalJSON()
+	if err != nil {
+		return fail("%v", err)
+	}
+	if err := cert.WriteSigningKey(*out, key, cert.PEM); err != nil {
+		return fail("%v", err)
+	}
+	f, err := os.OpenFile(*jwksOut, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err == nil {
+		_, err = f.Write(append(jwks, '\n'))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		os.Remove(*out)
+		return fail("%s: %v", *jwksOut, err)
+	}
+	fmt.Fprintf(sio.out, "key %s written to %s (private, mode 0600); public key set in %s\n", key.ID(), *out, *jwksOut)
+	return exitOK
 }

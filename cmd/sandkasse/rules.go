@@ -19,8 +19,18 @@ import (
 // layout, policy, metadata, failing test, unresolved profile), 2 could not
 // run (bad arguments, unreadable directory).
 func runRules(ctx context.Context, args []string, io stdio) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "publish":
+			return runRulesPublish(ctx, args[1:], io)
+		case "list":
+			return runRulesList(args[1:], io)
+		}
+	}
 	if len(args) == 0 || args[0] != "test" {
 		fmt.Fprintln(io.err, "usage: sandkasse rules test DIR [--packages DIR]... [--format text|json]")
+		fmt.Fprintln(io.err, "       sandkasse rules publish DIR --registry REGDIR --signer NAME --key KEYFILE --staff")
+		fmt.Fprintln(io.err, "       sandkasse rules list --registry REGDIR [--jwks FILE]")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return exitOK
 		}
@@ -47,33 +57,42 @@ func runRules(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintf(io.err, "sandkasse rules test: %s is not a directory\n", dir)
 		return exitUsage
 	}
+	rep, _, err := testRuleSet(ctx, dir, packages)
+	if err != nil {
+		fmt.Fprintf(io.err, "sandkasse rules test: %v\n", err)
+		return exitUsage
+	}
+	return rep.write(io, *format)
+}
+
+// testRuleSet is everything `rules test` checks. err is the tool's
+// failure; the rule set's problems and failing tests are in the report,
+// and rs is nil when the rule set did not load.
+func testRuleSet(ctx context.Context, dir string, packages []string) (*rulesReport, *ruleset.RuleSet, error) {
 	if len(packages) == 0 {
 		packages = defaultPackagePath()
 	}
-
-	rep := rulesReport{Dir: dir}
+	rep := &rulesReport{Dir: dir}
 	rs, err := ruleset.Load(ctx, os.DirFS(dir), dir)
 	if err != nil {
-		if !addProblems(&rep, err) {
-			fmt.Fprintf(io.err, "sandkasse rules test: %v\n", err)
-			return exitUsage
+		if !addProblems(rep, err) {
+			return nil, nil, err
 		}
-		return rep.write(io, *format)
+		return rep, nil, nil
 	}
 	rep.ID, rep.Version, rep.Digest, rep.Rules = rs.Manifest.ID, rs.Manifest.Version, rs.Digest, len(rs.Rules)
 	res, err := rs.Test(ctx)
 	if err != nil {
-		if !addProblems(&rep, err) {
-			fmt.Fprintf(io.err, "sandkasse rules test: %v\n", err)
-			return exitUsage
+		if !addProblems(rep, err) {
+			return nil, nil, err
 		}
 	}
 	rep.Tests = res
 	if _, err := rs.Resolve(packages); err != nil {
-		addProblems(&rep, err)
+		addProblems(rep, err)
 	}
-	checkSuites(&rep, rs)
-	return rep.write(io, *format)
+	checkSuites(rep, rs)
+	return rep, rs, nil
 }
 
 // checkSuites reads every suite the manifest lists, strictly, and holds it
