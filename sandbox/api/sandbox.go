@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/sandkasse/sandkasse/sandbox/auth"
 	"github.com/sandkasse/sandkasse/sandbox/epr"
+	"github.com/sandkasse/sandkasse/sandbox/smart"
 	"github.com/sandkasse/sandkasse/sandbox/store"
 	"github.com/sandkasse/sandkasse/sandbox/tenant"
 	"github.com/sandkasse/sandkasse/sandbox/traffic"
@@ -43,6 +45,9 @@ type Sandbox struct {
 	// VKP is the mock VKP under /t/{tenant}/vkp (nil: one over EPR,
 	// Tenants, Traffic and the handler's validator).
 	VKP *vkp.Server
+	// SMART is SMART on FHIR under /t/{tenant}/smart (nil: a new one); its
+	// tokens are accepted on the FHIR routes next to Auth's.
+	SMART *smart.Server
 }
 
 // Codes of the sandbox edge.
@@ -83,6 +88,18 @@ func (s *server) mountSandbox(r *gin.Engine, sb *Sandbox) {
 	t.POST("/vkp/epj/r4/:orgnr/:resource/_search", h.vkpSearch)
 	t.POST("/vkp/epj/r4/:orgnr/:resource", h.vkpJournal)
 	t.POST("/vkp/clients", h.authenticate, h.vkpRegister)
+
+	if sb.SMART == nil {
+		sb.SMART = smart.New(smart.Options{Patients: h.smartPatients, MaxBody: s.max})
+	}
+	if _, chained := sb.Auth.(smart.Chain); !chained {
+		sb.Auth = smart.Chain{SMART: sb.SMART, Next: sb.Auth}
+	}
+	t.GET("/fhir/.well-known/smart-configuration", h.smartConfig)
+	t.GET("/smart/authorize", h.smartAuthorize)
+	t.POST("/smart/token", h.smartToken)
+	t.POST("/smart/clients", h.authenticate, h.developerOnly, h.smartRegister)
+	t.POST("/smart/launch", h.authenticate, h.developerOnly, h.smartLaunch)
 
 	a := r.Group("/admin", h.admin)
 	a.GET("/tenants", h.listTenants)
@@ -127,6 +144,73 @@ func (h *sandboxRoutes) vkpJournal(c *gin.Context) {
 
 func (h *sandboxRoutes) vkpRegister(c *gin.Context) {
 	h.sb.VKP.RegisterClient(c.Writer, c.Request, c.Param("tenant"))
+}
+
+// smartBase is the absolute URL of the tenant's SMART endpoints.
+func (h *sandboxRoutes) smartBase(c *gin.Context) string {
+	return strings.TrimSuffix(h.base(c), "/fhir") + "/smart"
+}
+
+func (h *sandboxRoutes) smartConfig(c *gin.Context) {
+	h.sb.SMART.Configuration(c.Writer, h.base(c), h.smartBase(c))
+}
+
+func (h *sandboxRoutes) smartAuthorize(c *gin.Context) {
+	h.sb.SMART.Authorize(c.Writer, c.Request, c.Param("tenant"), h.base(c))
+}
+
+func (h *sandboxRoutes) smartToken(c *gin.Context) {
+	h.sb.SMART.Token(c.Writer, c.Request, c.Param("tenant"), h.smartBase(c)+"/token")
+}
+
+func (h *sandboxRoutes) smartRegister(c *gin.Context) {
+	h.sb.SMART.RegisterClient(c.Writer, c.Request, c.Param("tenant"))
+}
+
+func (h *sandboxRoutes) smartLaunch(c *gin.Context) {
+	h.sb.SMART.Launch(c.Writer, c.Request, c.Param("tenant"))
+}
+
+// developerOnly admits developer tokens only (registering clients and
+// launching apps is the vendor's, not an app's).
+func (h *sandboxRoutes) developerOnly(c *gin.Context) {
+	if v, ok := c.Get(principalKey); !ok || v.(auth.Principal).Kind != "developer" {
+		h.refuse(c, http.StatusForbidden, "forbidden", CodeWrongTenant, "use the tenant's developer token")
+		return
+	}
+	c.Next()
+}
+
+// smartPatients lists a tenant's patients for the SMART patient picker.
+func (h *sandboxRoutes) smartPatients(ctx context.Context, tenant string) ([]smart.Patient, error) {
+	resp := h.sb.EPR.Search(ctx, &epr.Request{Tenant: tenant, Base: "urn:sandkasse", Query: url.Values{"_count": {"500"}}}, "Patient")
+	if resp.Status != http.StatusOK {
+		return nil, fmt.Errorf("patient search: status %d", resp.Status)
+	}
+	var b struct {
+		Entry []struct {
+			Resource struct {
+				ID   string `json:"id"`
+				Name []struct {
+					Family string   `json:"family"`
+					Given  []string `json:"given"`
+				} `json:"name"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(resp.Body, &b); err != nil {
+		return nil, err
+	}
+	var out []smart.Patient
+	for _, e := range b.Entry {
+		name := e.Resource.ID
+		if len(e.Resource.Name) > 0 {
+			n := e.Resource.Name[0]
+			name = strings.TrimSpace(strings.Join(append(slices.Clone(n.Given), n.Family), " "))
+		}
+		out = append(out, smart.Patient{ID: e.Resource.ID, Name: name})
+	}
+	return out, nil
 }
 
 func (h *sandboxRoutes) send(c *gin.Context, resp epr.Response) {

@@ -25,6 +25,9 @@ type Principal struct {
 	Subject string   // client or user id, for traffic and audit
 	Kind    string   // "developer", later "smart", "helseid"
 	Scopes  []string // SMART scopes, e.g. system/*.*, user/Patient.read, patient/*.rs
+	// Patient is the launch patient of a SMART token ("" otherwise). The
+	// EPR does not yet limit patient/ scopes to this patient's compartment.
+	Patient string
 }
 
 // Authenticator checks a bearer token.
