@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/sandkasse/sandkasse/validator/binding"
@@ -102,6 +103,13 @@ func New(opts Options) (*Validator, error) {
 // Registry returns the definitions the validator uses.
 func (v *Validator) Registry() *spec.Registry { return v.reg }
 
+type scratch struct {
+	json fhirjson.Arena
+	tree structure.Arena
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
 // DefaultTimeout is far above what any real resource needs (a 50 MB
 // Binary takes a few seconds) and stops a pathological one from holding a
 // worker for ever.
@@ -117,7 +125,15 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	doc, err := fhirjson.Parse(data, v.opts.Limits)
+	// The document's tree lives in memory reused from earlier validations;
+	// nothing of it outlives this call (the Result holds only strings).
+	sc := scratchPool.Get().(*scratch)
+	defer func() {
+		sc.json.Release()
+		sc.tree.Release()
+		scratchPool.Put(sc)
+	}()
+	doc, err := fhirjson.ParseIn(data, v.opts.Limits, &sc.json)
 	if err != nil {
 		var se *fhirjson.SyntaxError
 		if errors.As(err, &se) {
@@ -132,8 +148,8 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 			rt = n.Str
 		}
 	}
-	st := structure.Build(doc, v.reg, structure.Limits{MaxElements: v.opts.MaxElements, MaxBundleEntries: v.opts.MaxBundleEntries,
-		SecurityChecks: v.opts.SecurityChecks, NoHTMLInMarkdown: v.opts.NoHTMLInMarkdown})
+	st := structure.BuildIn(doc, v.reg, structure.Limits{MaxElements: v.opts.MaxElements, MaxBundleEntries: v.opts.MaxBundleEntries,
+		SecurityChecks: v.opts.SecurityChecks, NoHTMLInMarkdown: v.opts.NoHTMLInMarkdown}, &sc.tree)
 	issues := st.Issues
 	at := func(e *element.Element) (int, int) {
 		if e == nil || e.Node == nil {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/sandkasse/sandkasse/validator/internal/chunks"
 )
 
 // Limits bound what one document may cost. Zero fields take the defaults.
@@ -50,14 +52,47 @@ func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("%d:%d: %s", e.Line, e.Column, e.Message)
 }
 
+// Arena is memory a caller reuses across documents (see ParseIn). The
+// zero Arena is ready to use; it is used by one goroutine at a time.
+type Arena struct {
+	nodes  chunks.Pool[Node]
+	fields chunks.Pool[Field]
+	items  chunks.Pool[*Node]
+}
+
+// Release makes the memory of every document parsed in the arena
+// reusable: none of their nodes may be used afterwards.
+func (a *Arena) Release() {
+	a.nodes.Release()
+	a.fields.Release()
+	a.items.Release()
+}
+
+func (a *Arena) init() {
+	if a.nodes.Keep == 0 {
+		// Enough for a large resource; a Bundle of thousands of entries
+		// leaves the excess to the collector.
+		a.nodes.Size, a.nodes.Keep = 256, 256
+		a.fields.Size, a.fields.Keep = 512, 128
+		a.items.Size, a.items.Keep = 512, 64
+	}
+}
+
 // Parse parses one JSON document. It never panics on any input; a document
 // deeper or bigger than the limits is refused with a SyntaxError.
 func Parse(data []byte, lim Limits) (*Doc, error) {
+	return ParseIn(data, lim, new(Arena))
+}
+
+// ParseIn is Parse with the tree's memory taken from a, which the caller
+// releases once it is done with the document.
+func ParseIn(data []byte, lim Limits, a *Arena) (*Doc, error) {
+	a.init()
 	lim = lim.withDefaults()
 	// One copy of the input as a string: every unescaped string and number
 	// is a substring of it, so the tree costs no allocation per value and
 	// never aliases the caller's buffer (which a scanner may reuse).
-	p := &parser{data: data, src: string(data), lim: lim}
+	p := &parser{data: data, src: string(data), lim: lim, arena: a}
 	if len(data) > lim.MaxBytes {
 		return nil, &SyntaxError{Code: "json-size", Line: 1, Column: 1,
 			Message: fmt.Sprintf("document is %d bytes, more than the limit of %d", len(data), lim.MaxBytes)}
@@ -81,21 +116,19 @@ func Parse(data []byte, lim Limits) (*Doc, error) {
 }
 
 type parser struct {
-	scratch   []byte // decoding buffer for strings with escapes
-	src       string
-	fields    []Field // scratch stack of members of the objects being parsed
-	fieldSlab []Field
-	items     []*Node // scratch stack of items of the arrays being parsed
-	itemSlab  []*Node
-	values    int
-	slab      []Node // nodes come from chunks that grow with the document
-	data      []byte
-	pos       int
-	lim       Limits
-	err       *SyntaxError
-	errOff    int
-	dups      []Field
-	lines     []int32
+	arena   *Arena
+	scratch []byte // decoding buffer for strings with escapes
+	src     string
+	fields  []Field // scratch stack of members of the objects being parsed
+	items   []*Node // scratch stack of items of the arrays being parsed
+	values  int
+	data    []byte
+	pos     int
+	lim     Limits
+	err     *SyntaxError
+	errOff  int
+	dups    []Field
+	lines   []int32
 }
 
 func (p *parser) node(k Kind, off int, str string) *Node {
@@ -103,11 +136,7 @@ func (p *parser) node(k Kind, off int, str string) *Node {
 	if p.values > p.lim.MaxValues {
 		p.fail("json-values", off, fmt.Sprintf("the document has more than %d JSON values, the limit", p.lim.MaxValues))
 	}
-	if len(p.slab) == 0 {
-		p.slab = make([]Node, chunk(p.values, 256))
-	}
-	n := &p.slab[0]
-	p.slab = p.slab[1:]
+	n := p.arena.nodes.One()
 	n.Kind, n.Off, n.Str = k, int32(off), str
 	return n
 }
@@ -488,39 +517,19 @@ func (p *parser) object(depth int) *Node {
 	}
 }
 
-// chunk sizes a new chunk by how much the document has used so far: small
-// documents stay small, large ones allocate rarely.
-func chunk(used, limit int) int {
-	return min(max(16, used/2), limit)
-}
-
 // takeFields copies an object's members out of the scratch stack into a
 // chunk shared by many objects, so that an object costs no allocation of
 // its own.
 func (p *parser) takeFields(fs []Field) []Field {
-	if len(fs) > 64 {
-		return append([]Field(nil), fs...)
-	}
-	if len(p.fieldSlab) < len(fs) {
-		p.fieldSlab = make([]Field, max(len(fs), chunk(p.values, 512)))
-	}
-	out := p.fieldSlab[:len(fs):len(fs)]
+	out := p.arena.fields.Take(len(fs))
 	copy(out, fs)
-	p.fieldSlab = p.fieldSlab[len(fs):]
 	return out
 }
 
 // takeItems is takeFields for array items.
 func (p *parser) takeItems(is []*Node) []*Node {
-	if len(is) > 64 {
-		return append([]*Node(nil), is...)
-	}
-	if len(p.itemSlab) < len(is) {
-		p.itemSlab = make([]*Node, max(len(is), chunk(p.values, 512)))
-	}
-	out := p.itemSlab[:len(is):len(is)]
+	out := p.arena.items.Take(len(is))
 	copy(out, is)
-	p.itemSlab = p.itemSlab[len(is):]
 	return out
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sandkasse/sandkasse/validator/element"
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
+	"github.com/sandkasse/sandkasse/validator/internal/chunks"
 	"github.com/sandkasse/sandkasse/validator/issue"
 	"github.com/sandkasse/sandkasse/validator/spec"
 )
@@ -57,26 +58,49 @@ const DefaultMaxElements = 4_000_000
 // what the sandbox accepts in a transaction.
 const DefaultMaxBundleEntries = 200_000
 
+// Arena is memory a caller reuses across documents (see BuildIn). The
+// zero Arena is ready to use; it is used by one goroutine at a time.
+type Arena struct {
+	elems chunks.Pool[element.Element]
+	kids  chunks.Pool[*element.Element]
+}
+
+// Release makes the memory of every tree built in the arena reusable: none
+// of its elements may be used afterwards.
+func (a *Arena) Release() {
+	a.elems.Release()
+	a.kids.Release()
+}
+
 type builder struct {
-	slab      []element.Element // elements come from chunks that grow with the document
-	childSlab []*element.Element
-	reg       *spec.Registry
-	doc       *fhirjson.Doc
-	res       *Result
-	elements  int
-	limits    Limits
-	stopped   bool
+	arena    *Arena
+	reg      *spec.Registry
+	doc      *fhirjson.Doc
+	res      *Result
+	elements int
+	limits   Limits
+	stopped  bool
 }
 
 // Build validates the structure of the document's root resource.
 func Build(doc *fhirjson.Doc, reg *spec.Registry, lim Limits) *Result {
+	return BuildIn(doc, reg, lim, new(Arena))
+}
+
+// BuildIn is Build with the tree's memory taken from a, which the caller
+// releases once it is done with the tree.
+func BuildIn(doc *fhirjson.Doc, reg *spec.Registry, lim Limits, a *Arena) *Result {
+	if a.elems.Keep == 0 {
+		a.elems.Size, a.elems.Keep = 256, 128
+		a.kids.Size, a.kids.Keep = 1024, 32
+	}
 	if lim.MaxElements <= 0 {
 		lim.MaxElements = DefaultMaxElements
 	}
 	if lim.MaxBundleEntries <= 0 {
 		lim.MaxBundleEntries = DefaultMaxBundleEntries
 	}
-	b := &builder{reg: reg, doc: doc, res: &Result{}, limits: lim}
+	b := &builder{arena: a, reg: reg, doc: doc, res: &Result{}, limits: lim}
 	b.res.Root = b.resource(doc.Root, "", -1, nil)
 	for _, f := range doc.Duplicates {
 		b.reportAt(f.NameOff, issue.Error, "json-duplicate-key", "structure", "",
@@ -86,11 +110,7 @@ func Build(doc *fhirjson.Doc, reg *spec.Registry, lim Limits) *Result {
 }
 
 func (b *builder) newElement(e element.Element) *element.Element {
-	if len(b.slab) == 0 {
-		b.slab = make([]element.Element, min(max(16, b.elements/2), 256))
-	}
-	p := &b.slab[0]
-	b.slab = b.slab[1:]
+	p := b.arena.elems.One()
 	*p = e
 	return p
 }
@@ -98,15 +118,7 @@ func (b *builder) newElement(e element.Element) *element.Element {
 // children returns an empty slice with room for k children, carved from a
 // chunk shared by many elements.
 func (b *builder) children(k int) []*element.Element {
-	if k > 64 {
-		return make([]*element.Element, 0, k)
-	}
-	if len(b.childSlab) < k {
-		b.childSlab = make([]*element.Element, max(k, min(max(32, b.elements), 1024)))
-	}
-	out := b.childSlab[:0:k]
-	b.childSlab = b.childSlab[k:]
-	return out
+	return b.arena.kids.Take(k)[:0]
 }
 
 func (b *builder) reportAt(off int32, sev issue.Severity, code, typ, expr, msg, fix string) {
