@@ -112,18 +112,45 @@ func Check(sites []structure.Site, opts Options, at Locate) issue.List {
 	return out
 }
 
-func evaluate(env *fhirpath.Env, e *element.Element, c *spec.Constraint, buf []fhirpath.Item, at Locate, m *memo) issue.List {
+// plan is how one constraint is checked, decided once per constraint:
+// in Go (native), or by its FHIRPath (with errata replaced), compiled.
+type plan struct {
+	native func(*element.Element, *memo) bool
+	cp     *compiled
+}
+
+// plans caches a plan per constraint; constraints live in definitions,
+// so their addresses are stable and cheap to hash (the expression text,
+// the other possible key, can be hundreds of bytes).
+var plans sync.Map // *spec.Constraint -> *plan
+
+func planFor(c *spec.Constraint) *plan {
+	if v, ok := plans.Load(c); ok {
+		return v.(*plan)
+	}
+	pl := &plan{}
 	if f := nativeRules[c.Key]; f != nil && (c.Expression == nativeText[c.Key] || c.Expression == errata[c.Key].r4 || c.Expression == errata[c.Key].use) {
-		if f(e, m) {
+		pl.native = f
+	} else {
+		src := c.Expression
+		if fixed, ok := errata[c.Key]; ok && fixed.r4 == src {
+			src = fixed.use
+		}
+		pl.cp = compile(src)
+	}
+	v, _ := plans.LoadOrStore(c, pl)
+	return v.(*plan)
+}
+
+func evaluate(env *fhirpath.Env, e *element.Element, c *spec.Constraint, buf []fhirpath.Item, at Locate, m *memo) issue.List {
+	pl := planFor(c)
+	if pl.native != nil {
+		if pl.native(e, m) {
 			return nil
 		}
 		return failed(e, c, at)
 	}
-	src := c.Expression
-	if fixed, ok := errata[c.Key]; ok && fixed.r4 == src {
-		src = fixed.use
-	}
-	cp := compile(src)
+	cp := pl.cp
 	if cp.err != nil {
 		l, col := at(e)
 		return issue.List{{Severity: issue.Warning, Code: "invariant-unsupported", Type: "processing", Expression: e.Path(),
