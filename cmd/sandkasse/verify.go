@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sandkasse/sandkasse/validator"
+	"github.com/sandkasse/sandkasse/validator/cert"
 	"github.com/sandkasse/sandkasse/validator/issue"
 	"github.com/sandkasse/sandkasse/validator/policy"
 	"github.com/sandkasse/sandkasse/validator/ruleset"
@@ -21,6 +24,9 @@ const verifySynopsis = "--suite FILE --offline DIR [--format text|json|junit|sar
 	"directory above suites/ unless --rules says otherwise. DIR holds what the app sent, as JSON\n" +
 	"files: recorded exchanges ({method, url, headers, body, status, …}), FHIR resources, and an\n" +
 	"optional context.json ({scopes, patient, fhirBase, serviceCodes}).\n" +
+	"With --issue (and --key, --vendor-org, --artifact-digest, --app, --version) a passing run\n" +
+	"also issues a signed certificate: written to --out, or printed after a text report; a run\n" +
+	"that did not pass gets none (exit 1).\n" +
 	"Exit status: 0 every required test passed, 1 a required test failed or had nothing to\n" +
 	"examine, 2 the suite could not run."
 
@@ -35,6 +41,12 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 	lang := fs.String("lang", "en", "language of fix hints: en or nb")
 	var packages multi
 	fs.Var(&packages, "packages", "directory of FHIR packages for the rule set's name@version entries (repeatable; default as for rules test)")
+	issueCert := fs.Bool("issue", false, "issue a certificate when every required test passes")
+	keyFile := fs.String("key", "", "with --issue: signing key file from `sandkasse cert keygen`")
+	vendorOrg := fs.String("vendor-org", "", "with --issue: the vendor's organisation number")
+	vendorName := fs.String("vendor-name", "", "with --issue: the vendor's name (optional)")
+	artifact := fs.String("artifact-digest", "", "with --issue: digest of the app artifact, sha256:…")
+	certOut := fs.String("out", "", "with --issue: file to write the certificate to")
 	rest, code, done := parseFlags(fs, args)
 	if done {
 		return code
@@ -53,6 +65,26 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 	rend, err := suitereport.Get(*format)
 	if err != nil {
 		return fail("%v", err)
+	}
+	var signer *cert.Signer
+	if *issueCert {
+		switch {
+		case *keyFile == "" || *vendorOrg == "" || *artifact == "":
+			return fail("--issue needs --key, --vendor-org and --artifact-digest")
+		case *appName == "" || *appVersion == "":
+			return fail("--issue needs --app and --version: a certificate names the app version")
+		case *certOut == "" && *format != "text":
+			return fail("--issue with --format %s needs --out (the certificate would be mixed into the report)", *format)
+		}
+		key, err := cert.LoadSigningKey(*keyFile)
+		if err != nil {
+			return fail("--key: %v", err)
+		}
+		if signer, err = cert.NewSigner(key); err != nil {
+			return fail("--key: %v", err)
+		}
+	} else if *keyFile != "" || *vendorOrg != "" || *artifact != "" || *certOut != "" {
+		return fail("--key, --vendor-org, --artifact-digest and --out only go with --issue")
 	}
 	if *rulesDir == "" {
 		*rulesDir = filepath.Dir(filepath.Dir(*suiteFile))
@@ -114,8 +146,36 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 		}
 	}
 	res := runner.Run(ctx, s, rec)
-	if err := rend.Render(io.out, suitereport.New(res, meta)); err != nil {
+	report := suitereport.New(res, meta)
+	if err := rend.Render(io.out, report); err != nil {
 		return fail("writing the report: %v", err)
+	}
+	if signer != nil {
+		if res.Outcome != suite.Pass {
+			fmt.Fprintf(io.err, "sandkasse verify: no certificate issued: the run's outcome is %s, and a certificate needs every required test to pass\n", res.Outcome)
+			return exitFindings
+		}
+		p := cert.Payload{
+			App:     cert.App{Name: *appName, Version: *appVersion, ArtifactDigest: *artifact},
+			Vendor:  cert.Vendor{OrgNumber: *vendorOrg, Name: *vendorName},
+			Suite:   cert.Suite{ID: s.ID, Version: s.Version},
+			RuleSet: cert.RuleSet{ID: rs.Manifest.ID, Version: rs.Manifest.Version, Digest: rs.Digest},
+		}
+		if p.ReportDigest, err = reportDigest(report); err != nil {
+			return fail("report digest: %v", err)
+		}
+		token, signed, err := signer.Sign(p)
+		if err != nil {
+			return fail("no certificate issued: %v", err)
+		}
+		if *certOut != "" {
+			if err := os.WriteFile(*certOut, []byte(token+"\n"), 0o644); err != nil {
+				return fail("no certificate issued: %v", err)
+			}
+			fmt.Fprintf(io.err, "sandkasse verify: certificate %s written to %s\n", signed.ID, *certOut)
+		} else {
+			fmt.Fprintf(io.out, "\nCertificate %s:\n%s\n", signed.ID, token)
+		}
 	}
 	switch res.Outcome {
 	case suite.Pass, suite.Omit:
@@ -125,6 +185,20 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 	default:
 		return exitFindings
 	}
+}
+
+// reportDigest is the sha256 of the run's JSON report, the one a vendor
+// gets with --format json (the same Report value, so the same bytes).
+func reportDigest(r *suitereport.Report) (string, error) {
+	js, err := suitereport.Get("json")
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if err := js.Render(h, r); err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func needsValidator(s *suite.Suite) bool {
