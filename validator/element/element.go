@@ -11,7 +11,8 @@ import (
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
 )
 
-// Element is one FHIR element (or resource) instance.
+// Element is one FHIR element (or resource) instance. A validation builds
+// one per JSON value, so the fields are ordered to pack into 96 bytes.
 type Element struct {
 	// Name is the element name in the definitions, choice suffix removed
 	// ("value" for valueQuantity); for a resource root it is the resource type.
@@ -22,18 +23,18 @@ type Element struct {
 	// Value is the primitive's text as written in JSON (number literals
 	// verbatim); HasValue tells an absent value (only extensions) from "".
 	Value    string
-	HasValue bool
-	// Choice is true when the element came from a [x] element.
-	Choice   bool
 	Children []*Element
 	Parent   *Element
-	// Index is the position among the parent's children with the same Name,
-	// or -1 when the element cannot repeat.
-	Index int
 	// Node is where the value stands in the document; for a primitive that
 	// has only a "_name" object it is that object. May be nil for elements
 	// made up during evaluation.
 	Node *fhirjson.Node
+	// Index is the position among the parent's children with the same Name,
+	// or -1 when the element cannot repeat.
+	Index    int32
+	HasValue bool
+	// Choice is true when the element came from a [x] element.
+	Choice bool
 	// IsResource marks a resource root (the document root, a contained or
 	// Bundle entry resource, Parameters.parameter.resource).
 	IsResource bool
@@ -97,7 +98,7 @@ func (e *Element) Path() string {
 		b.WriteString(x.Name)
 		if x.Index >= 0 && x.Parent != nil {
 			b.WriteByte('[')
-			b.WriteString(strconv.Itoa(x.Index))
+			b.WriteString(strconv.Itoa(int(x.Index)))
 			b.WriteByte(']')
 		}
 		if x.Choice {

@@ -311,6 +311,16 @@ func (p *parser) number() *Node {
 	return p.node(Number, start, p.src[start:i])
 }
 
+// stringStop marks the bytes that end the fast scan of a string: the
+// closing quote, an escape, and the control characters JSON forbids.
+var stringStop = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 // str reads a string starting at the opening quote and returns its decoded text.
 func (p *parser) str() (string, bool) {
 	d := p.data
@@ -320,15 +330,15 @@ func (p *parser) str() (string, bool) {
 	var high byte
 	for i < len(d) {
 		c := d[i]
-		if c == '"' {
+		if stringStop[c] {
+			if c != '"' {
+				return p.slowStr(start)
+			}
 			if high >= 0x80 && !utf8.Valid(d[start+1:i]) {
 				return p.slowStr(start)
 			}
 			p.pos = i + 1
 			return p.src[start+1 : i], true
-		}
-		if c == '\\' || c < 0x20 {
-			return p.slowStr(start)
 		}
 		high |= c
 		i++

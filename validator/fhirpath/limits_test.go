@@ -60,10 +60,10 @@ func TestSyntaxErrorPosition(t *testing.T) {
 func wide(n int) *element.Element {
 	root := &element.Element{Name: "Basic", Type: "Basic", IsResource: true, Index: -1}
 	for i := 0; i < n; i++ {
-		c := &element.Element{Name: "extension", Type: "Extension", Parent: root, Index: i}
+		c := &element.Element{Name: "extension", Type: "Extension", Parent: root, Index: int32(i)}
 		for j := 0; j < n; j++ {
 			c.Children = append(c.Children, &element.Element{Name: "valueString", Type: "string",
-				Value: "x", HasValue: true, Parent: c, Index: j})
+				Value: "x", HasValue: true, Parent: c, Index: int32(j)})
 		}
 		root.Children = append(root.Children, c)
 	}

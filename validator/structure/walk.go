@@ -185,7 +185,7 @@ func (b *builder) resource(n *fhirjson.Node, name string, index int, parent *ele
 	if parent == nil {
 		name = rt
 	}
-	e := b.newElement(element.Element{Name: name, Type: rt, Index: index, Parent: parent, Node: n, IsResource: true})
+	e := b.newElement(element.Element{Name: name, Type: rt, Index: int32(index), Parent: parent, Node: n, IsResource: true})
 	b.res.Resources = append(b.res.Resources, e)
 	b.res.Sites = append(b.res.Sites, Site{Elem: e, Def: rootElement(sd)})
 	b.object(n, sd, rt, e)
@@ -464,7 +464,7 @@ func (b *builder) item(v, x *fhirjson.Node, c *child, sd *spec.StructureDefiniti
 	if v == nil {
 		return
 	}
-	e := b.newElement(element.Element{Name: c.name, Type: typ, Choice: c.choice, Index: idx, Parent: parent, Node: v})
+	e := b.newElement(element.Element{Name: c.name, Type: typ, Choice: c.choice, Index: int32(idx), Parent: parent, Node: v})
 	parent.Children = append(parent.Children, e)
 	if v.Kind != fhirjson.Object {
 		b.reportAt(v.Off, issue.Error, "type-json", "structure", e.Path(),
@@ -496,7 +496,7 @@ func (b *builder) primitive(v, x *fhirjson.Node, c *child, parent *element.Eleme
 	if c.name == "id" && parent.IsResource {
 		typ = "id"
 	}
-	e := b.newElement(element.Element{Name: c.name, Type: typ, Choice: c.choice, Index: idx, Parent: parent, Node: v})
+	e := b.newElement(element.Element{Name: c.name, Type: typ, Choice: c.choice, Index: int32(idx), Parent: parent, Node: v})
 	parent.Children = append(parent.Children, e)
 	if v != nil {
 		want := jsonKindOf(typ)

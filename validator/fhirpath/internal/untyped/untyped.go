@@ -79,7 +79,7 @@ func addField(e *element.Element, name string, v, ext *fhirjson.Node) {
 				ei = ext.Items[i]
 			}
 			if c := child(e, name, vi, ei); c != nil {
-				c.Index = i
+				c.Index = int32(i)
 				e.Children = append(e.Children, c)
 			}
 		}
