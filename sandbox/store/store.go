@@ -68,6 +68,8 @@ type Store interface {
 	// PruneTraffic keeps only the newest keep exchanges of a tenant.
 	PruneTraffic(ctx context.Context, tenant string, keep int) error
 
+	Runs // verification runs (runs.go)
+
 	Close() error
 }
 

@@ -52,7 +52,7 @@ func createSchema(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("postgres: schema lock: %w", err)
 	}
 	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(schemaLock))
-	for _, s := range sqlstore.Schema(sqlstore.PostgresTypes) {
+	for _, s := range append(sqlstore.Schema(sqlstore.PostgresTypes), sqlstore.RunsSchema(sqlstore.PostgresTypes)...) {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("postgres: creating the schema: %w", err)
 		}

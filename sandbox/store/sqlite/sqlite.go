@@ -65,7 +65,7 @@ func OpenFile(ctx context.Context, path string) (*sqlstore.DB, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	r.SetConnMaxIdleTime(0)
-	db, err := sqlstore.New(ctx, w, r, sqlstore.Dialect{Name: "sqlite", Schema: sqlstore.Schema(sqlstore.SQLiteTypes)})
+	db, err := sqlstore.New(ctx, w, r, sqlstore.Dialect{Name: "sqlite", Schema: append(sqlstore.Schema(sqlstore.SQLiteTypes), sqlstore.RunsSchema(sqlstore.SQLiteTypes)...)})
 	if err != nil {
 		w.Close()
 		r.Close()

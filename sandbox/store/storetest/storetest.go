@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"Traffic", testTraffic},
 		{"ConcurrentWriters", testConcurrent},
 		{"Clear", testClear},
+		{"Runs", testRuns},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// RunStatus is where a verification run is in its life.
+type RunStatus string
+
+// A run is queued when created, running once an instance claimed it, and
+// ends passed (every required test passed), failed (a required test failed
+// or had nothing to examine) or error (the tool could not finish it: a
+// crash, a suite that did not load, a cancelled process).
+const (
+	RunQueued  RunStatus = "queued"
+	RunRunning RunStatus = "running"
+	RunPassed  RunStatus = "passed"
+	RunFailed  RunStatus = "failed"
+	RunError   RunStatus = "error"
+)
+
+// Done reports whether the status is final.
+func (s RunStatus) Done() bool { return s == RunPassed || s == RunFailed || s == RunError }
+
+// Run is one verification run: a job in the store that any instance may
+// claim, with its report once done.
+type Run struct {
+	ID     string
+	Tenant string
+	Suite  string // suite id, e.g. dho-journal
+	// What is verified, for the report and a certificate.
+	App, Version, ArtifactDigest string
+	// After is the traffic sequence number the run examines exchanges
+	// after (0: everything the tenant has recorded).
+	After int64
+	// Wait bounds how long the run waits for the app's traffic.
+	Wait time.Duration
+	// FHIRBase is the tenant's FHIR base URL as the app sees it (the aud a
+	// SMART app must send).
+	FHIRBase string
+
+	Status   RunStatus
+	Progress string // one line for a person watching
+	Message  string // why it ended the way it did
+	Outcome  string // the suite outcome (pass, fail, skip, error, omit) when done
+	Report   []byte // the JSON report when done
+
+	Owner     string    // the instance that claimed it
+	Created   time.Time // milliseconds
+	Started   time.Time
+	Finished  time.Time
+	Heartbeat time.Time // last sign of life from the owner
+}
+
+// Runs is the run queue. Claiming is atomic across processes sharing one
+// database: of several instances calling ClaimRun at once, exactly one gets
+// a given queued run. Every change after the claim names the owner and is
+// refused (ErrConflict) when the run is no longer that owner's running run
+// (it was reaped as stale), so a slow instance cannot overwrite a verdict.
+type Runs interface {
+	// CreateRun adds a queued run (ErrExists when the id is taken).
+	CreateRun(ctx context.Context, r Run) error
+	// Run returns one run of a tenant (ErrNotFound, also for another
+	// tenant's run).
+	Run(ctx context.Context, tenant, id string) (Run, error)
+	// ClaimRun moves the oldest queued run to running under owner and
+	// returns it; ErrNotFound when none is queued.
+	ClaimRun(ctx context.Context, owner string, now time.Time) (Run, error)
+	// RunProgress records progress and a heartbeat (ErrConflict: not the
+	// owner's running run).
+	RunProgress(ctx context.Context, id, owner, progress string, now time.Time) error
+	// FinishRun records the final status, message, outcome and report
+	// (ErrConflict: not the owner's running run).
+	FinishRun(ctx context.Context, r Run, now time.Time) error
+	// FailStaleRuns ends as error, with message, every running run whose
+	// heartbeat is older than before; it returns how many.
+	FailStaleRuns(ctx context.Context, before time.Time, message string, now time.Time) (int, error)
+}

@@ -1,0 +1,148 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sandkasse/sandkasse/sandbox/store"
+)
+
+// RunsSchema returns the statements that create the run queue. The back
+// ends append them to Schema.
+func RunsSchema(t Types) []string {
+	r := strings.NewReplacer("{T}", t.Text, "{B}", t.Blob)
+	return []string{
+		r.Replace(`CREATE TABLE IF NOT EXISTS runs (
+			id {T} PRIMARY KEY, tenant {T} NOT NULL, suite {T} NOT NULL,
+			app {T} NOT NULL, app_version {T} NOT NULL, artifact_digest {T} NOT NULL,
+			after_seq BIGINT NOT NULL, wait_ms BIGINT NOT NULL, fhir_base {T} NOT NULL,
+			status {T} NOT NULL, progress {T} NOT NULL, message {T} NOT NULL, outcome {T} NOT NULL,
+			report {B} NOT NULL, owner {T} NOT NULL,
+			created_ms BIGINT NOT NULL, started_ms BIGINT NOT NULL, finished_ms BIGINT NOT NULL,
+			heartbeat_ms BIGINT NOT NULL)`),
+		`CREATE INDEX IF NOT EXISTS runs_queue ON runs (status, created_ms, id)`,
+		`CREATE INDEX IF NOT EXISTS runs_tenant ON runs (tenant, created_ms)`,
+	}
+}
+
+const runCols = `id, tenant, suite, app, app_version, artifact_digest, after_seq, wait_ms, fhir_base,
+	status, progress, message, outcome, report, owner, created_ms, started_ms, finished_ms, heartbeat_ms`
+
+func scanRun(sc interface{ Scan(...any) error }) (store.Run, error) {
+	var r store.Run
+	var wait, created, started, finished, heartbeat int64
+	var status string
+	if err := sc.Scan(&r.ID, &r.Tenant, &r.Suite, &r.App, &r.Version, &r.ArtifactDigest, &r.After, &wait, &r.FHIRBase,
+		&status, &r.Progress, &r.Message, &r.Outcome, &r.Report, &r.Owner, &created, &started, &finished, &heartbeat); err != nil {
+		return r, err
+	}
+	r.Status, r.Wait = store.RunStatus(status), time.Duration(wait)*time.Millisecond
+	r.Created, r.Started, r.Finished, r.Heartbeat = fromMS(created), fromMS(started), fromMS(finished), fromMS(heartbeat)
+	if len(r.Report) == 0 {
+		r.Report = nil
+	}
+	return r, nil
+}
+
+func (db *DB) CreateRun(ctx context.Context, r store.Run) error {
+	if r.ID == "" || r.Tenant == "" || r.Suite == "" {
+		return errors.New("sqlstore: a run needs an id, a tenant and a suite")
+	}
+	if r.Status == "" {
+		r.Status = store.RunQueued
+	}
+	res, err := db.w.ExecContext(ctx, db.bind(`INSERT INTO runs (`+runCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		r.ID, r.Tenant, r.Suite, r.App, r.Version, r.ArtifactDigest, r.After, r.Wait.Milliseconds(), r.FHIRBase,
+		string(r.Status), r.Progress, r.Message, r.Outcome, nonNil(r.Report), r.Owner,
+		ms(r.Created), ms(r.Started), ms(r.Finished), ms(r.Heartbeat))
+	if err != nil {
+		return fmt.Errorf("sqlstore: create run: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return store.ErrExists
+	}
+	return nil
+}
+
+func (db *DB) Run(ctx context.Context, tenant, id string) (store.Run, error) {
+	r, err := scanRun(db.r.QueryRowContext(ctx, db.bind(`SELECT `+runCols+` FROM runs WHERE tenant = ? AND id = ?`), tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, store.ErrNotFound
+	}
+	return r, err
+}
+
+// ClaimRun is one UPDATE whose WHERE re-checks status = 'queued': when two
+// instances pick the same row, the second's update finds it no longer
+// queued (PostgreSQL re-evaluates the condition on the row the first one
+// committed) and claims nothing. PostgreSQL also skips rows another
+// transaction holds (FOR UPDATE SKIP LOCKED) so that a second instance takes
+// the next run instead of waiting; SQLite has one writer at a time anyway.
+func (db *DB) ClaimRun(ctx context.Context, owner string, now time.Time) (store.Run, error) {
+	pick := `SELECT id FROM runs WHERE status = 'queued' ORDER BY created_ms, id LIMIT 1`
+	if db.d.Dollar {
+		pick += ` FOR UPDATE SKIP LOCKED`
+	}
+	var id, tenant string
+	err := db.w.QueryRowContext(ctx, db.bind(`UPDATE runs SET status = 'running', owner = ?, started_ms = ?, heartbeat_ms = ?,
+		progress = 'claimed'
+		WHERE id = (`+pick+`) AND status = 'queued' RETURNING id, tenant`), owner, ms(now), ms(now)).Scan(&id, &tenant)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Run{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Run{}, fmt.Errorf("sqlstore: claim run: %w", err)
+	}
+	r, err := scanRun(db.w.QueryRowContext(ctx, db.bind(`SELECT `+runCols+` FROM runs WHERE id = ?`), id))
+	if err != nil {
+		return r, fmt.Errorf("sqlstore: claimed run: %w", err)
+	}
+	return r, nil
+}
+
+func (db *DB) RunProgress(ctx context.Context, id, owner, progress string, now time.Time) error {
+	res, err := db.w.ExecContext(ctx, db.bind(`UPDATE runs SET progress = ?, heartbeat_ms = ?
+		WHERE id = ? AND owner = ? AND status = 'running'`), progress, ms(now), id, owner)
+	return affectedOne(res, err)
+}
+
+func (db *DB) FinishRun(ctx context.Context, r store.Run, now time.Time) error {
+	if !r.Status.Done() {
+		return fmt.Errorf("sqlstore: finish run: %q is not a final status", r.Status)
+	}
+	res, err := db.w.ExecContext(ctx, db.bind(`UPDATE runs SET status = ?, progress = ?, message = ?, outcome = ?, report = ?,
+		finished_ms = ?, heartbeat_ms = ? WHERE id = ? AND owner = ? AND status = 'running'`),
+		string(r.Status), r.Progress, r.Message, r.Outcome, nonNil(r.Report), ms(now), ms(now), r.ID, r.Owner)
+	return affectedOne(res, err)
+}
+
+func (db *DB) FailStaleRuns(ctx context.Context, before time.Time, message string, now time.Time) (int, error) {
+	res, err := db.w.ExecContext(ctx, db.bind(`UPDATE runs SET status = 'error', outcome = 'error', message = ?, finished_ms = ?
+		WHERE status = 'running' AND heartbeat_ms < ?`), message, ms(now), ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: fail stale runs: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+func affectedOne(res sql.Result, err error) error {
+	if err != nil {
+		return fmt.Errorf("sqlstore: run: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrConflict
+	}
+	return nil
+}

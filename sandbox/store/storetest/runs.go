@@ -1,0 +1,145 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sandkasse/sandkasse/sandbox/store"
+)
+
+func testRuns(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mk := func(id, tenant string, created time.Time) store.Run {
+		return store.Run{ID: id, Tenant: tenant, Suite: "dho-journal", App: "app", Version: "1.0", After: 7,
+			Wait: 1500 * time.Millisecond, FHIRBase: "http://x/t/" + tenant + "/fhir", Status: store.RunQueued, Created: created}
+	}
+	for i, r := range []store.Run{mk("r2", "a1", t0.Add(time.Second)), mk("r1", "a1", t0), mk("r3", "b2", t0.Add(2*time.Second))} {
+		if err := s.CreateRun(ctx, r); err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	if err := s.CreateRun(ctx, mk("r1", "a1", t0)); !errors.Is(err, store.ErrExists) {
+		t.Fatalf("duplicate run id: %v, want ErrExists", err)
+	}
+	got, err := s.Run(ctx, "a1", "r2")
+	if err != nil || got.Status != store.RunQueued || got.After != 7 || got.Wait != 1500*time.Millisecond ||
+		got.FHIRBase != "http://x/t/a1/fhir" || !got.Created.Equal(t0.Add(time.Second)) || got.Report != nil {
+		t.Fatalf("Run(a1, r2) = %+v, %v", got, err)
+	}
+	if _, err := s.Run(ctx, "b2", "r2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another tenant's run: %v, want ErrNotFound", err)
+	}
+
+	// Oldest first, each once.
+	var order []string
+	for range 3 {
+		r, err := s.ClaimRun(ctx, "inst-1", t0.Add(time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Status != store.RunRunning || r.Owner != "inst-1" || !r.Started.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("claimed run %+v", r)
+		}
+		order = append(order, r.ID)
+	}
+	if fmt.Sprint(order) != "[r1 r2 r3]" {
+		t.Fatalf("claim order %v, want oldest first", order)
+	}
+	if _, err := s.ClaimRun(ctx, "inst-1", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("claim on an empty queue: %v, want ErrNotFound", err)
+	}
+
+	if err := s.RunProgress(ctx, "r1", "inst-2", "x", t0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("progress by another owner: %v, want ErrConflict", err)
+	}
+	if err := s.RunProgress(ctx, "r1", "inst-1", "3 exchanges", t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	done := store.Run{ID: "r1", Owner: "inst-1", Status: store.RunPassed, Outcome: "pass", Message: "ok", Report: []byte(`{"a":1}`)}
+	if err := s.FinishRun(ctx, store.Run{ID: "r1", Owner: "inst-2", Status: store.RunFailed}, t0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("finish by another owner: %v, want ErrConflict", err)
+	}
+	if err := s.FinishRun(ctx, store.Run{ID: "r1", Owner: "inst-1", Status: store.RunRunning}, t0); err == nil {
+		t.Fatal("finish with a status that is not final was accepted")
+	}
+	if err := s.FinishRun(ctx, done, t0.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(ctx, done, t0.Add(4*time.Minute)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second finish: %v, want ErrConflict (a verdict is written once)", err)
+	}
+	got, err = s.Run(ctx, "a1", "r1")
+	if err != nil || got.Status != store.RunPassed || got.Outcome != "pass" || string(got.Report) != `{"a":1}` ||
+		!got.Finished.Equal(t0.Add(3*time.Minute)) || got.Progress != "" {
+		t.Fatalf("finished run %+v, %v", got, err)
+	}
+
+	// r2 beat at +1 min, r3 too; r2 beats again at +5 min. Reaping at +3
+	// min ends r3 only, and r3's owner can no longer finish it.
+	if err := s.RunProgress(ctx, "r2", "inst-1", "alive", t0.Add(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.FailStaleRuns(ctx, t0.Add(3*time.Minute), "the instance running it stopped", t0.Add(6*time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("FailStaleRuns = %d, %v; want 1", n, err)
+	}
+	got, _ = s.Run(ctx, "b2", "r3")
+	if got.Status != store.RunError || got.Message != "the instance running it stopped" || got.Outcome != "error" {
+		t.Fatalf("reaped run %+v", got)
+	}
+	if err := s.FinishRun(ctx, store.Run{ID: "r3", Owner: "inst-1", Status: store.RunPassed}, t0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("finishing a reaped run: %v, want ErrConflict", err)
+	}
+	if got, _ = s.Run(ctx, "a1", "r2"); got.Status != store.RunRunning {
+		t.Fatalf("live run reaped: %+v", got)
+	}
+
+	// Concurrent claimers: every run is claimed exactly once.
+	const runs, workers = 40, 8
+	for i := range runs {
+		if err := s.CreateRun(ctx, mk(fmt.Sprintf("c%02d", i), "a1", t0.Add(time.Duration(i)*time.Millisecond))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	claimed := map[string]string{}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			owner := fmt.Sprintf("w%d", w)
+			for {
+				r, err := s.ClaimRun(ctx, owner, t0.Add(time.Hour))
+				if errors.Is(err, store.ErrNotFound) {
+					return
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				mu.Lock()
+				if prev, dup := claimed[r.ID]; dup {
+					mu.Unlock()
+					errs <- fmt.Errorf("run %s claimed by %s and %s", r.ID, prev, owner)
+					return
+				}
+				claimed[r.ID] = owner
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if len(claimed) != runs {
+		t.Fatalf("%d runs claimed, want %d", len(claimed), runs)
+	}
+}
