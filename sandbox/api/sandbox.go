@@ -20,6 +20,7 @@ import (
 
 	"github.com/sandkasse/sandkasse/sandbox/auth"
 	"github.com/sandkasse/sandkasse/sandbox/epr"
+	"github.com/sandkasse/sandkasse/sandbox/runs"
 	"github.com/sandkasse/sandkasse/sandbox/smart"
 	"github.com/sandkasse/sandkasse/sandbox/store"
 	"github.com/sandkasse/sandkasse/sandbox/tenant"
@@ -48,6 +49,9 @@ type Sandbox struct {
 	// SMART is SMART on FHIR under /t/{tenant}/smart (nil: a new one); its
 	// tokens are accepted on the FHIR routes next to Auth's.
 	SMART *smart.Server
+	// Runs runs verification suites against the tenants (runs.go); nil
+	// answers the run routes with 501.
+	Runs *runs.Service
 }
 
 // Codes of the sandbox edge.
@@ -96,10 +100,12 @@ func (s *server) mountSandbox(r *gin.Engine, sb *Sandbox) {
 		sb.Auth = smart.Chain{SMART: sb.SMART, Next: sb.Auth}
 	}
 	t.GET("/fhir/.well-known/smart-configuration", h.smartConfig)
-	t.GET("/smart/authorize", h.smartAuthorize)
-	t.POST("/smart/token", h.smartToken)
+	t.GET("/smart/authorize", h.recordOAuth, h.smartAuthorize)
+	t.POST("/smart/token", h.recordOAuth, h.smartToken)
 	t.POST("/smart/clients", h.authenticate, h.developerOnly, h.smartRegister)
 	t.POST("/smart/launch", h.authenticate, h.developerOnly, h.smartLaunch)
+
+	h.mountRuns(t)
 
 	a := r.Group("/admin", h.admin)
 	a.GET("/tenants", h.listTenants)
@@ -274,10 +280,12 @@ func (h *sandboxRoutes) request(c *gin.Context, body []byte) *epr.Request {
 	req := &epr.Request{Tenant: c.Param("tenant"), Base: h.base(c), Query: c.Request.URL.Query(), Header: c.Request.Header, Body: body}
 	if v, ok := c.Get(principalKey); ok {
 		p := v.(auth.Principal)
-		req.Allow = func(typ string, a epr.Access) bool {
-			return p.Allows(typ, [...]auth.Action{epr.Read: auth.Read, epr.Search: auth.Search, epr.Create: auth.Create,
-				epr.Update: auth.Update, epr.Delete: auth.Delete}[a])
-		}
+		action := [...]auth.Action{epr.Read: auth.Read, epr.Search: auth.Search, epr.Create: auth.Create,
+			epr.Update: auth.Update, epr.Delete: auth.Delete}
+		req.Allow = func(typ string, a epr.Access) bool { return p.Allows(typ, action[a]) }
+		// What only patient/ scopes grant stays in the launch patient's compartment.
+		req.Compartment = func(typ string, a epr.Access) bool { return p.Reach(typ, action[a]) == auth.Compartment }
+		req.Patient = p.Patient
 	}
 	return req
 }

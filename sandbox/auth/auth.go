@@ -25,8 +25,9 @@ type Principal struct {
 	Subject string   // client or user id, for traffic and audit
 	Kind    string   // "developer", later "smart", "helseid"
 	Scopes  []string // SMART scopes, e.g. system/*.*, user/Patient.read, patient/*.rs
-	// Patient is the launch patient of a SMART token ("" otherwise). The
-	// EPR does not yet limit patient/ scopes to this patient's compartment.
+	// Patient is the launch patient of a SMART token ("" otherwise). What
+	// only patient/ scopes grant is confined to this patient's compartment
+	// (see Reach).
 	Patient string
 }
 
@@ -58,36 +59,58 @@ const (
 	Search Action = 's'
 )
 
-// Allows reports whether the principal's scopes grant action on resource
+// Reach is how far a principal's scopes carry one action on one type.
+type Reach uint8
+
+const (
+	// None: no scope grants the action.
+	None Reach = iota
+	// Compartment: only patient/ scopes grant it, so it is confined to the
+	// Patient compartment of Principal.Patient.
+	Compartment
+	// All: a user/ or system/ scope grants it, with no compartment limit
+	// (the sandbox has no user-level access rules beyond scopes).
+	All
+)
+
+// Allows reports whether the principal's scopes grant action a on resource
+// type typ at all; Reach says whether only within the launch patient's
+// compartment.
+func (p Principal) Allows(typ string, a Action) bool { return p.Reach(typ, a) != None }
+
+// Reach reports how far the principal's scopes grant action a on resource
 // type typ. Scopes are SMART v1 (…/Type.read, …/Type.write, …/Type.*) or v2
 // (…/Type.cruds subsets), with context patient/, user/ or system/; Type may
-// be *.
-func (p Principal) Allows(typ string, a Action) bool {
+// be *. The widest grant wins: patient/Observation.rs together with
+// user/Observation.rs reaches All.
+func (p Principal) Reach(typ string, a Action) Reach {
+	r := None
 	for _, s := range p.Scopes {
 		ctx, rest, ok := strings.Cut(s, "/")
 		if !ok || (ctx != "patient" && ctx != "user" && ctx != "system") {
 			continue
 		}
 		t, perm, ok := strings.Cut(rest, ".")
-		if !ok || (t != "*" && t != typ) {
+		if !ok || (t != "*" && t != typ) || !grants(perm, a) {
 			continue
 		}
-		switch perm {
-		case "*":
-			return true
-		case "read":
-			if a == Read || a == Search {
-				return true
-			}
-		case "write":
-			if a == Create || a == Update || a == Delete {
-				return true
-			}
-		default:
-			if strings.IndexByte(perm, byte(a)) >= 0 && strings.Trim(perm, "cruds") == "" {
-				return true
-			}
+		if ctx != "patient" {
+			return All
 		}
+		r = Compartment
 	}
-	return false
+	return r
+}
+
+// grants reports whether a scope's permission part grants action a.
+func grants(perm string, a Action) bool {
+	switch perm {
+	case "*":
+		return true
+	case "read":
+		return a == Read || a == Search
+	case "write":
+		return a == Create || a == Update || a == Delete
+	}
+	return strings.IndexByte(perm, byte(a)) >= 0 && strings.Trim(perm, "cruds") == ""
 }

@@ -25,19 +25,46 @@ type op struct {
 	ifMatch     string
 	ifNoneExist string
 	fe          *fhirError // refused before execution (batch)
+	full        string         // entry.fullUrl
+	node        *fhirjson.Node // entry.resource as sent, to resolve references from
+	conf        confinement    // POST: the compartment it is held to
+	patient     string         // PUT, DELETE, GET: the compartment it is confined to
+	matched     bool           // a conditional create found out
 	// results
 	status string
 	out    store.Resource
 	body   []byte // GET: resource or searchset
 }
 
-// MaxBundleEntries bounds the entries of one batch or transaction.
-const MaxBundleEntries = 10000
+// Limits of one batch or transaction.
+const (
+	// MaxBundleEntries bounds the entries.
+	MaxBundleEntries = 10000
+	// MaxBundleResponseBytes bounds what the GET entries of one Bundle
+	// read into the response (each search is a page with its includes,
+	// so without it a Bundle of searches could hold thousands of pages).
+	MaxBundleResponseBytes = 64 << 20
+)
+
+// CodeTooCostly refuses what would make one request read or hold more
+// than the sandbox allows.
+const CodeTooCostly = "too-costly"
 
 // Bundle processes a batch or transaction Bundle posted to the base.
 // A transaction is atomic: every entry is checked (syntax, validation,
 // scopes) before anything is written, the writes run in one store
 // transaction, and any failure leaves nothing written.
+//
+// References between the entries of a transaction are resolved as FHIR R4
+// says (http.html#trules, bundle.html#references): a reference equal to
+// an entry's fullUrl (urn:uuid:…, urn:oid:… or an absolute URL), or a
+// relative reference that is an entry's fullUrl once resolved against the
+// base of the referring entry's own fullUrl (the server's base when that
+// is a urn), is rewritten to Type/id of the resource that entry creates or
+// updates. When a conditional create (ifNoneExist) matches an existing
+// resource, the references to that entry name the existing resource. A
+// urn:uuid/urn:oid reference that no entry resolves is refused: stored, it
+// would point nowhere.
 func (s *Server) Bundle(ctx context.Context, req *Request) Response {
 	p, fe := s.parse(req.Body, "")
 	if fe != nil {
@@ -66,57 +93,63 @@ func (s *Server) Bundle(ctx context.Context, req *Request) Response {
 		}
 		o.fe = fe
 		ops[i] = o
-		if fe == nil && kind == "transaction" && (o.method == "POST" || o.method == "PUT") {
-			if full := str(e, "fullUrl"); full != "" {
-				refs[full] = o.typ + "/" + o.id
+		if fe == nil && kind == "transaction" && (o.method == "POST" || o.method == "PUT") && o.full != "" {
+			if _, dup := refs[o.full]; dup {
+				return errResponse(atEntry(badBundle("two entries that write a resource have the same fullUrl"), i, ""))
 			}
+			refs[o.full] = o.typ + "/" + o.id
 		}
 	}
-	// Resolve references to other entries' fullUrls (urn:uuid:…), then
-	// validate every resource as it will be stored.
-	for i, o := range ops {
+	// Resolve references to other entries as they stand before any
+	// conditional create is matched, then validate every resource as it
+	// will be stored. A match found later changes only the id in a
+	// Type/id reference, which the validation does not depend on.
+	for _, o := range ops {
 		if o.fe != nil || o.res == nil {
 			continue
 		}
-		if len(refs) > 0 {
-			start := int(entries[i].Get("resource").Off)
-			if edits := referenceEdits(p.body, entries[i].Get("resource"), refs, start, nil); len(edits) > 0 {
-				body := apply(p.body[start:fhirjson.ValueEnd(p.body, start)], edits)
-				np, fe := s.parse(body, o.typ)
-				if fe != nil {
-					return errResponse(atEntry(fe, i, o.typ))
-				}
-				o.res = np
+		if kind == "transaction" {
+			if fe := s.resolve(req, p.body, o, refs); fe != nil {
+				return errResponse(fe)
 			}
 		}
 		if fe := s.validate(ctx, o.res); fe != nil {
 			if kind == "transaction" {
-				return errResponse(atEntry(fe, i, o.typ))
+				return errResponse(atEntry(fe, o.index, o.typ))
 			}
 			o.fe = fe
 		}
 	}
+	budget := MaxBundleResponseBytes
 	if kind == "batch" {
 		for _, o := range ops {
 			if o.fe != nil {
 				continue
 			}
-			err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error { return s.execute(ctx, tx, req, o) })
+			err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error { return s.execute(ctx, tx, req, o, &budget) })
 			if err != nil {
 				o.fe = asFHIR(err)
 			}
 		}
 		return Response{Status: http.StatusOK, Header: http.Header{}, Body: s.responseBundle(req, "batch-response", ops)}
 	}
-	// FHIR's order of processing: DELETE, POST, PUT, GET.
-	order := map[string]int{"DELETE": 0, "POST": 1, "PUT": 2, "GET": 3}
+	// FHIR's order of processing: DELETE, POST, PUT, GET; the conditional
+	// creates are matched first among the POSTs, so that every reference
+	// to them is known before anything is created.
+	order := map[string]int{"DELETE": 0, "POST": 2, "PUT": 3, "GET": 4}
 	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
-		for pass := 0; pass < 4; pass++ {
+		for pass := 0; pass < 5; pass++ {
+			if pass == 1 {
+				if err := s.matchCreates(ctx, tx, req, p.body, ops, refs); err != nil {
+					return err
+				}
+				continue
+			}
 			for _, o := range ops {
 				if order[o.method] != pass {
 					continue
 				}
-				if err := s.execute(ctx, tx, req, o); err != nil {
+				if err := s.execute(ctx, tx, req, o, &budget); err != nil {
 					return entryError{o.index, o.typ, err}
 				}
 			}
@@ -131,6 +164,107 @@ func (s *Server) Bundle(ctx context.Context, req *Request) Response {
 		return errResponse(err)
 	}
 	return Response{Status: http.StatusOK, Header: http.Header{}, Body: s.responseBundle(req, "transaction-response", ops)}
+}
+
+// matchCreates runs the ifNoneExist queries of a transaction's conditional
+// creates. An entry that matches creates nothing and stands for the
+// resource it matched: the references to its fullUrl are resolved again,
+// from the bodies as sent, to name that resource.
+func (s *Server) matchCreates(ctx context.Context, tx store.Tx, req *Request, data []byte, ops []*op, refs map[string]string) error {
+	changed := false
+	for _, o := range ops {
+		if o.method != "POST" || o.ifNoneExist == "" {
+			continue
+		}
+		if o.conf.write != "" && !inCompartment(o.typ, o.id, o.res.root, o.conf.write) {
+			return entryError{o.index, o.typ, outsideCompartment()}
+		}
+		r, found, err := s.match(ctx, tx, o.typ, o.ifNoneExist, o.conf.match)
+		if err != nil {
+			return entryError{o.index, o.typ, err}
+		}
+		o.ifNoneExist = "" // matched once; execute creates unconditionally
+		if !found {
+			continue
+		}
+		o.matched, o.out, o.status = true, r, "200 OK"
+		if o.full != "" {
+			refs[o.full] = r.Type + "/" + r.ID
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	for _, o := range ops {
+		if o.res == nil || o.matched {
+			continue
+		}
+		if fe := s.resolve(req, data, o, refs); fe != nil {
+			return fe
+		}
+	}
+	return nil
+}
+
+// resolve sets o.res to the entry's resource as sent with its references
+// to other entries rewritten by refs.
+func (s *Server) resolve(req *Request, data []byte, o *op, refs map[string]string) *fhirError {
+	if len(refs) == 0 && !mentionsURN(data[o.node.Off:fhirjson.ValueEnd(data, int(o.node.Off))]) {
+		return nil
+	}
+	base := req.Base
+	if b, ok := restBase(o.full); ok {
+		base = b
+	}
+	unresolved := false
+	lookup := func(ref string) (string, bool) {
+		if to, ok := refs[ref]; ok {
+			return to, true
+		}
+		if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
+			unresolved = true
+			return "", false
+		}
+		if ref == "" || ref[0] == '#' || strings.Contains(ref, ":") {
+			return "", false // contained, or absolute and no entry's
+		}
+		to, ok := refs[base+"/"+ref]
+		return to, ok
+	}
+	start := int(o.node.Off)
+	edits := referenceEdits(data, o.node, lookup, start, nil)
+	if unresolved {
+		return atEntry(badBundle("a reference names a urn:uuid or urn:oid that is the fullUrl of no entry of the transaction"), o.index, "")
+	}
+	if len(edits) == 0 {
+		return nil // o.res is the resource as sent
+	}
+	body := apply(data[start:fhirjson.ValueEnd(data, start)], edits)
+	np, fe := s.parse(body, o.typ)
+	if fe != nil {
+		return atEntry(fe, o.index, o.typ)
+	}
+	o.res = np
+	return nil
+}
+
+func mentionsURN(b []byte) bool { return bytes.Contains(b, []byte(`"urn:`)) }
+
+// restBase returns the base of a RESTful absolute URL [base]/Type/id.
+func restBase(full string) (string, bool) {
+	if !strings.HasPrefix(full, "http://") && !strings.HasPrefix(full, "https://") {
+		return "", false
+	}
+	i := strings.LastIndexByte(full, '/')
+	if i < 0 {
+		return "", false
+	}
+	j := strings.LastIndexByte(full[:i], '/')
+	if j < len("https://") {
+		return "", false
+	}
+	return full[:j], true
 }
 
 type entryError struct {
@@ -196,6 +330,16 @@ func (s *Server) readEntry(req *Request, data []byte, e *fhirjson.Node, i int) (
 	if !req.allowed(o.typ, a) {
 		return o, forbidden()
 	}
+	var fe *fhirError
+	if o.method == "POST" {
+		o.conf, fe = req.writeConfinement(o.typ, Create)
+	} else {
+		o.patient, fe = req.confine(o.typ, a)
+	}
+	if fe != nil {
+		return o, fe
+	}
+	o.full = str(e, "fullUrl")
 	if query != "" && o.method != "GET" {
 		return o, refuse(http.StatusBadRequest, "not-supported", CodeNotSupported, "conditional update and delete are not supported; use Type/id")
 	}
@@ -242,6 +386,7 @@ func (s *Server) readEntry(req *Request, data []byte, e *fhirjson.Node, i int) (
 		if fe != nil {
 			return o, fe
 		}
+		o.node = r
 		if o.method == "PUT" {
 			if fe := checkBodyID(p, o.id); fe != nil {
 				return o, fe
@@ -256,19 +401,31 @@ func badBundle(msg string) *fhirError {
 	return refuse(http.StatusBadRequest, "invalid", CodeBadBundle, msg)
 }
 
-// execute runs one entry inside a store transaction.
-func (s *Server) execute(ctx context.Context, tx store.Tx, req *Request, o *op) error {
+// execute runs one entry inside a store transaction; budget is what is
+// left of MaxBundleResponseBytes for GET entries.
+func (s *Server) execute(ctx context.Context, tx store.Tx, req *Request, o *op, budget *int) error {
 	var w written
 	var err error
 	switch o.method {
 	case "POST":
-		w, err = s.txCreate(ctx, tx, o.res, o.id, o.ifNoneExist)
+		if o.matched {
+			return nil
+		}
+		w, err = s.txCreate(ctx, tx, o.res, o.id, o.ifNoneExist, o.conf)
 	case "PUT":
-		w, err = s.txUpdate(ctx, tx, o.res, o.id, o.ifMatch)
+		w, err = s.txUpdate(ctx, tx, o.res, o.id, o.ifMatch, o.patient)
 	case "DELETE":
-		w, err = s.txDelete(ctx, tx, o.typ, o.id, o.ifMatch)
+		w, err = s.txDelete(ctx, tx, o.typ, o.id, o.ifMatch, o.patient)
 	case "GET":
-		return s.executeGet(ctx, tx, req, o)
+		if err := s.executeGet(ctx, tx, req, o); err != nil {
+			return err
+		}
+		if *budget -= len(o.body); *budget < 0 {
+			o.body = nil
+			return refuse(http.StatusBadRequest, "too-costly", CodeTooCostly, "the GET entries of this Bundle read more than "+
+				strconv.Itoa(MaxBundleResponseBytes>>20)+" MiB; split it into smaller Bundles or ask for smaller pages")
+		}
+		return nil
 	}
 	if err != nil {
 		return err
@@ -283,17 +440,12 @@ func (s *Server) execute(ctx context.Context, tx store.Tx, req *Request, o *op) 
 
 func (s *Server) executeGet(ctx context.Context, tx store.Tx, req *Request, o *op) error {
 	if o.search {
-		q, used, fe := s.query(o.typ, o.query, prefer(req.Header, "handling") == "lenient")
+		find := func(ctx context.Context, _ string, q store.Query) (store.Page, error) { return tx.Search(ctx, q) }
+		body, fe := s.search(ctx, req, o.typ, o.query, find, tx.Read)
 		if fe != nil {
 			return fe
 		}
-		page, err := tx.Search(ctx, q)
-		if err != nil {
-			return err
-		}
-		s.filterIncluded(req, &page)
-		o.body = s.searchBundle(req, o.typ, q, used, page)
-		o.status = "200 OK"
+		o.body, o.status = body, "200 OK"
 		return nil
 	}
 	r, err := tx.Read(ctx, o.typ, o.id)
@@ -314,6 +466,9 @@ func (s *Server) executeGet(ctx context.Context, tx store.Tx, req *Request, o *o
 	}
 	if r.Deleted {
 		return refuse(http.StatusGone, "deleted", CodeGone, "the resource has been deleted")
+	}
+	if o.patient != "" && !storedInCompartment(r, o.patient) {
+		return outsideCompartment()
 	}
 	o.out, o.body, o.status = r, r.Body, "200 OK"
 	return nil
@@ -363,18 +518,4 @@ func (s *Server) responseBundle(req *Request, typ string, ops []*op) []byte {
 	}
 	b.WriteString(`]}`)
 	return b.Bytes()
-}
-
-// filterIncluded drops included resources the caller may not read.
-func (s *Server) filterIncluded(req *Request, page *store.Page) {
-	if req.Allow == nil {
-		return
-	}
-	kept := page.Included[:0]
-	for _, r := range page.Included {
-		if req.allowed(r.Type, Read) {
-			kept = append(kept, r)
-		}
-	}
-	page.Included = kept
 }

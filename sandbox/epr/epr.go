@@ -13,7 +13,9 @@
 // engine first; a resource with errors is refused with 422.
 //
 // Scopes are checked per resource type and interaction through
-// Request.Allow, which the caller sets from the authenticated principal.
+// Request.Allow, which the caller sets from the authenticated principal;
+// what only SMART patient/ scopes grant is confined to the launch patient's
+// compartment through Request.Compartment (compartment.go).
 package epr
 
 import (
@@ -90,6 +92,12 @@ type Request struct {
 	// Allow says whether the caller may do access on a resource type; nil
 	// allows everything.
 	Allow func(typ string, a Access) bool
+	// Compartment says for which accesses the caller's grant is confined
+	// to the Patient compartment of Patient (SMART patient/ scopes); nil
+	// confines nothing. See compartment.go.
+	Compartment func(typ string, a Access) bool
+	// Patient is the launch patient of the caller's token ("" none).
+	Patient string
 }
 
 func (r *Request) allowed(typ string, a Access) bool { return r.Allow == nil || r.Allow(typ, a) }

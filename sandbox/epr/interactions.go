@@ -24,8 +24,12 @@ func (s *Server) Read(ctx context.Context, req *Request, typ, id string) Respons
 	if !req.allowed(typ, Read) {
 		return errResponse(forbidden())
 	}
+	patient, fe := req.confine(typ, Read)
+	if fe != nil {
+		return errResponse(fe)
+	}
 	r, err := s.st.Read(ctx, req.Tenant, typ, id)
-	return s.readResponse(req, r, err)
+	return s.readResponse(req, r, err, patient)
 }
 
 // VRead returns one version of a resource.
@@ -36,15 +40,21 @@ func (s *Server) VRead(ctx context.Context, req *Request, typ, id, vid string) R
 	if !req.allowed(typ, Read) {
 		return errResponse(forbidden())
 	}
+	patient, fe := req.confine(typ, Read)
+	if fe != nil {
+		return errResponse(fe)
+	}
 	v, err := strconv.ParseInt(vid, 10, 64)
 	if err != nil || v <= 0 {
 		return Fail(http.StatusNotFound, "not-found", CodeNotFound, "no such version: a version id is a positive integer")
 	}
 	r, err := s.st.ReadVersion(ctx, req.Tenant, typ, id, v)
-	return s.readResponse(req, r, err)
+	return s.readResponse(req, r, err, patient)
 }
 
-func (s *Server) readResponse(req *Request, r store.Resource, err error) Response {
+// readResponse answers a read; patient, when set, is the compartment the
+// caller is confined to.
+func (s *Server) readResponse(req *Request, r store.Resource, err error, patient string) Response {
 	if errors.Is(err, store.ErrNotFound) {
 		return Fail(http.StatusNotFound, "not-found", CodeNotFound, "no resource of this type with this id")
 	}
@@ -55,6 +65,9 @@ func (s *Server) readResponse(req *Request, r store.Resource, err error) Respons
 		resp := Fail(http.StatusGone, "deleted", CodeGone, "the resource has been deleted")
 		resp.Header.Set("ETag", etag(r.Version))
 		return resp
+	}
+	if patient != "" && !storedInCompartment(r, patient) {
+		return errResponse(outsideCompartment())
 	}
 	return Response{Status: http.StatusOK, Header: resourceHeaders(req.Base, r), Body: r.Body}
 }
@@ -78,6 +91,10 @@ func (s *Server) Create(ctx context.Context, req *Request, typ string) Response 
 	if !req.allowed(typ, Create) {
 		return errResponse(forbidden())
 	}
+	c, fe := req.writeConfinement(typ, Create)
+	if fe != nil {
+		return errResponse(fe)
+	}
 	p, fe := s.parse(req.Body, typ)
 	if fe != nil {
 		return errResponse(fe)
@@ -88,7 +105,7 @@ func (s *Server) Create(ctx context.Context, req *Request, typ string) Response 
 	var w written
 	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
 		var err error
-		w, err = s.txCreate(ctx, tx, p, newID(), req.Header.Get("If-None-Exist"))
+		w, err = s.txCreate(ctx, tx, p, newID(), req.Header.Get("If-None-Exist"), c)
 		return err
 	})
 	if err != nil {
@@ -105,6 +122,10 @@ func (s *Server) Update(ctx context.Context, req *Request, typ, id string) Respo
 	if !req.allowed(typ, Update) {
 		return errResponse(forbidden())
 	}
+	patient, fe := req.confine(typ, Update)
+	if fe != nil {
+		return errResponse(fe)
+	}
 	p, fe := s.parse(req.Body, typ)
 	if fe != nil {
 		return errResponse(fe)
@@ -118,7 +139,7 @@ func (s *Server) Update(ctx context.Context, req *Request, typ, id string) Respo
 	var w written
 	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
 		var err error
-		w, err = s.txUpdate(ctx, tx, p, id, req.Header.Get("If-Match"))
+		w, err = s.txUpdate(ctx, tx, p, id, req.Header.Get("If-Match"), patient)
 		return err
 	})
 	if err != nil {
@@ -135,8 +156,12 @@ func (s *Server) Delete(ctx context.Context, req *Request, typ, id string) Respo
 	if !req.allowed(typ, Delete) {
 		return errResponse(forbidden())
 	}
+	patient, fe := req.confine(typ, Delete)
+	if fe != nil {
+		return errResponse(fe)
+	}
 	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
-		_, err := s.txDelete(ctx, tx, typ, id, req.Header.Get("If-Match"))
+		_, err := s.txDelete(ctx, tx, typ, id, req.Header.Get("If-Match"), patient)
 		return err
 	})
 	if err != nil {
@@ -160,46 +185,96 @@ func checkBodyID(p *parsed, id string) *fhirError {
 	return nil
 }
 
-func (s *Server) txCreate(ctx context.Context, tx store.Tx, p *parsed, id, ifNoneExist string) (written, error) {
+// confinement is the compartment a create is held to: the written
+// resource must be in write's compartment, and a conditional create's
+// match is looked for in match's only (else it could hand back another
+// patient's resource). "" is no limit.
+type confinement struct{ write, match string }
+
+// writeConfinement is the confinement of a create of typ.
+func (r *Request) writeConfinement(typ string, a Access) (confinement, *fhirError) {
+	w, fe := r.confine(typ, a)
+	if fe != nil {
+		return confinement{}, fe
+	}
+	m := w
+	if m == "" {
+		m, _ = r.confine(typ, Read)
+	}
+	return confinement{write: w, match: m}, nil
+}
+
+// match runs an If-None-Exist query: the one resource it matches, or
+// found false when none does.
+func (s *Server) match(ctx context.Context, tx store.Tx, typ, ifNoneExist, patient string) (store.Resource, bool, error) {
+	vals, err := url.ParseQuery(ifNoneExist)
+	if err != nil || len(vals) == 0 {
+		return store.Resource{}, false, refuse(http.StatusBadRequest, "invalid", CodeBadParam, "If-None-Exist is not a search query")
+	}
+	q, _, fe := s.query(typ, vals, false)
+	if fe != nil {
+		return store.Resource{}, false, fe
+	}
+	if len(q.Where) == 0 {
+		// Only result parameters (_count, _summary, …): that would
+		// match every resource of the type and hand one back.
+		return store.Resource{}, false, refuse(http.StatusBadRequest, "invalid", CodeBadParam, "If-None-Exist has no search criteria")
+	}
+	if patient != "" {
+		q.Where = append(q.Where, compartmentClause(patient))
+	}
+	q.Count, q.Sort, q.Include, q.Total, q.Offset = 2, nil, nil, false, 0
+	page, err := tx.Search(ctx, q)
+	if err != nil {
+		return store.Resource{}, false, err
+	}
+	switch len(page.Resources) {
+	case 0:
+		return store.Resource{}, false, nil
+	case 1:
+		return page.Resources[0], true, nil
+	}
+	return store.Resource{}, false, refuse(http.StatusPreconditionFailed, "multiple-matches", CodeMultipleMatches,
+		"If-None-Exist matches more than one resource")
+}
+
+func (s *Server) txCreate(ctx context.Context, tx store.Tx, p *parsed, id, ifNoneExist string, c confinement) (written, error) {
+	if c.write != "" && !inCompartment(p.typ, id, p.root, c.write) {
+		return written{}, outsideCompartment()
+	}
 	if ifNoneExist != "" {
-		vals, err := url.ParseQuery(ifNoneExist)
-		if err != nil || len(vals) == 0 {
-			return written{}, refuse(http.StatusBadRequest, "invalid", CodeBadParam, "If-None-Exist is not a search query")
-		}
-		q, _, fe := s.query(p.typ, vals, false)
-		if fe != nil {
-			return written{}, fe
-		}
-		if len(q.Where) == 0 {
-			// Only result parameters (_count, _summary, …): that would
-			// match every resource of the type and hand one back.
-			return written{}, refuse(http.StatusBadRequest, "invalid", CodeBadParam, "If-None-Exist has no search criteria")
-		}
-		q.Count, q.Sort, q.Include, q.Total, q.Offset = 2, nil, nil, false, 0
-		page, err := tx.Search(ctx, q)
+		r, found, err := s.match(ctx, tx, p.typ, ifNoneExist, c.match)
 		if err != nil {
 			return written{}, err
 		}
-		switch len(page.Resources) {
-		case 0:
-		case 1:
-			return written{status: http.StatusOK, res: page.Resources[0]}, nil
-		default:
-			return written{}, refuse(http.StatusPreconditionFailed, "multiple-matches", CodeMultipleMatches,
-				"If-None-Exist matches more than one resource")
+		if found {
+			return written{status: http.StatusOK, res: r}, nil
 		}
 	}
+	return s.put(ctx, tx, p, id)
+}
+
+// put writes a parsed resource as version 1 of a new id.
+func (s *Server) put(ctx context.Context, tx store.Tx, p *parsed, id string) (written, error) {
 	r := s.prepare(p, id, 1)
-	if err := tx.Put(ctx, r, extract(p.typ, p.root), 0); err != nil {
+	if err := tx.Put(ctx, r, extract(p.typ, id, p.root), 0); err != nil {
 		return written{}, err
 	}
 	return written{status: http.StatusCreated, res: r}, nil
 }
 
-func (s *Server) txUpdate(ctx context.Context, tx store.Tx, p *parsed, id, ifMatch string) (written, error) {
+// txUpdate replaces typ/id; patient, when set, is the compartment both the
+// replaced and the new version must be in (else an update could move
+// another patient's resource into the caller's reach).
+func (s *Server) txUpdate(ctx context.Context, tx store.Tx, p *parsed, id, ifMatch, patient string) (written, error) {
 	cur, err := tx.Read(ctx, p.typ, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return written{}, err
+	}
+	if patient != "" {
+		if !inCompartment(p.typ, id, p.root, patient) || (err == nil && !cur.Deleted && !storedInCompartment(cur, patient)) {
+			return written{}, outsideCompartment()
+		}
 	}
 	if fe := checkMatch(ifMatch, cur, err == nil); fe != nil {
 		return written{}, fe
@@ -209,13 +284,13 @@ func (s *Server) txUpdate(ctx context.Context, tx store.Tx, p *parsed, id, ifMat
 		status = http.StatusCreated
 	}
 	r := s.prepare(p, id, cur.Version+1)
-	if err := tx.Put(ctx, r, extract(p.typ, p.root), cur.Version); err != nil {
+	if err := tx.Put(ctx, r, extract(p.typ, id, p.root), cur.Version); err != nil {
 		return written{}, err
 	}
 	return written{status: status, res: r}, nil
 }
 
-func (s *Server) txDelete(ctx context.Context, tx store.Tx, typ, id, ifMatch string) (written, error) {
+func (s *Server) txDelete(ctx context.Context, tx store.Tx, typ, id, ifMatch, patient string) (written, error) {
 	cur, err := tx.Read(ctx, typ, id)
 	if errors.Is(err, store.ErrNotFound) {
 		if ifMatch != "" {
@@ -225,6 +300,9 @@ func (s *Server) txDelete(ctx context.Context, tx store.Tx, typ, id, ifMatch str
 	}
 	if err != nil {
 		return written{}, err
+	}
+	if patient != "" && !cur.Deleted && !storedInCompartment(cur, patient) {
+		return written{}, outsideCompartment()
 	}
 	if fe := checkMatch(ifMatch, cur, true); fe != nil {
 		return written{}, fe

@@ -112,15 +112,15 @@ func apply(data []byte, edits []edit) []byte {
 	return b.Bytes()
 }
 
-// referenceEdits finds every Reference.reference string under n whose value
-// is a key of m and returns the edits that replace it (offsets relative to
-// base).
-func referenceEdits(data []byte, n *fhirjson.Node, m map[string]string, base int, out []edit) []edit {
+// referenceEdits finds every Reference.reference string under n that
+// lookup resolves and returns the edits that replace it (offsets relative
+// to base).
+func referenceEdits(data []byte, n *fhirjson.Node, lookup func(string) (string, bool), base int, out []edit) []edit {
 	switch n.Kind {
 	case fhirjson.Object:
 		for _, f := range n.Fields {
 			if f.Name == "reference" && f.Value.Kind == fhirjson.String {
-				if to, ok := m[f.Value.Str]; ok {
+				if to, ok := lookup(f.Value.Str); ok {
 					var b bytes.Buffer
 					writeString(&b, to)
 					start := int(f.Value.Off)
@@ -128,11 +128,11 @@ func referenceEdits(data []byte, n *fhirjson.Node, m map[string]string, base int
 				}
 				continue
 			}
-			out = referenceEdits(data, f.Value, m, base, out)
+			out = referenceEdits(data, f.Value, lookup, base, out)
 		}
 	case fhirjson.Array:
 		for _, it := range n.Items {
-			out = referenceEdits(data, it, m, base, out)
+			out = referenceEdits(data, it, lookup, base, out)
 		}
 	}
 	return out

@@ -272,9 +272,12 @@ const (
 	farFuture = 253402300800000 // 10000-01-01
 )
 
-// extract returns the search index entries of a resource.
-func extract(typ string, root *fhirjson.Node) []store.Index {
+// extract returns the search index entries of the resource typ/id.
+func extract(typ, id string, root *fhirjson.Node) []store.Index {
 	var out []store.Index
+	for _, pid := range compartments(typ, id, root) {
+		out = append(out, store.Index{Param: compartmentParam, Value: "Patient/" + pid})
+	}
 	for _, p := range paramsOf(typ) {
 		for _, path := range p.paths {
 			for _, v := range nodes(root, path) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/validator/issue"
 )
 
 // resultParams are the search result parameters understood; _format and
@@ -167,10 +168,19 @@ func (s *Server) resultParam(q *store.Query, typ, key string, values []string, l
 				}
 				return badParam("_include must be " + typ + ":param[:Type] for a search on " + typ)
 			}
+			target := ""
+			if len(parts) == 3 {
+				if target = parts[2]; !s.types[target] {
+					if lenient {
+						continue
+					}
+					return badParam("the target of _include " + typ + ":" + parts[1] + ":Type is not a FHIR R4 resource type")
+				}
+			}
 			if parts[1] == "*" {
 				for _, p := range paramsOf(typ) {
 					if p.kind == kReference {
-						q.Include = append(q.Include, p.name)
+						q.Include = addInclude(q.Include, p.name, target)
 					}
 				}
 				continue
@@ -182,7 +192,7 @@ func (s *Server) resultParam(q *store.Query, typ, key string, values []string, l
 				}
 				return refuse(http.StatusBadRequest, "not-supported", CodeUnknownParam, "_include names no reference search parameter of this type")
 			}
-			q.Include = append(q.Include, p.name)
+			q.Include = addInclude(q.Include, p.name, target)
 		}
 	case "_total":
 		// The total is always counted.
@@ -325,20 +335,59 @@ func (s *Server) Search(ctx context.Context, req *Request, typ string) Response 
 	if !req.allowed(typ, Search) {
 		return errResponse(forbidden())
 	}
-	lenient := prefer(req.Header, "handling") == "lenient"
-	q, used, fe := s.query(typ, req.Query, lenient)
+	body, fe := s.search(ctx, req, typ, req.Query, s.st.Search, s.reader(req.Tenant))
 	if fe != nil {
 		return errResponse(fe)
 	}
-	page, err := s.st.Search(ctx, req.Tenant, q)
-	if err != nil {
-		return errResponse(err)
-	}
-	s.filterIncluded(req, &page)
-	return Response{Status: http.StatusOK, Header: http.Header{}, Body: s.searchBundle(req, typ, q, used, page)}
+	return Response{Status: http.StatusOK, Header: http.Header{}, Body: body}
 }
 
-func (s *Server) searchBundle(req *Request, typ string, q store.Query, used url.Values, page store.Page) []byte {
+// searcher and reader are the store's Search and Read, of the store or of
+// a transaction.
+type (
+	searcher func(ctx context.Context, tenant string, q store.Query) (store.Page, error)
+	reader   func(ctx context.Context, typ, id string) (store.Resource, error)
+)
+
+func (s *Server) reader(tenant string) reader {
+	return func(ctx context.Context, typ, id string) (store.Resource, error) { return s.st.Read(ctx, tenant, typ, id) }
+}
+
+// search runs a search (scopes already checked) and renders the searchset:
+// confined to the caller's patient compartment when its grant is, with the
+// included resources the caller may read.
+func (s *Server) search(ctx context.Context, req *Request, typ string, vals url.Values, find searcher, read reader) ([]byte, *fhirError) {
+	patient, fe := req.confine(typ, Search)
+	if fe != nil {
+		return nil, fe
+	}
+	q, used, fe := s.query(typ, vals, prefer(req.Header, "handling") == "lenient")
+	if fe != nil {
+		return nil, fe
+	}
+	if patient != "" {
+		q.Where = append(q.Where, compartmentClause(patient))
+	}
+	// Includes are fetched here, not by the store, so that they are
+	// capped (MaxIncluded, MaxIncludedBytes) and each is checked against
+	// the caller's scopes and compartment.
+	incs := q.Include
+	q.Include = nil
+	page, err := find(ctx, req.Tenant, q)
+	if err != nil {
+		return nil, asFHIR(err)
+	}
+	var warn issue.List
+	if len(incs) > 0 {
+		page.Included, warn, err = s.included(ctx, req, typ, incs, page.Resources, read)
+		if err != nil {
+			return nil, asFHIR(err)
+		}
+	}
+	return s.searchBundle(req, typ, q, used, page, warn), nil
+}
+
+func (s *Server) searchBundle(req *Request, typ string, q store.Query, used url.Values, page store.Page, warn issue.List) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"resourceType":"Bundle","id":"`)
 	b.WriteString(newID())
@@ -383,7 +432,7 @@ func (s *Server) searchBundle(req *Request, typ string, q store.Query, used url.
 		}
 	}
 	b.WriteByte(']')
-	if len(page.Resources)+len(page.Included) > 0 {
+	if len(page.Resources)+len(page.Included)+len(warn) > 0 {
 		b.WriteString(`,"entry":[`)
 		first := true
 		entry := func(r store.Resource, mode string) {
@@ -402,6 +451,14 @@ func (s *Server) searchBundle(req *Request, typ string, q store.Query, used url.
 		}
 		for _, r := range page.Included {
 			entry(r, "include")
+		}
+		if len(warn) > 0 {
+			if !first {
+				b.WriteByte(',')
+			}
+			b.WriteString(`{"resource":`)
+			b.Write(Outcome(warn))
+			b.WriteString(`,"search":{"mode":"outcome"}}`)
 		}
 		b.WriteByte(']')
 	}
