@@ -24,7 +24,7 @@ type op struct {
 	res         *parsed
 	ifMatch     string
 	ifNoneExist string
-	fe          *fhirError // refused before execution (batch)
+	fe          *fhirError     // refused before execution (batch)
 	full        string         // entry.fullUrl
 	node        *fhirjson.Node // entry.resource as sent, to resolve references from
 	conf        confinement    // POST: the compartment it is held to

@@ -350,7 +350,9 @@ type (
 )
 
 func (s *Server) reader(tenant string) reader {
-	return func(ctx context.Context, typ, id string) (store.Resource, error) { return s.st.Read(ctx, tenant, typ, id) }
+	return func(ctx context.Context, typ, id string) (store.Resource, error) {
+		return s.st.Read(ctx, tenant, typ, id)
+	}
 }
 
 // search runs a search (scopes already checked) and renders the searchset:
