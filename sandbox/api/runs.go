@@ -1,0 +1,268 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/sandkasse/sandkasse/sandbox/runs"
+	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/sandbox/traffic"
+	"github.com/sandkasse/sandkasse/validator/suitereport"
+)
+
+// Codes of the run routes.
+const (
+	CodeRunNotFound = "run-not-found"
+	CodeRunNotDone  = "run-not-done"
+	CodeRunsOff     = "runs-disabled"
+)
+
+// mountRuns serves verification runs of a tenant: POST /t/{tenant}/runs
+// queues one (202), GET /t/{tenant}/runs/{id} shows its state and, when
+// done, its report (?format=text|json|junit|sarif|html for the report
+// alone). Both take the tenant's developer token: a run is the vendor's
+// act, not the app's.
+func (h *sandboxRoutes) mountRuns(t *gin.RouterGroup) {
+	t.POST("/runs", h.authenticate, h.developerOnly, h.createRun)
+	t.GET("/runs/:id", h.authenticate, h.developerOnly, h.getRun)
+}
+
+// RunJSON is a run on the wire (the CLI reads the same).
+type RunJSON struct {
+	ID             string          `json:"id"`
+	Suite          string          `json:"suite"`
+	App            string          `json:"app,omitempty"`
+	Version        string          `json:"version,omitempty"`
+	ArtifactDigest string          `json:"artifactDigest,omitempty"`
+	After          int64           `json:"after"`
+	Wait           string          `json:"wait"`
+	Status         store.RunStatus `json:"status"`
+	Progress       string          `json:"progress,omitempty"`
+	Message        string          `json:"message,omitempty"`
+	Outcome        string          `json:"outcome,omitempty"`
+	Created        time.Time       `json:"created"`
+	Started        *time.Time      `json:"started,omitempty"`
+	Finished       *time.Time      `json:"finished,omitempty"`
+	Report         json.RawMessage `json:"report,omitempty"`
+}
+
+func runJSON(r store.Run) RunJSON {
+	out := RunJSON{ID: r.ID, Suite: r.Suite, App: r.App, Version: r.Version, ArtifactDigest: r.ArtifactDigest,
+		After: r.After, Wait: r.Wait.String(), Status: r.Status, Progress: r.Progress, Message: r.Message,
+		Outcome: r.Outcome, Created: r.Created}
+	if !r.Started.IsZero() {
+		out.Started = &r.Started
+	}
+	if !r.Finished.IsZero() {
+		out.Finished = &r.Finished
+	}
+	if len(r.Report) > 0 {
+		out.Report = r.Report
+	}
+	return out
+}
+
+func (h *sandboxRoutes) runsOn(c *gin.Context) bool {
+	if h.sb.Runs == nil {
+		h.refuse(c, http.StatusNotImplemented, "not-supported", CodeRunsOff, "this sandbox does not run verification suites")
+		return false
+	}
+	return true
+}
+
+func (h *sandboxRoutes) createRun(c *gin.Context) {
+	if !h.runsOn(c) {
+		return
+	}
+	b, ok := h.body(c, map[string]bool{"application/json": true})
+	if !ok {
+		return
+	}
+	var req runs.Request
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest,
+			`send {"suite": ID, "app", "version", "artifactDigest", "after": SEQ, "wait": "30s"}`)
+		return
+	}
+	r, err := h.sb.Runs.Create(c.Request.Context(), c.Param("tenant"), h.base(c), req)
+	if errors.Is(err, runs.ErrInvalid) {
+		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, err.Error())
+		return
+	}
+	if err != nil {
+		h.log.Error("creating a run failed", slog.String("error", "store error"))
+		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return
+	}
+	c.Header("Location", strings.TrimSuffix(h.base(c), "/fhir")+"/runs/"+r.ID)
+	c.JSON(http.StatusAccepted, runJSON(r))
+}
+
+func (h *sandboxRoutes) getRun(c *gin.Context) {
+	if !h.runsOn(c) {
+		return
+	}
+	r, err := h.sb.Runs.Get(c.Request.Context(), c.Param("tenant"), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		h.refuse(c, http.StatusNotFound, "not-found", CodeRunNotFound, "no such run in this tenant")
+		return
+	}
+	if err != nil {
+		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return
+	}
+	format := c.Query("format")
+	if format == "" {
+		c.JSON(http.StatusOK, runJSON(r))
+		return
+	}
+	if _, err := suitereport.Get(format); err != nil {
+		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, err.Error())
+		return
+	}
+	if len(r.Report) == 0 {
+		h.refuse(c, http.StatusConflict, "conflict", CodeRunNotDone, "the run has no report yet (status "+string(r.Status)+")")
+		return
+	}
+	var buf bytes.Buffer
+	if err := h.sb.Runs.Render(&buf, r, format); err != nil {
+		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "the stored report could not be rendered")
+		return
+	}
+	ct := map[string]string{"text": "text/plain; charset=utf-8", "json": "application/json", "junit": "application/xml",
+		"sarif": "application/sarif+json", "html": "text/html; charset=utf-8"}[format]
+	c.Data(http.StatusOK, ct, buf.Bytes())
+}
+
+// recordOAuth records the SMART authorisation and token exchanges, which
+// the smart-app suite examines (PKCE, state, aud, scopes, the code
+// exchange), with every credential out of the record: the code in the
+// redirect, the client assertion, and the tokens in the response. The
+// code_verifier is masked with its shape kept (each unreserved character
+// becomes x), because a rule checks its form: by the time it is recorded
+// the code it proves is spent.
+func (h *sandboxRoutes) recordOAuth(c *gin.Context) {
+	if h.sb.Traffic == nil {
+		c.Next()
+		return
+	}
+	start := time.Now()
+	var reqBody []byte
+	if c.Request.Body != nil && c.Request.Method == http.MethodPost {
+		cb := &captureBody{ReadCloser: c.Request.Body}
+		c.Request.Body = cb
+	}
+	tw := &teeWriter{ResponseWriter: c.Writer}
+	c.Writer = tw
+	c.Next()
+	// The handler may have wrapped the body (MaxBytesReader); the capture
+	// sits below whatever it read through.
+	if cb, ok := c.Request.Body.(*captureBody); ok {
+		reqBody = cb.buf.Bytes()
+	}
+	rb, trunc := traffic.Body(redactOAuthForm(reqBody))
+	respHeader := traffic.Redact(tw.Header())
+	if loc := respHeader.Get("Location"); loc != "" {
+		respHeader.Set("Location", redactURLParams(loc, "code", "access_token", "id_token"))
+	}
+	h.sb.Traffic.Record(store.Exchange{
+		Tenant: c.Param("tenant"), At: start.UTC(), Duration: time.Since(start),
+		Method: c.Request.Method, Path: c.Request.URL.Path, Query: c.Request.URL.RawQuery, Route: c.FullPath(),
+		Status: tw.Status(), RequestHeader: traffic.Redact(c.Request.Header), RequestBody: rb,
+		ResponseHeader: respHeader, ResponseBody: redactTokens(tw.buf.Bytes()), Truncated: trunc || tw.truncated,
+	})
+}
+
+// captureBody keeps what a handler reads of a request body, up to the
+// record limit.
+type captureBody struct {
+	io.ReadCloser
+	buf bytes.Buffer
+}
+
+func (b *captureBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if room := traffic.MaxBody - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(n, room)])
+	}
+	return n, err
+}
+
+var oauthSecrets = []string{"client_assertion", "client_secret", "code", "refresh_token", "password", "assertion", "access_token"}
+
+func redactOAuthForm(b []byte) []byte {
+	if len(b) == 0 {
+		return b
+	}
+	v, err := url.ParseQuery(string(b))
+	if err != nil {
+		return []byte("[unreadable form body redacted]")
+	}
+	for _, k := range oauthSecrets {
+		for i := range v[k] {
+			v[k][i] = "[redacted]"
+		}
+	}
+	for i, s := range v["code_verifier"] {
+		v["code_verifier"][i] = maskUnreserved(s)
+	}
+	return []byte(v.Encode())
+}
+
+func maskUnreserved(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r) {
+			return 'x'
+		}
+		return r
+	}, s)
+}
+
+func redactURLParams(u string, names ...string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return "[redacted]"
+	}
+	q := pu.Query()
+	for _, n := range names {
+		if q.Has(n) {
+			q.Set(n, "[redacted]")
+		}
+	}
+	pu.RawQuery = q.Encode()
+	return pu.String()
+}
+
+// redactTokens replaces the tokens of a JSON token response.
+func redactTokens(b []byte) []byte {
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return b
+	}
+	changed := false
+	for _, k := range []string{"access_token", "refresh_token", "id_token"} {
+		if _, ok := m[k]; ok {
+			m[k] = "[redacted]"
+			changed = true
+		}
+	}
+	if !changed {
+		return b
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return []byte("[redacted]")
+	}
+	return out
+}
