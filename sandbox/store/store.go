@@ -1,6 +1,7 @@
 // Package store is the persistence of the sandbox behind one interface:
 // tenants and their tokens, the FHIR resources of each tenant's mock
-// endpoints with their versions and search index, and the recorded traffic.
+// endpoints with their versions and search index, the recorded traffic, and
+// the registers and grants of the SMART and HelseID authorisation servers.
 //
 // The store knows nothing about FHIR beyond what a caller hands it: a
 // resource is a type, an id, a version and a body of bytes; what can be
@@ -68,7 +69,8 @@ type Store interface {
 	// PruneTraffic keeps only the newest keep exchanges of a tenant.
 	PruneTraffic(ctx context.Context, tenant string, keep int) error
 
-	Runs // verification runs (runs.go)
+	Runs  // verification runs (runs.go)
+	OAuth // registered clients and issued grants (oauth.go)
 
 	Close() error
 }
@@ -86,7 +88,10 @@ type Tx interface {
 	// current version other than prev is ErrConflict. A deleted version is
 	// written with Deleted set, no body and no index.
 	Put(ctx context.Context, r Resource, index []Index, prev int64) error
-	// Clear deletes every resource, version and index entry of the tenant.
+	// Clear deletes every resource, version and index entry of the tenant,
+	// and its registered clients and issued grants (OAuth): what a reset
+	// restores from the seed. The tenant, its developer tokens and its
+	// recorded traffic stay.
 	Clear(ctx context.Context) error
 }
 

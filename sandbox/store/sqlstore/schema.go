@@ -48,6 +48,18 @@ func Schema(t Types) []string {
 			req_headers {T} NOT NULL, req_body {B} NOT NULL, resp_headers {T} NOT NULL, resp_body {B} NOT NULL,
 			truncated INTEGER NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS traffic_tenant ON traffic (tenant, seq)`,
+		// The authorisation servers' registers and grants (oauth.go).
+		`CREATE TABLE IF NOT EXISTS clients (
+			tenant {T} NOT NULL, kind {T} NOT NULL, id {T} NOT NULL, body {B} NOT NULL,
+			PRIMARY KEY (tenant, kind, id))`,
+		`CREATE TABLE IF NOT EXISTS client_orgs (
+			tenant {T} NOT NULL, kind {T} NOT NULL, org {T} NOT NULL, client {T} NOT NULL,
+			PRIMARY KEY (tenant, kind, org, client))`,
+		`CREATE TABLE IF NOT EXISTS grants (
+			hash {T} PRIMARY KEY, tenant {T} NOT NULL, kind {T} NOT NULL, data {B} NOT NULL,
+			expires_ms BIGINT NOT NULL)`,
+		`CREATE INDEX IF NOT EXISTS grants_tenant ON grants (tenant)`,
+		`CREATE INDEX IF NOT EXISTS grants_expires ON grants (expires_ms)`,
 	} {
 		out = append(out, r.Replace(s))
 	}

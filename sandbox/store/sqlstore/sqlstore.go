@@ -377,7 +377,7 @@ func (t *tx) Clear(ctx context.Context) error {
 	if t.err != nil {
 		return t.err
 	}
-	for _, table := range []string{"search_index", "history", "resources"} {
+	for _, table := range []string{"search_index", "history", "resources", "client_orgs", "clients", "grants"} {
 		if _, err := t.tx.ExecContext(ctx, t.db.bind(`DELETE FROM `+table+` WHERE tenant = ?`), t.tenant); err != nil {
 			return t.fail(err)
 		}

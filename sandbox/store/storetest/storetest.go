@@ -34,6 +34,9 @@ func Run(t *testing.T, open Open) {
 		{"Traffic", testTraffic},
 		{"ConcurrentWriters", testConcurrent},
 		{"Clear", testClear},
+		{"Clients", testClients},
+		{"Grants", testGrants},
+		{"ClearForgetsOAuth", testClearOAuth},
 		{"Runs", testRuns},
 	}
 	for _, tt := range tests {
