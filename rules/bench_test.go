@@ -53,6 +53,23 @@ func BenchmarkDHOJournalBundle(b *testing.B) {
 	benchEval(b, "dho-vkp", &policy.Input{Resource: json.RawMessage(journal)})
 }
 
+// A VKP patient search as a DHO platform sends it: POST _search, form body,
+// HelseID bearer token (a JWT whose scopes the rules read).
+func BenchmarkDHOSearchExchange(b *testing.B) {
+	token := "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." +
+		"eyJzY29wZSI6WyJuaG46dmtwL2FwaS91c2VyL3BhdGllbnQucmVhZCIsIm5objp2a3AvYXBpL3VzZXIvYnVuZGxlLndyaXRlIl19.c2ln"
+	benchEval(b, "dho-vkp", &policy.Input{
+		Exchange: &policy.Exchange{Method: "POST", URL: "https://vkp.test/epj/r4/974760673/Patient/_search", Path: "/epj/r4/974760673/Patient/_search",
+			Headers: map[string][]string{"authorization": {"Bearer " + token}, "servicecodes": {"dho"}, "content-type": {"application/x-www-form-urlencoded"}},
+			Body:    map[string]any{"identifier": []any{"urn:oid:2.16.578.1.12.4.1.4.1|14835031048"}}, Status: 200},
+	})
+}
+
+// A resource a SMART app writes, under the epr-smart-app rules.
+func BenchmarkEPRResource(b *testing.B) {
+	benchEval(b, "epr-smart-app", &policy.Input{Resource: json.RawMessage(observation)})
+}
+
 func BenchmarkEPRExchange(b *testing.B) {
 	benchEval(b, "epr-smart-app", &policy.Input{
 		Exchange: &policy.Exchange{Method: "GET", URL: "https://epr.test/fhir/Observation?patient=123", Path: "/fhir/Observation",
