@@ -121,8 +121,24 @@ func (s *Server) query(typ string, vals url.Values, lenient bool) (store.Query, 
 		q.Where = append(q.Where, clauses...)
 		used[key] = values
 	}
+	n := 0
+	for _, c := range q.Where {
+		n += len(c.Any)
+	}
+	if n > MaxSearchValues {
+		return q, nil, refuse(http.StatusBadRequest, "too-costly", CodeTooCostly,
+			"the search has more than "+strconv.Itoa(MaxSearchValues)+" parameter values; split it into several searches")
+	}
 	return q, used, nil
 }
+
+// Bounds of one search's criteria: each value becomes a condition of the
+// store's query (SQLite takes at most 32,766 bound values in a statement),
+// each sort key a sub-select.
+const (
+	MaxSearchValues = 500
+	MaxSortKeys     = 8
+)
 
 func (s *Server) resultParam(q *store.Query, typ, key string, values []string, lenient bool, used url.Values) *fhirError {
 	v := values[len(values)-1]
@@ -142,6 +158,9 @@ func (s *Server) resultParam(q *store.Query, typ, key string, values []string, l
 		return nil // not part of the self link's query; paging adds it
 	case "_sort":
 		q.Sort = nil
+		if strings.Count(v, ",") >= MaxSortKeys {
+			return refuse(http.StatusBadRequest, "too-costly", CodeTooCostly, "_sort takes at most "+strconv.Itoa(MaxSortKeys)+" keys")
+		}
 		for _, f := range strings.Split(v, ",") {
 			desc := strings.HasPrefix(f, "-")
 			name := strings.TrimPrefix(f, "-")

@@ -6,12 +6,20 @@
 // writer stores queued exchanges in batches, one transaction per batch, so
 // that recording does not add a synchronous disk write to every read. Flush
 // waits until everything queued so far is stored (the traffic list calls it
-// first, so a client sees its own requests). When the queue is full an
-// exchange is dropped and counted rather than slowing the endpoint.
+// first, so a client sees its own requests).
+//
+// The queue is bounded twice: by count (QueueLen exchanges) and by the
+// bytes the queued exchanges hold (MaxQueueBytes, until they are stored).
+// Record never blocks the endpoint: an exchange that does not fit in the
+// bytes left is queued without its bodies (Truncated set); one that does
+// not fit even so, or finds the queue full, is dropped. Both are counted
+// (BodiesDropped, Dropped) and logged at most once a second with the
+// tenant id and the totals, never with anything of the exchange.
 package traffic
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,6 +27,12 @@ import (
 	"time"
 
 	"github.com/sandkasse/sandkasse/sandbox/store"
+)
+
+// Bounds of the queue of exchanges waiting to be stored.
+const (
+	QueueLen      = 8192
+	MaxQueueBytes = 32 << 20
 )
 
 // MaxBody is the most of one body a record keeps.
@@ -70,36 +84,118 @@ func Body(b []byte) ([]byte, bool) {
 
 // Recorder stores exchanges in the background.
 type Recorder struct {
-	st      store.Store
-	queue   chan item
-	dropped atomic.Int64
-	done    chan struct{}
-	once    sync.Once
+	st       store.Store
+	log      *slog.Logger
+	maxBytes int64
+	queue    chan item
+	queued   atomic.Int64 // bytes held by queued and unwritten exchanges
+	dropped  atomic.Int64
+	stripped atomic.Int64
+	lastLog  atomic.Int64 // unix nanoseconds of the last drop log line
+	done     chan struct{}
+	once     sync.Once
 }
 
 type item struct {
 	x     store.Exchange
+	size  int64
 	flush chan struct{} // a flush marker instead of an exchange
 }
 
-// New starts a recorder on a store; Close stops it.
-func New(st store.Store) *Recorder {
-	r := &Recorder{st: st, queue: make(chan item, 8192), done: make(chan struct{})}
+// Options tune a Recorder; zero fields take the defaults.
+type Options struct {
+	Logger        *slog.Logger // where drops are reported (nil: slog.Default())
+	QueueLen      int          // default QueueLen
+	MaxQueueBytes int64        // default MaxQueueBytes
+}
+
+// New starts a recorder on a store with the default options; Close stops it.
+func New(st store.Store) *Recorder { return NewWith(st, Options{}) }
+
+// NewWith starts a recorder on a store; Close stops it.
+func NewWith(st store.Store, o Options) *Recorder {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.QueueLen <= 0 {
+		o.QueueLen = QueueLen
+	}
+	if o.MaxQueueBytes <= 0 {
+		o.MaxQueueBytes = MaxQueueBytes
+	}
+	r := &Recorder{st: st, log: o.Logger, maxBytes: o.MaxQueueBytes, queue: make(chan item, o.QueueLen), done: make(chan struct{})}
 	go r.run()
 	return r
 }
 
+// size is what an exchange holds in memory, near enough: its bodies,
+// headers, path and query.
+func size(x store.Exchange) int64 {
+	n := len(x.RequestBody) + len(x.ResponseBody) + len(x.Path) + len(x.Query) + len(x.Route) + len(x.Method) + 256
+	for _, h := range []http.Header{x.RequestHeader, x.ResponseHeader} {
+		for k, vs := range h {
+			n += len(k)
+			for _, v := range vs {
+				n += len(v) + 16
+			}
+		}
+	}
+	return int64(n)
+}
+
+// reserve takes n bytes of the queue's budget if they fit.
+func (r *Recorder) reserve(n int64) bool {
+	if r.queued.Add(n) > r.maxBytes {
+		r.queued.Add(-n)
+		return false
+	}
+	return true
+}
+
 // Record queues one exchange (never blocks).
 func (r *Recorder) Record(x store.Exchange) {
+	n := size(x)
+	if !r.reserve(n) {
+		x.RequestBody, x.ResponseBody, x.Truncated = nil, nil, true
+		if n = size(x); !r.reserve(n) {
+			r.lost(x.Tenant, "queue-bytes", 1)
+			return
+		}
+		r.stripped.Add(1)
+		r.report(x.Tenant, "bodies-dropped")
+	}
 	select {
-	case r.queue <- item{x: x}:
+	case r.queue <- item{x: x, size: n}:
 	default:
-		r.dropped.Add(1)
+		r.queued.Add(-n)
+		r.lost(x.Tenant, "queue-full", 1)
 	}
 }
 
-// Dropped is the number of exchanges lost to a full queue.
+// lost counts and reports exchanges that will not be stored.
+func (r *Recorder) lost(tenant, reason string, n int64) {
+	r.dropped.Add(n)
+	r.report(tenant, reason)
+}
+
+// report logs a drop, at most once a second: a burst of drops must not
+// become a burst of log lines. Only the tenant id and the totals.
+func (r *Recorder) report(tenant, reason string) {
+	now := time.Now().UnixNano()
+	last := r.lastLog.Load()
+	if now-last < int64(time.Second) || !r.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	r.log.Warn("traffic recording is behind", slog.String("tenant", tenant), slog.String("reason", reason),
+		slog.Int64("exchanges_dropped", r.dropped.Load()), slog.Int64("bodies_dropped", r.stripped.Load()))
+}
+
+// Dropped is the number of exchanges not stored (full queue, failed write).
 func (r *Recorder) Dropped() int64 { return r.dropped.Load() }
+
+// BodiesDropped is the number of exchanges stored without their bodies
+// because the queue's bytes were used up.
+func (r *Recorder) BodiesDropped() int64 { return r.stripped.Load() }
 
 // Flush waits until every exchange recorded before the call is stored.
 func (r *Recorder) Flush(ctx context.Context) error {
@@ -128,6 +224,7 @@ func (r *Recorder) Close() {
 func (r *Recorder) run() {
 	defer close(r.done)
 	var batch []store.Exchange
+	var batchBytes int64
 	var waiting []chan struct{}
 	touched := map[string]int{}
 	write := func() {
@@ -140,7 +237,7 @@ func (r *Recorder) run() {
 					touched[x.Tenant]++
 				}
 			} else {
-				r.dropped.Add(int64(len(batch)))
+				r.lost(batch[0].Tenant, "write-failed", int64(len(batch)))
 			}
 			for t, n := range touched {
 				if n >= KeepPerTenant/10 {
@@ -149,7 +246,10 @@ func (r *Recorder) run() {
 				}
 			}
 			cancel()
+			clear(batch) // let the bodies go before the next batch fills the array
 			batch = batch[:0]
+			r.queued.Add(-batchBytes)
+			batchBytes = 0
 		}
 		for _, w := range waiting {
 			close(w)
@@ -171,6 +271,7 @@ func (r *Recorder) run() {
 				continue
 			}
 			batch = append(batch, it.x)
+			batchBytes += it.size
 			if len(batch) >= 512 {
 				write()
 			}
