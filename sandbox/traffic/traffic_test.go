@@ -21,8 +21,8 @@ type gateStore struct {
 	gate    chan struct{}
 	entered chan struct{} // signalled when a write waits at the gate
 	mu      sync.Mutex
-	got  []store.Exchange
-	fail bool
+	got     []store.Exchange
+	fail    bool
 }
 
 func (g *gateStore) RecordTraffic(ctx context.Context, xs []store.Exchange) error {
