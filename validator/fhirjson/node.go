@@ -67,6 +67,7 @@ type Doc struct {
 	Duplicates []Field
 	data       []byte
 	lines      []int32 // offset of the first byte of each line after the first
+	indexed    bool    // lines is filled (on the first Position call)
 	// The last answer of Position: findings come mostly in document order,
 	// and NDJSON puts a whole resource on one line, so counting on from the
 	// last offset keeps a pass linear instead of quadratic.
@@ -79,6 +80,9 @@ type Doc struct {
 // counts characters, not bytes, as editors do. A Doc is used by one
 // goroutine at a time, so Position may keep a cursor and checkpoints.
 func (d *Doc) Position(off int32) (line, col int) {
+	if !d.indexed {
+		d.lines, d.indexed = indexLines(d.data), true
+	}
 	o := int(off)
 	if o > len(d.data) {
 		o = len(d.data)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/sandkasse/sandkasse/validator/internal/chunks"
 )
@@ -89,14 +90,16 @@ func Parse(data []byte, lim Limits) (*Doc, error) {
 func ParseIn(data []byte, lim Limits, a *Arena) (*Doc, error) {
 	a.init()
 	lim = lim.withDefaults()
-	// One copy of the input as a string: every unescaped string and number
-	// is a substring of it, so the tree costs no allocation per value and
-	// never aliases the caller's buffer (which a scanner may reuse).
-	p := &parser{data: data, src: string(data), lim: lim, arena: a}
 	if len(data) > lim.MaxBytes {
 		return nil, &SyntaxError{Code: "json-size", Line: 1, Column: 1,
 			Message: fmt.Sprintf("document is %d bytes, more than the limit of %d", len(data), lim.MaxBytes)}
 	}
+	// One copy of the input, owned by the tree: every string and number is
+	// a string over a stretch of it, so the tree costs no allocation per
+	// value and never aliases the caller's buffer (which a scanner may
+	// reuse). A string with escapes is decoded in place, over its own
+	// stretch of the copy, which is never shorter than the decoded text.
+	p := &parser{data: data, own: bytes.Clone(data), lim: lim, arena: a}
 	p.skipBOM()
 	p.ws()
 	root := p.value(0)
@@ -106,29 +109,39 @@ func ParseIn(data []byte, lim Limits, a *Arena) (*Doc, error) {
 			p.fail("json-syntax", p.pos, "unexpected content after the end of the JSON value")
 		}
 	}
-	// Line starts are needed for every position, even for an error's.
-	p.indexLines()
 	if p.err != nil {
-		p.err.Line, p.err.Column = position(p.data, p.lines, int32(p.errOff))
+		p.err.Line, p.err.Column = position(p.data, indexLines(p.data), int32(p.errOff))
 		return nil, p.err
 	}
-	return &Doc{Root: root, Duplicates: p.dups, data: data, lines: p.lines}, nil
+	// Line starts are indexed on the first Position call: a document
+	// without findings needs none.
+	return &Doc{Root: root, Duplicates: p.dups, data: data}, nil
 }
 
 type parser struct {
-	arena   *Arena
-	scratch []byte // decoding buffer for strings with escapes
-	src     string
-	fields  []Field // scratch stack of members of the objects being parsed
-	items   []*Node // scratch stack of items of the arrays being parsed
-	values  int
-	data    []byte
-	pos     int
-	lim     Limits
-	err     *SyntaxError
-	errOff  int
-	dups    []Field
-	lines   []int32
+	arena *Arena
+	// own is the tree's copy of data. A byte of it is written at most
+	// once, by the decoding of the string it belongs to, before any
+	// string over that byte is made; after that it never changes, which
+	// is what makes the strings made over it sound.
+	own    []byte
+	fields []Field // scratch stack of members of the objects being parsed
+	items  []*Node // scratch stack of items of the arrays being parsed
+	values int
+	data   []byte
+	pos    int
+	lim    Limits
+	err    *SyntaxError
+	errOff int
+	dups   []Field
+}
+
+// text returns own[i:j] as a string sharing its memory (see own).
+func (p *parser) text(i, j int) string {
+	if i >= j {
+		return ""
+	}
+	return unsafe.String(&p.own[i], j-i)
 }
 
 func (p *parser) node(k Kind, off int, str string) *Node {
@@ -141,11 +154,21 @@ func (p *parser) node(k Kind, off int, str string) *Node {
 	return n
 }
 
-func (p *parser) indexLines() {
-	for i, c := range p.data {
-		if c == '\n' {
-			p.lines = append(p.lines, int32(i+1))
+// indexLines returns the offset of the first byte of each line after the
+// first.
+func indexLines(data []byte) []int32 {
+	n := bytes.Count(data, []byte{'\n'})
+	if n == 0 {
+		return nil
+	}
+	lines := make([]int32, 0, n)
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], '\n')
+		if j < 0 {
+			return lines
 		}
+		i += j + 1
+		lines = append(lines, int32(i))
 	}
 }
 
@@ -308,7 +331,7 @@ func (p *parser) number() *Node {
 		}
 	}
 	p.pos = i
-	return p.node(Number, start, p.src[start:i])
+	return p.node(Number, start, p.text(start, i))
 }
 
 // stringStop marks the bytes that end the fast scan of a string: the
@@ -338,7 +361,7 @@ func (p *parser) str() (string, bool) {
 				return p.slowStr(start)
 			}
 			p.pos = i + 1
-			return p.src[start+1 : i], true
+			return p.text(start+1, i), true
 		}
 		high |= c
 		i++
@@ -350,16 +373,17 @@ func (p *parser) str() (string, bool) {
 func (p *parser) slowStr(start int) (string, bool) {
 	d := p.data
 	i := start + 1
-	// Decode into a buffer the parser keeps, so that a string with escapes
-	// costs one allocation (the result), not a growing buffer each time.
-	buf := p.scratch[:0]
-	defer func() { p.scratch = buf[:0] }()
+	// Decode into the string's own stretch of the copy: every escape is
+	// longer than what it stands for (\uXXXX is six bytes for at most
+	// three, a surrogate pair twelve for four), so the text written never
+	// overtakes the input read, which comes from data, not from the copy.
+	buf := p.own[start+1 : start+1 : len(p.own)]
 	for i < len(d) {
 		c := d[i]
 		switch {
 		case c == '"':
 			p.pos = i + 1
-			return string(buf), true
+			return p.text(start+1, start+1+len(buf)), true
 		case c < 0x20:
 			p.fail("json-syntax", i, "control character in string must be escaped")
 			return "", false

@@ -116,6 +116,9 @@ func TestParseAgreesWithEncodingJSON(t *testing.T) {
 	inputs := []string{
 		`{"s":"\u00e6\u00f8\u00e5 \ud83d\ude00 \" \\ \/ \b\f\n\r\t","n":[-0,1e10,-2.5E-3,0.0],"o":{"x":[{},[]]},"t":true,"f":false,"z":null}`,
 		`"plain"`, `  12  `, `[]`,
+		// Escaped strings are decoded in place, in the tree's copy of the
+		// input: neighbours, keys and repeated escapes must come out whole.
+		`{"k\"1":"a\"b","k2":"plain","\u00e6":"\u00e6x\ud83d\ude00z\\","n":1.50,"x":["\n","","\"\"\"","after"]}`,
 	}
 	for _, in := range inputs {
 		doc, err := Parse([]byte(in), Limits{})
@@ -189,8 +192,31 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		_ = doc.Root
+		// Escaped strings are decoded in place in the tree's copy of the
+		// input, so the whole tree must equal encoding/json's reading.
+		var want any
+		if json.Unmarshal(data, &want) == nil {
+			if got := toAny(doc.Root); !jsonEqual(got, want) {
+				t.Fatalf("%q: got %#v want %#v", data, got, want)
+			}
+		}
 	})
+}
+
+// The tree must not share memory with the caller's buffer, which a
+// scanner reuses for the next line.
+func TestParseDoesNotAliasInput(t *testing.T) {
+	in := []byte(`{"a":"plain","b":"esc\"aped","c":12.5}`)
+	doc, err := Parse(in, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range in {
+		in[i] = 'x'
+	}
+	if a, b, c := doc.Root.Get("a").Str, doc.Root.Get("b").Str, doc.Root.Get("c").Str; a != "plain" || b != `esc"aped` || c != "12.5" {
+		t.Fatalf("values changed with the caller's buffer: %q %q %q", a, b, c)
+	}
 }
 
 // Positions must be the same however the offsets are asked for: in order,
