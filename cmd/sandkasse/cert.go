@@ -17,20 +17,32 @@ import (
 	"github.com/sandkasse/sandkasse/validator/cert"
 )
 
-const certSynopsis = "verify CERT --jwks FILE|URL [--revocations FILE|URL] [--format text|json]\n\n" +
-	"Verifies a Sandkasse certificate (a file, - for stdin, or the certificate text itself)\n" +
+const certSynopsis = "verify CERT --jwks FILE|URL [--revocations FILE|URL|none] [--format text|json]\n" +
+	"       sandkasse cert revoke --registry DIR --key KEYFILE --staff --reason TEXT CERT-ID|CERT-FILE\n" +
+	"       sandkasse cert keygen --out KEYFILE [--jwks JWKSFILE] [--registry DIR]\n\n" +
+	"verify checks a Sandkasse certificate (a file, - for stdin, or the certificate text itself)\n" +
 	"against a JWKS, offline when --jwks is a file, and prints what it certifies and the\n" +
-	"verdict. With --revocations the signed revocation list is checked too.\n" +
+	"verdict. With --revocations the signed revocation list is checked too; when --jwks is a\n" +
+	"URL ending in /.well-known/jwks.json and --revocations is not given, the list is fetched\n" +
+	"from /.well-known/revocations.jws beside it. Offline, the output says revocation was not\n" +
+	"checked. --revocations none skips the check.\n" +
 	"Exit status: 0 valid, 1 invalid (expired, not yet valid, revoked, bad signature,\n" +
-	"unknown key, malformed), 2 could not run (bad flags, unreadable or untrusted input)."
+	"unknown key, malformed: the verdict line and the JSON \"status\" say which), 2 could not\n" +
+	"run (bad flags, unreadable input, a key set or revocation list that cannot be fetched\n" +
+	"or trusted)."
 
 func runCert(ctx context.Context, args []string, sio stdio) int {
-	if len(args) > 0 && args[0] == "keygen" {
-		return runCertKeygen(args[1:], sio)
+	if len(args) > 0 {
+		switch args[0] {
+		case "keygen":
+			return runCertKeygen(args[1:], sio)
+		case "revoke":
+			return runCertRevoke(args[1:], sio)
+		}
 	}
 	fs := newFlags("cert", certSynopsis, sio.err)
 	jwksRef := fs.String("jwks", "", "public keys: a JWKS file, or an https URL (http only to localhost)")
-	revRef := fs.String("revocations", "", "signed revocation list: a file or an http(s) URL")
+	revRef := fs.String("revocations", "", "signed revocation list: a file, an http(s) URL, or none (default: beside an online --jwks)")
 	format := fs.String("format", "text", "output format: text or json")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit for each URL fetch")
 	rest, code, done := parseFlags(fs, args)
@@ -43,7 +55,7 @@ func runCert(ctx context.Context, args []string, sio stdio) int {
 	}
 	if len(rest) != 2 || rest[0] != "verify" {
 		fs.Usage()
-		return fail("expected 'verify CERT' or 'keygen --out KEYFILE'")
+		return fail("expected 'verify CERT', 'revoke CERT' or 'keygen --out KEYFILE'")
 	}
 	if *format != "text" && *format != "json" {
 		return fail("unknown format %q (text or json)", *format)
@@ -68,10 +80,13 @@ func runCert(ctx context.Context, args []string, sio stdio) int {
 		return fail("--jwks %s: %v", *jwksRef, err)
 	}
 	v := cert.NewVerifier(keys)
-	if *revRef != "" {
+	if *revRef == "" {
+		*revRef = defaultRevocations(*jwksRef)
+	}
+	if *revRef != "" && *revRef != "none" {
 		data, err := f.read(*revRef, cert.MaxRevocationListBytes, false)
 		if err != nil {
-			return fail("--revocations: %v", err)
+			return fail("--revocations: %v (pass --revocations none to verify without checking revocation)", err)
 		}
 		// A list that does not verify cannot say a certificate is not
 		// revoked, so the verdict would be unfounded either way.
@@ -129,10 +144,15 @@ func printCertResult(w io.Writer, r cert.Result) {
 		row("Issued", p.Issued.UTC().Format(ts))
 		row("Expires", p.Expires.UTC().Format(ts))
 		row("Key id", p.KeyID)
-		if r.RevocationsChecked {
-			row("Revocation", "checked against the list signed "+r.RevocationsIssued.UTC().Format(ts))
-		} else {
-			row("Revocation", "not checked (no --revocations given)")
+		switch {
+		case r.Revocation != nil:
+			row("Revoked", r.Revocation.RevokedAt.UTC().Format(ts))
+			row("Reason", r.Revocation.Reason)
+			row("Revocation", "checked against the list signed "+r.RevocationsIssued.UTC().Format(ts)+": REVOKED")
+		case r.RevocationsChecked:
+			row("Revocation", "checked against the list signed "+r.RevocationsIssued.UTC().Format(ts)+": not revoked")
+		default:
+			row("Revocation", "not checked (offline: no revocation list given; the certificate may have been revoked)")
 		}
 	} else {
 		// Nothing in an unverified certificate is shown as a claim; the key
@@ -147,6 +167,19 @@ func printCertResult(w io.Writer, r cert.Result) {
 		word = strings.ToUpper(string(r.Status))
 	}
 	fmt.Fprintf(w, "Verdict: %s: %s\n", word, r.Detail)
+}
+
+// defaultRevocations is the issuer's list beside an online key set: the
+// caller chose that origin as its trust anchor, so its list is the one that
+// speaks for the certificates it vouches for. A certificate never picks it.
+func defaultRevocations(jwksRef string) string {
+	u, err := url.Parse(jwksRef)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.HasSuffix(u.Path, "/.well-known/jwks.json") {
+		return ""
+	}
+	u.Path = strings.TrimSuffix(u.Path, "jwks.json") + "revocations.jws"
+	u.RawQuery, u.Fragment = "", ""
+	return u.String()
 }
 
 // fetcher reads the command's inputs: files, stdin, or URLs with a timeout
@@ -269,6 +302,7 @@ func runCertKeygen(args []string, sio stdio) int {
 		"Existing files are never overwritten.", sio.err)
 	out := fs.String("out", "", "private key file to create (required)")
 	jwksOut := fs.String("jwks", "", "public JWKS file to create (default: jwks.json beside the key)")
+	registry := fs.String("registry", "", "also add the public key to this certificate registry's jwks.json")
 	rest, code, done := parseFlags(fs, args)
 	if done {
 		return code
@@ -316,5 +350,11 @@ func runCertKeygen(args []string, sio stdio) int {
 		return fail("%s: %v", *jwksOut, err)
 	}
 	fmt.Fprintf(sio.out, "key %s written to %s (private, mode 0600); public key set in %s\n", key.ID(), *out, *jwksOut)
+	if *registry != "" {
+		if err := addKeyToRegistry(*registry, key.Public()); err != nil {
+			return fail("the key was written, but not added to the registry: %v", err)
+		}
+		fmt.Fprintf(sio.out, "public key %s added to %s/jwks.json\n", key.ID(), *registry)
+	}
 	return exitOK
 }

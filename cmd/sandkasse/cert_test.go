@@ -147,10 +147,21 @@ func TestCertVerifyRevocationsAndURLs(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
-	r = runCLI(t, "", "cert", "verify", e.certFile, "--jwks", srv.URL+"/.well-known/jwks.json", "--format", "json")
+	r = runCLI(t, "", "cert", "verify", e.certFile, "--jwks", srv.URL+"/.well-known/jwks.json", "--format", "json", "--revocations", "none")
 	var res map[string]any
-	if r.code != exitOK || json.Unmarshal([]byte(r.out), &res) != nil || res["status"] != "valid" {
+	if r.code != exitOK || json.Unmarshal([]byte(r.out), &res) != nil || res["status"] != "valid" || res["revocationsChecked"] != false {
 		t.Errorf("JWKS by URL, JSON output: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	// Online without --revocations: the list beside the key set is
+	// consulted, and a missing one stops the run rather than passing.
+	r = runCLI(t, "", "cert", "verify", e.certFile, "--jwks", srv.URL+"/.well-known/jwks.json")
+	if r.code != exitUsage || !strings.Contains(r.err, "/.well-known/revocations.jws") || !strings.Contains(r.err, "--revocations none") {
+		t.Errorf("default list missing: exit %d\n%s%s", r.code, r.out, r.err)
+	}
+	mux.HandleFunc("/.well-known/revocations.jws", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(list)) })
+	r = runCLI(t, "", "cert", "verify", e.certFile, "--jwks", srv.URL+"/.well-known/jwks.json")
+	if r.code != exitFindings || !strings.Contains(r.out, "Verdict: REVOKED") {
+		t.Errorf("default list: exit %d\n%s%s", r.code, r.out, r.err)
 	}
 	r = runCLI(t, "", "cert", "verify", e.certFile, "--jwks", srv.URL+"/.well-known/jwks.json", "--revocations", srv.URL+"/revocations")
 	if r.code != exitFindings || !strings.Contains(r.out, "REVOKED") {

@@ -25,12 +25,15 @@ func runRules(ctx context.Context, args []string, io stdio) int {
 			return runRulesPublish(ctx, args[1:], io)
 		case "list":
 			return runRulesList(args[1:], io)
+		case "diff":
+			return runRulesDiff(ctx, args[1:], io)
 		}
 	}
 	if len(args) == 0 || args[0] != "test" {
 		fmt.Fprintln(io.err, "usage: sandkasse rules test DIR [--packages DIR]... [--format text|json]")
 		fmt.Fprintln(io.err, "       sandkasse rules publish DIR --registry REGDIR --signer NAME --key KEYFILE --staff")
 		fmt.Fprintln(io.err, "       sandkasse rules list --registry REGDIR [--jwks FILE]")
+		fmt.Fprintln(io.err, "       sandkasse rules diff OLD NEW [--registry REGDIR] [--format text|json]")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			return exitOK
 		}

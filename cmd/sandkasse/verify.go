@@ -31,6 +31,9 @@ const verifySynopsis = "--suite FILE --offline DIR [--format text|json|junit|sar
 	"examine, 2 the suite could not run."
 
 func runVerify(ctx context.Context, args []string, io stdio) int {
+	if serverMode(args) {
+		return runVerifyServer(ctx, args, io)
+	}
 	fs := newFlags("verify", verifySynopsis, io.err)
 	suiteFile := fs.String("suite", "", "suite file to run (required)")
 	offline := fs.String("offline", "", "directory of recorded exchanges and resources (required)")
@@ -47,6 +50,7 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 	vendorName := fs.String("vendor-name", "", "with --issue: the vendor's name (optional)")
 	artifact := fs.String("artifact-digest", "", "with --issue: digest of the app artifact, sha256:…")
 	certOut := fs.String("out", "", "with --issue: file to write the certificate to")
+	registry := fs.String("registry", "", "with --issue: certificate registry to keep the certificate, report and evidence in (cert_registry.go)")
 	rest, code, done := parseFlags(fs, args)
 	if done {
 		return code
@@ -83,8 +87,8 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 		if signer, err = cert.NewSigner(key); err != nil {
 			return fail("--key: %v", err)
 		}
-	} else if *keyFile != "" || *vendorOrg != "" || *artifact != "" || *certOut != "" {
-		return fail("--key, --vendor-org, --artifact-digest and --out only go with --issue")
+	} else if *keyFile != "" || *vendorOrg != "" || *artifact != "" || *certOut != "" || *registry != "" {
+		return fail("--key, --vendor-org, --artifact-digest, --out and --registry only go with --issue")
 	}
 	if *rulesDir == "" {
 		*rulesDir = filepath.Dir(filepath.Dir(*suiteFile))
@@ -167,6 +171,11 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 		token, signed, err := signer.Sign(p)
 		if err != nil {
 			return fail("no certificate issued: %v", err)
+		}
+		if *registry != "" {
+			if err := storeIssued(*registry, token, report, rec); err != nil {
+				return fail("no certificate issued: %v", err)
+			}
 		}
 		if *certOut != "" {
 			if err := os.WriteFile(*certOut, []byte(token+"\n"), 0o644); err != nil {

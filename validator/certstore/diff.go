@@ -127,6 +127,24 @@ type DiffOptions struct {
 // now (genuine, not expired, not revoked) and names old's rule-set id, under
 // new's suites, and lists what changed between the two rule sets.
 func (s *Store) Diff(ctx context.Context, old, new *ruleset.RuleSet, opts DiffOptions) (*Diff, error) {
+	d, newSuites, err := compare(old, new)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.reevaluate(ctx, d, old, new, newSuites, opts); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Compare lists what changed between two rule sets, without looking at any
+// certificate.
+func Compare(old, new *ruleset.RuleSet) (*Diff, error) {
+	d, _, err := compare(old, new)
+	return d, err
+}
+
+func compare(old, new *ruleset.RuleSet) (*Diff, []*suite.Suite, error) {
 	d := &Diff{
 		Old:   RuleSetRef{old.Manifest.ID, old.Manifest.Version, old.Digest},
 		New:   RuleSetRef{new.Manifest.ID, new.Manifest.Version, new.Digest},
@@ -135,27 +153,30 @@ func (s *Store) Diff(ctx context.Context, old, new *ruleset.RuleSet, opts DiffOp
 	}
 	var err error
 	if d.Files, err = fileChanges(old.FS(), new.FS()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d.Rules = ruleChanges(old, new, d.Files)
 	oldSuites, err := loadSuites(old)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	newSuites, err := loadSuites(new)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	d.Tests = testChanges(oldSuites, newSuites)
+	return d, newSuites, nil
+}
 
+func (s *Store) reevaluate(ctx context.Context, d *Diff, old, new *ruleset.RuleSet, newSuites []*suite.Suite, opts DiffOptions) error {
 	keys, err := s.Keys()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	v := cert.NewVerifier(keys, opts.VerifyOptions...)
 	list, _, err := s.Revocations(v)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if list != nil {
 		d.RevocationsChecked = true
@@ -165,7 +186,7 @@ func (s *Store) Diff(ctx context.Context, old, new *ruleset.RuleSet, opts DiffOp
 	if err != nil {
 		// A damaged entry could be a certificate that would be lost: the
 		// answer would be incomplete, so there is none.
-		return nil, err
+		return err
 	}
 	var current []Entry
 	for _, e := range entries {
@@ -180,12 +201,12 @@ func (s *Store) Diff(ctx context.Context, old, new *ruleset.RuleSet, opts DiffOp
 		current = append(current, e)
 	}
 	if len(current) == 0 {
-		return d, nil
+		return nil
 	}
 
 	eng, err := policy.Compile(ctx, new.Modules)
 	if err != nil {
-		return nil, fmt.Errorf("%s: compiling the policies: %w", new.Name, err)
+		return fmt.Errorf("%s: compiling the policies: %w", new.Name, err)
 	}
 	runner := &suite.Runner{Engine: eng}
 	needValidator := false
@@ -212,7 +233,7 @@ func (s *Store) Diff(ctx context.Context, old, new *ruleset.RuleSet, opts DiffOp
 		}
 		rec, err := s.Evidence(&e)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res := runner.Run(ctx, st, rec)
 		for _, t := range res.Tests() {
@@ -236,7 +257,7 @@ func (s *Store) Diff(ctx context.Context, old, new *ruleset.RuleSet, opts DiffOp
 		}
 		d.Certificates = append(d.Certificates, ci)
 	}
-	return d, nil
+	return nil
 }
 
 func findSuite(ss []*suite.Suite, id string) *suite.Suite {

@@ -254,3 +254,32 @@ func readRecord(path string, keys *cert.KeySet, e *Entry) error {
 	}
 	return nil
 }
+
+// Lookup finds one published version and checks it as List does: with
+// keys, the record's signature must verify; the stored files must still
+// have the recorded digest. Files(e) is then the rule set's directory.
+func (r *Registry) Lookup(id, version string, keys *cert.KeySet) (Entry, error) {
+	if !safeName(id) || !safeName(version) {
+		return Entry{}, fmt.Errorf("publish: %q@%q is not a rule-set id and version", id, version)
+	}
+	dir := filepath.Join(r.Dir, id, version)
+	p := filepath.Join(dir, "record.jws")
+	if _, err := os.Stat(p); err != nil {
+		return Entry{}, fmt.Errorf("publish: %s@%s is not published in %s", id, version, r.Dir)
+	}
+	e := Entry{Dir: dir}
+	if err := readRecord(p, keys, &e); err != nil {
+		return Entry{}, fmt.Errorf("%s: %v", p, err)
+	}
+	if e.ID != id || e.Version != version {
+		return Entry{}, fmt.Errorf("%s: the record is for %s@%s", p, e.ID, e.Version)
+	}
+	if d, err := ruleset.Digest(os.DirFS(Files(e))); err != nil || d != e.Digest {
+		return Entry{}, fmt.Errorf("%s: the stored files do not have the recorded digest %s", Files(e), e.Digest)
+	}
+	e.Intact = true
+	return e, nil
+}
+
+// Files is the directory that holds a published version's rule set.
+func Files(e Entry) string { return filepath.Join(e.Dir, "files") }
