@@ -120,7 +120,7 @@ func (s *Server) Bundle(ctx context.Context, req *Request) Response {
 			o.fe = fe
 		}
 	}
-	budget := MaxBundleResponseBytes
+	budget := s.lim.MaxBundleResponseBytes
 	if kind == "batch" {
 		for _, o := range ops {
 			if o.fe != nil {
@@ -423,7 +423,7 @@ func (s *Server) execute(ctx context.Context, tx store.Tx, req *Request, o *op, 
 		if *budget -= len(o.body); *budget < 0 {
 			o.body = nil
 			return refuse(http.StatusBadRequest, "too-costly", CodeTooCostly, "the GET entries of this Bundle read more than "+
-				strconv.Itoa(MaxBundleResponseBytes>>20)+" MiB; split it into smaller Bundles or ask for smaller pages")
+				strconv.Itoa(s.lim.MaxBundleResponseBytes)+" bytes; split it into smaller Bundles or ask for smaller pages")
 		}
 		return nil
 	}

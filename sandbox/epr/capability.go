@@ -3,6 +3,7 @@ package epr
 import (
 	"encoding/json"
 	"sort"
+	"strconv"
 	"time"
 )
 
@@ -82,9 +83,9 @@ func (s *Server) capabilityStatement() []byte {
 		"format":      []string{"json", "application/fhir+json"},
 		"rest": []any{map[string]any{
 			"mode":          "server",
-			"documentation": "Bearer token required on every interaction except metadata. Search: unknown parameters are refused with 400 unless Prefer: handling=lenient; paging with _count (at most 500) and the Bundle's next/previous links; string parameters match case- and accent-insensitively from the start (:exact, :contains); dates take the prefixes eq, ne, lt, le, gt, ge, sa, eb, and values without a time zone are read as UTC.",
+			"documentation": "Bearer token required on every interaction except metadata. Search: unknown parameters are refused with 400 unless Prefer: handling=lenient; paging with _count (at most " + strconv.Itoa(MaxCount) + ") and the Bundle's next/previous links; at most " + strconv.Itoa(MaxSearchValues) + " parameter values and " + strconv.Itoa(MaxSortKeys) + " _sort keys (else 400 too-costly); string parameters match case- and accent-insensitively from the start (:exact, :contains); dates take the prefixes eq, ne, lt, le, gt, ge, sa, eb, and values without a time zone are read as UTC. _include (Type:param[:Target] or Type:*) adds at most " + strconv.Itoa(s.lim.MaxIncluded) + " resources and " + strconv.Itoa(s.lim.MaxIncludedBytes) + " bytes of them to a page; a page cut there carries an OperationOutcome entry (search.mode outcome) with the warning include-capped. The GET entries of one batch or transaction read at most " + strconv.Itoa(s.lim.MaxBundleResponseBytes) + " bytes (else 400 too-costly).",
 			"security": map[string]any{
-				"description": "Authorization: Bearer <token>; a tenant's developer token carries every scope of that tenant.",
+				"description": "Authorization: Bearer <token>; a tenant's developer token carries every scope of that tenant. SMART patient/ scopes are confined to the launch patient's compartment (R4 CompartmentDefinition patient): reading a resource outside it is 403 outside-patient-compartment, a search returns only what is inside it (totals and paging included), writes outside it are 403; resource types in no patient's compartment (Practitioner, Organization, Medication, Device, ...) may be read and searched, not written, with patient/ scopes. user/ and system/ scopes are not confined.",
 			},
 			"resource":    resources,
 			"interaction": []csCode{{"transaction"}, {"batch"}},

@@ -115,6 +115,29 @@ type Options struct {
 	Validator *validator.Validator
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Limits bound the work of one request; zero fields take the
+	// defaults.
+	Limits Limits
+}
+
+// Limits bound what one request can make the server read and hold.
+type Limits struct {
+	MaxIncluded            int // resources included on one page (MaxIncluded)
+	MaxIncludedBytes       int // bytes of them (MaxIncludedBytes)
+	MaxBundleResponseBytes int // bytes the GET entries of one Bundle read (MaxBundleResponseBytes)
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxIncluded <= 0 {
+		l.MaxIncluded = MaxIncluded
+	}
+	if l.MaxIncludedBytes <= 0 {
+		l.MaxIncludedBytes = MaxIncludedBytes
+	}
+	if l.MaxBundleResponseBytes <= 0 {
+		l.MaxBundleResponseBytes = MaxBundleResponseBytes
+	}
+	return l
 }
 
 // Server is the mock EPR of every tenant; the tenant is in each Request.
@@ -124,11 +147,12 @@ type Server struct {
 	now   func() time.Time
 	types map[string]bool
 	meta  []byte
+	lim   Limits
 }
 
 // New returns the mock EPR.
 func New(o Options) *Server {
-	s := &Server{st: o.Store, v: o.Validator, now: o.Now, types: map[string]bool{}}
+	s := &Server{st: o.Store, v: o.Validator, now: o.Now, types: map[string]bool{}, lim: o.Limits.withDefaults()}
 	if s.now == nil {
 		s.now = time.Now
 	}

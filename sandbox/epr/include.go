@@ -104,11 +104,11 @@ func (s *Server) included(ctx context.Context, req *Request, typ string, incs []
 		if r.Deleted || (patient != "" && !storedInCompartment(r, patient)) {
 			continue
 		}
-		if len(out) == MaxIncluded || size+len(r.Body) > MaxIncludedBytes {
+		if len(out) == s.lim.MaxIncluded || size+len(r.Body) > s.lim.MaxIncludedBytes {
 			return out, issue.List{{Severity: issue.Warning, Type: "too-costly", Code: CodeIncludeCapped,
 				Message: "this page includes " + strconv.Itoa(len(out)) + " resources and leaves out " + strconv.Itoa(len(refs)-i) +
-					" more references: a page includes at most " + strconv.Itoa(MaxIncluded) + " resources and " +
-					strconv.Itoa(MaxIncludedBytes>>20) + " MiB; ask for a smaller _count"}}, nil
+					" more references: a page includes at most " + strconv.Itoa(s.lim.MaxIncluded) + " resources and " +
+					strconv.Itoa(s.lim.MaxIncludedBytes) + " bytes of them; ask for a smaller _count"}}, nil
 		}
 		size += len(r.Body)
 		out = append(out, r)
