@@ -64,7 +64,7 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 	}
 	if *suiteFile == "" || *offline == "" {
 		fs.Usage()
-		return fail("--suite and --offline are required (only offline runs are supported for now)")
+		return fail("--suite and --offline (or --server, --tenant) are required")
 	}
 	rend, err := suitereport.Get(*format)
 	if err != nil {
