@@ -13,9 +13,12 @@ import (
 
 	"github.com/sandkasse/sandkasse/sandbox/api"
 	"github.com/sandkasse/sandkasse/sandbox/epr"
+	"github.com/sandkasse/sandkasse/sandbox/runs"
 	"github.com/sandkasse/sandkasse/sandbox/tenant"
 	"github.com/sandkasse/sandkasse/sandbox/traffic"
 	"github.com/sandkasse/sandkasse/validator"
+	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/suite"
 )
 
 func runServe(ctx context.Context, args []string, io stdio) int {
@@ -71,7 +74,23 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	tenants := tenant.New(tenant.Options{Store: st})
 	rec := traffic.New(st)
 	defer rec.Close()
+	// Verification runs: jobs in the store; with the embedded store this
+	// process is the only one, so a run it left running died with it.
+	catalog, err := runs.Shipped(ctx)
+	if err != nil {
+		fmt.Fprintln(io.err, "sandkasse serve: the shipped suites:", err)
+		ln.Close()
+		return exitUsage
+	}
+	runSvc := runs.New(runs.Options{Store: st, Catalog: catalog, Traffic: rec, Exclusive: *sf.database == "", Logger: log,
+		Validator: suite.ValidatorFunc(func(ctx context.Context, b []byte) issue.List { return v.Validate(ctx, b).Issues })})
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	defer stopWorker()
+	workerDone := runSvc.Start(workerCtx)
+	defer workerDone()
+	defer stopWorker()
 	sb := &api.Sandbox{
+		Runs:       runSvc,
 		EPR:        epr.New(epr.Options{Store: st, Validator: v}),
 		Tenants:    tenants,
 		Auth:       tenants,
