@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/sandkasse/sandkasse/validator/policy"
+	"github.com/sandkasse/sandkasse/validator/publish"
 	"github.com/sandkasse/sandkasse/validator/ruleset"
-	"github.com/sandkasse/sandkasse/validator/suite"
 )
 
 // runRules is `sandkasse rules test DIR`: everything a rule set must pass
@@ -84,44 +84,13 @@ func testRuleSet(ctx context.Context, dir string, packages []string) (*rulesRepo
 		return rep, nil, nil
 	}
 	rep.ID, rep.Version, rep.Digest, rep.Rules = rs.Manifest.ID, rs.Manifest.Version, rs.Digest, len(rs.Rules)
-	res, err := rs.Test(ctx)
+	res, err := publish.Check(ctx, rs, packages)
 	if err != nil {
-		if !addProblems(rep, err) {
-			return nil, nil, err
-		}
+		return nil, nil, err
 	}
-	rep.Tests = res
-	if _, err := rs.Resolve(packages); err != nil {
-		addProblems(rep, err)
-	}
-	checkSuites(rep, rs)
+	rep.Tests = res.Tests
+	rep.Problems = append(rep.Problems, res.Problems...)
 	return rep, rs, nil
-}
-
-// checkSuites reads every suite the manifest lists, strictly, and holds it
-// to the rule set's rule and requirement ids.
-func checkSuites(rep *rulesReport, rs *ruleset.RuleSet) {
-	rules, reqs := map[string]bool{}, map[string]bool{}
-	for _, r := range rs.Rules {
-		rules[r.ID] = true
-	}
-	for _, q := range rs.Manifest.Requirements {
-		reqs[q.ID] = true
-	}
-	for _, name := range rs.Manifest.Suites {
-		s, err := suite.Load(rs.FS(), name)
-		if err == nil {
-			err = s.Check(rs.Manifest.ID, rules, reqs)
-		}
-		var ps suite.Problems
-		if errors.As(err, &ps) {
-			for _, p := range ps {
-				rep.Problems = append(rep.Problems, ruleset.Problem{File: filepath.Join(rep.Dir, p.File), Line: p.Line, Message: p.Message})
-			}
-		} else if err != nil {
-			rep.Problems = append(rep.Problems, ruleset.Problem{File: filepath.Join(rep.Dir, name), Message: err.Error()})
-		}
-	}
 }
 
 // defaultPackagePath finds FHIR packages without flags: the environment,
