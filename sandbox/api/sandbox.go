@@ -74,7 +74,9 @@ func (s *server) mountSandbox(r *gin.Engine, sb *Sandbox) {
 	h := &sandboxRoutes{server: s, sb: sb}
 	t := r.Group("/t/:tenant")
 	t.GET("/fhir/metadata", h.metadata)
-	f := t.Group("/fhir", h.authenticate, h.record)
+	// Recorded before authentication: a refused request (a token in the URL,
+	// none at all) is what a suite most needs to see.
+	f := t.Group("/fhir", h.record, h.authenticate)
 	f.POST("", h.bundle)
 	f.GET("/:type", h.search)
 	f.POST("/:type/_search", h.searchPost)
@@ -86,24 +88,25 @@ func (s *server) mountSandbox(r *gin.Engine, sb *Sandbox) {
 	t.GET("/traffic", h.authenticate, h.traffic)
 
 	if sb.VKP == nil {
-		sb.VKP = vkp.New(vkp.Options{EPR: sb.EPR, Tenants: sb.Tenants, Validator: s.v, Traffic: sb.Traffic, MaxBody: s.max})
+		sb.VKP = vkp.New(vkp.Options{EPR: sb.EPR, Tenants: sb.Tenants, Validator: s.v, Traffic: sb.Traffic, MaxBody: s.max, Store: sb.Tenants.Store()})
 	}
 	t.POST("/vkp/helseid/connect/token", h.vkpToken)
 	t.POST("/vkp/epj/r4/:orgnr/:resource/_search", h.vkpSearch)
+	t.GET("/vkp/epj/r4/:orgnr/:resource", h.vkpSearch) // the paging links
 	t.POST("/vkp/epj/r4/:orgnr/:resource", h.vkpJournal)
 	t.POST("/vkp/clients", h.authenticate, h.vkpRegister)
 
 	if sb.SMART == nil {
-		sb.SMART = smart.New(smart.Options{Patients: h.smartPatients, MaxBody: s.max})
+		sb.SMART = smart.New(smart.Options{Patients: h.smartPatients, MaxBody: s.max, Store: sb.Tenants.Store()})
 	}
 	if _, chained := sb.Auth.(smart.Chain); !chained {
 		sb.Auth = smart.Chain{SMART: sb.SMART, Next: sb.Auth}
 	}
 	t.GET("/fhir/.well-known/smart-configuration", h.smartConfig)
-	t.GET("/smart/authorize", h.recordOAuth, h.smartAuthorize)
-	t.POST("/smart/token", h.recordOAuth, h.smartToken)
-	t.POST("/smart/clients", h.authenticate, h.developerOnly, h.smartRegister)
-	t.POST("/smart/launch", h.authenticate, h.developerOnly, h.smartLaunch)
+	t.GET("/smart/authorize", h.knownTenant, h.recordOAuth, h.smartAuthorize)
+	t.POST("/smart/token", h.knownTenant, h.recordOAuth, h.smartToken)
+	t.POST("/smart/clients", h.authenticate, h.developerOnly, h.recordOAuth, h.smartRegister)
+	t.POST("/smart/launch", h.authenticate, h.developerOnly, h.recordOAuth, h.smartLaunch)
 
 	h.mountRuns(t)
 
@@ -175,6 +178,21 @@ func (h *sandboxRoutes) smartRegister(c *gin.Context) {
 
 func (h *sandboxRoutes) smartLaunch(c *gin.Context) {
 	h.sb.SMART.Launch(c.Writer, c.Request, c.Param("tenant"))
+}
+
+// knownTenant refuses a tenant that does not exist before anything is
+// recorded: unauthenticated endpoints must not let made-up tenant ids fill
+// the traffic table.
+func (h *sandboxRoutes) knownTenant(c *gin.Context) {
+	if _, err := h.sb.Tenants.Get(c.Request.Context(), c.Param("tenant")); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			h.refuse(c, http.StatusNotFound, "not-found", CodeTenantNotFound, "no such tenant")
+			return
+		}
+		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return
+	}
+	c.Next()
 }
 
 // developerOnly admits developer tokens only (registering clients and
@@ -428,7 +446,7 @@ func (h *sandboxRoutes) record(c *gin.Context) {
 		Duration:       time.Since(start),
 		Method:         c.Request.Method,
 		Path:           c.Request.URL.Path,
-		Query:          c.Request.URL.RawQuery,
+		Query:          redactQuery(c.Request.URL.RawQuery),
 		Route:          c.FullPath(),
 		Status:         tw.Status(),
 		RequestHeader:  traffic.Redact(c.Request.Header),

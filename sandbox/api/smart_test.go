@@ -235,12 +235,20 @@ func TestSMARTRefusals(t *testing.T) {
 		}
 	})
 	t.Run("code taken to another tenant", func(t *testing.T) {
-		// (expiry after 60 s is not tested: the fixture cannot move the clock)
+		// (expiry is tested in sandbox/smart, with a clock it can move)
+		other := e.f.tenant(t, "other")
+		if r := e.f.do(t, other.Token, "POST", "/t/"+other.Tenant.ID+"/smart/clients", publicApp, "Content-Type", "application/json"); r.status != http.StatusCreated {
+			t.Fatalf("register in the other tenant: %d", r.status)
+		}
 		q := e.authorize(t, withPatient(nil))
-		st, _ := e.form(t, "/t/other/smart/token", url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")},
+		st, _ := e.form(t, "/t/"+other.Tenant.ID+"/smart/token", url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")},
 			"redirect_uri": {smartRedirect}, "client_id": {"app"}, "code_verifier": {func() string { v, _ := pkce(); return v }()}})
 		if st != http.StatusBadRequest {
 			t.Fatalf("code accepted by another tenant: %d", st)
+		}
+		// The attempt did not spend the code in its own tenant.
+		if st, m := e.exchange(t, q.Get("code"), nil); st != http.StatusOK {
+			t.Fatalf("the code after a wrong tenant's attempt: %d %v", st, m)
 		}
 	})
 }

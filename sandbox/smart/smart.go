@@ -4,8 +4,11 @@
 // patient picker, EHR launch contexts, and client credentials with a
 // private_key_jwt client assertion (sandbox/clientauth).
 //
-// Like the mock VKP's register, clients, codes and tokens are kept in memory,
-// per process: a restart forgets them. Codes and tokens are stored by their
+// Registered clients, authorisation codes, access tokens, launch contexts
+// and used client assertion ids live in the store (store.OAuth), scoped by
+// tenant: an instance holds none of them, so a code issued by one instance
+// is redeemed at another, a restart forgets nothing, and a tenant reset
+// forgets them all. Codes, tokens and launch ids are stored by their
 // SHA-256 only and are never logged.
 //
 // It is framework free: sandbox/api maps its routes to the Server's methods.
@@ -27,13 +30,14 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/sandkasse/sandkasse/sandbox/auth"
 	"github.com/sandkasse/sandkasse/sandbox/clientauth"
+	"github.com/sandkasse/sandkasse/sandbox/store"
 )
 
 // Lifetimes and prefixes.
@@ -65,6 +69,8 @@ type Patient struct{ ID, Name string }
 
 // Options configure a Server.
 type Options struct {
+	// Store keeps the clients and grants (required).
+	Store store.OAuth
 	// Patients lists a tenant's patients (the picker, and checking a picked
 	// patient).
 	Patients func(ctx context.Context, tenant string) ([]Patient, error)
@@ -72,41 +78,52 @@ type Options struct {
 	MaxBody  int64
 }
 
+// Kinds of what the store keeps for SMART.
+const (
+	kindClient = "smart"
+	kindCode   = "smart-code"
+	kindToken  = "smart-token"
+	kindLaunch = "smart-launch"
+	kindJTI    = "smart-jti"
+)
+
+// code is what an authorisation code stands for (store.Grant.Data).
 type code struct {
-	tenant, client, redirect, challenge, patient string
-	scopes                                       []string
-	expires                                      time.Time
+	Client    string   `json:"client"`
+	Redirect  string   `json:"redirect_uri"`
+	Challenge string   `json:"code_challenge"`
+	Patient   string   `json:"patient,omitempty"`
+	Scopes    []string `json:"scopes"`
 }
 
+// grant is what an access token stands for.
 type grant struct {
-	tenant, client, patient string
-	scopes                  []string
-	expires                 time.Time
+	Client  string   `json:"client"`
+	Patient string   `json:"patient,omitempty"`
+	Scopes  []string `json:"scopes"`
 }
 
+// launch is an EHR launch context.
 type launch struct {
-	tenant, patient string
-	expires         time.Time
+	Patient string `json:"patient"`
 }
 
-// Server is the SMART authorisation server of every tenant.
+// Server is the SMART authorisation server of every tenant. It keeps no
+// state of its own beyond when it last pruned expired grants.
 type Server struct {
+	st       store.OAuth
 	patients func(ctx context.Context, tenant string) ([]Patient, error)
 	now      func() time.Time
 	maxBody  int64
-
-	mu       sync.Mutex
-	clients  map[string]map[string]Client // tenant → id → client
-	codes    map[string]code              // sha256(code) →
-	tokens   map[string]grant             // sha256(token) →
-	launches map[string]launch            // sha256(launch) →
-	jtis     map[string]time.Time
+	pruned   atomic.Int64 // unix seconds of the last PruneGrants
 }
 
 // New returns a Server.
 func New(o Options) *Server {
-	s := &Server{patients: o.Patients, now: o.Now, maxBody: o.MaxBody, clients: map[string]map[string]Client{},
-		codes: map[string]code{}, tokens: map[string]grant{}, launches: map[string]launch{}, jtis: map[string]time.Time{}}
+	if o.Store == nil {
+		panic("smart: Options.Store is required")
+	}
+	s := &Server{st: o.Store, patients: o.Patients, now: o.Now, maxBody: o.MaxBody}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -130,28 +147,23 @@ func random(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// prune forgets what has expired; the caller holds mu.
-func (s *Server) prune(now time.Time) {
-	for k, v := range s.codes {
-		if !now.Before(v.expires) {
-			delete(s.codes, k)
+// pruneEvery is how often an instance deletes expired grants from the
+// store (each instance does; the deletes are idempotent).
+const pruneEvery = time.Minute
+
+// put stores a grant under the hash of its secret, pruning expired grants
+// now and then so that the table does not grow with every token issued.
+func (s *Server) put(ctx context.Context, tenant, kind, secret string, data any, expires, now time.Time) error {
+	if last := s.pruned.Load(); now.Unix()-last >= int64(pruneEvery.Seconds()) && s.pruned.CompareAndSwap(last, now.Unix()) {
+		if err := s.st.PruneGrants(ctx, now); err != nil {
+			return err
 		}
 	}
-	for k, v := range s.tokens {
-		if !now.Before(v.expires) {
-			delete(s.tokens, k)
-		}
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
 	}
-	for k, v := range s.launches {
-		if !now.Before(v.expires) {
-			delete(s.launches, k)
-		}
-	}
-	for k, v := range s.jtis {
-		if now.After(v) {
-			delete(s.jtis, k)
-		}
-	}
+	return s.st.PutGrant(ctx, store.Grant{Key: hash(secret), Tenant: tenant, Kind: kind, Data: b, Expires: expires})
 }
 
 // ErrInvalidClient is a refused registration.
@@ -174,7 +186,7 @@ func validScope(sc string) bool {
 }
 
 // Put registers (or replaces) a client of a tenant.
-func (s *Server) Put(tenant string, c Client) error {
+func (s *Server) Put(ctx context.Context, tenant string, c Client) error {
 	if c.ID == "" || len(c.ID) > 200 {
 		return fmt.Errorf("%w: client_id of 1 to 200 characters is required", ErrInvalidClient)
 	}
@@ -203,39 +215,34 @@ func (s *Server) Put(tenant string, c Client) error {
 	if len(c.RedirectURIs) == 0 && c.Key == nil {
 		return fmt.Errorf("%w: a client needs redirect_uris (an app) or a jwk (a backend service)", ErrInvalidClient)
 	}
-	c.RedirectURIs = slices.Clone(c.RedirectURIs)
-	c.Scopes = slices.Clone(c.Scopes)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.clients[tenant] == nil {
-		s.clients[tenant] = map[string]Client{}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("%w: the jwk cannot be stored", ErrInvalidClient)
 	}
-	s.clients[tenant][c.ID] = c
-	return nil
+	err = s.st.PutClient(ctx, store.Client{Tenant: tenant, Kind: kindClient, ID: c.ID, Body: b})
+	if errors.Is(err, store.ErrLimit) {
+		return fmt.Errorf("%w: the tenant has %d SMART clients already; reset the tenant or replace one", ErrInvalidClient, store.MaxClients)
+	}
+	return err
 }
 
-// Get returns a tenant's client.
-func (s *Server) Get(tenant, id string) (Client, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.clients[tenant][id]
-	return c, ok
-}
-
-// Reset forgets a tenant's clients and tokens.
-func (s *Server) Reset(tenant string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.clients, tenant)
-	for k, v := range s.tokens {
-		if v.tenant == tenant {
-			delete(s.tokens, k)
-		}
+// Get returns a tenant's client (ok false when it is not registered).
+func (s *Server) Get(ctx context.Context, tenant, id string) (c Client, ok bool, err error) {
+	sc, err := s.st.Client(ctx, tenant, kindClient, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Client{}, false, nil
 	}
+	if err != nil {
+		return Client{}, false, err
+	}
+	if err := json.Unmarshal(sc.Body, &c); err != nil {
+		return Client{}, false, fmt.Errorf("smart: stored client of tenant %s: %w", tenant, err)
+	}
+	return c, true, nil
 }
 
 // Authenticate checks a SMART access token (auth.Authenticator).
-func (s *Server) Authenticate(_ context.Context, tok string) (auth.Principal, error) {
+func (s *Server) Authenticate(ctx context.Context, tok string) (auth.Principal, error) {
 	if tok == "" {
 		return auth.Principal{}, auth.ErrNoToken
 	}
@@ -243,16 +250,21 @@ func (s *Server) Authenticate(_ context.Context, tok string) (auth.Principal, er
 		return auth.Principal{}, auth.ErrBadToken
 	}
 	now := s.now()
-	s.mu.Lock()
-	g, ok := s.tokens[hash(tok)]
-	s.mu.Unlock()
-	if !ok {
+	sg, err := s.st.Grant(ctx, hash(tok))
+	if errors.Is(err, store.ErrNotFound) || err == nil && sg.Kind != kindToken {
 		return auth.Principal{}, auth.ErrBadToken
 	}
-	if !now.Before(g.expires) {
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	if !now.Before(sg.Expires) {
 		return auth.Principal{}, auth.ErrExpired
 	}
-	return auth.Principal{Tenant: g.tenant, Subject: g.client, Kind: "smart", Scopes: slices.Clone(g.scopes), Patient: g.patient}, nil
+	var g grant
+	if err := json.Unmarshal(sg.Data, &g); err != nil {
+		return auth.Principal{}, fmt.Errorf("smart: stored token: %w", err)
+	}
+	return auth.Principal{Tenant: sg.Tenant, Subject: g.Client, Kind: "smart", Scopes: g.Scopes, Patient: g.Patient}, nil
 }
 
 var _ auth.Authenticator = (*Server)(nil)
@@ -345,7 +357,11 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, tenant, fhirB
 			return
 		}
 	}
-	c, ok := s.Get(tenant, q.Get("client_id"))
+	c, ok, err := s.Get(r.Context(), tenant, q.Get("client_id"))
+	if err != nil {
+		serverError(w)
+		return
+	}
 	if !ok {
 		badAuthorize(w, "no such client_id is registered in this tenant")
 		return
@@ -396,14 +412,17 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, tenant, fhirB
 	now := s.now()
 	patient := q.Get("patient")
 	if l := q.Get("launch"); l != "" {
-		s.mu.Lock()
-		lc, ok := s.launches[hash(l)]
-		s.mu.Unlock()
-		if !ok || lc.tenant != tenant || !now.Before(lc.expires) {
+		sg, err := s.st.Grant(r.Context(), hash(l))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			fail("server_error", "the launch context could not be read")
+			return
+		}
+		var lc launch
+		if err != nil || sg.Tenant != tenant || sg.Kind != kindLaunch || !now.Before(sg.Expires) || json.Unmarshal(sg.Data, &lc) != nil {
 			fail("invalid_request", "launch is not a current launch context of this tenant")
 			return
 		}
-		patient = lc.patient
+		patient = lc.Patient
 	}
 	if needPatient || patient != "" {
 		pts, err := s.patients(r.Context(), tenant)
@@ -433,13 +452,11 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, tenant, fhirB
 		}
 	}
 	cd := random("")
-	s.mu.Lock()
-	if len(s.codes) > 1024 {
-		s.prune(now)
+	if err := s.put(r.Context(), tenant, kindCode, cd, code{Client: c.ID, Redirect: redirect, Challenge: q.Get("code_challenge"),
+		Patient: patient, Scopes: scopes}, now.Add(CodeLife), now); err != nil {
+		fail("server_error", "the code could not be stored")
+		return
 	}
-	s.codes[hash(cd)] = code{tenant: tenant, client: c.ID, redirect: redirect, challenge: q.Get("code_challenge"),
-		patient: patient, scopes: scopes, expires: now.Add(CodeLife)}
-	s.mu.Unlock()
 	http.Redirect(w, r, withQuery(redirect, url.Values{"code": {cd}, "state": {state}}), http.StatusFound)
 }
 
@@ -459,9 +476,10 @@ func (s *Server) Launch(w http.ResponseWriter, r *http.Request, tenant string) {
 	}
 	l := random("")
 	now := s.now()
-	s.mu.Lock()
-	s.launches[hash(l)] = launch{tenant: tenant, patient: patient, expires: now.Add(LaunchLife)}
-	s.mu.Unlock()
+	if err := s.put(r.Context(), tenant, kindLaunch, l, launch{Patient: patient}, now.Add(LaunchLife), now); err != nil {
+		serverError(w)
+		return
+	}
 	writeJSON(w, http.StatusCreated, map[string]any{"launch": l, "patient": patient, "expires_in": int(LaunchLife.Seconds())})
 }
 
@@ -480,7 +498,11 @@ func (s *Server) RegisterClient(w http.ResponseWriter, r *http.Request, tenant s
 		oauthError(w, http.StatusBadRequest, "invalid_client_metadata", `send {"client_id", "redirect_uris", "scopes", "jwk"}`)
 		return
 	}
-	if err := s.Put(tenant, c); err != nil {
+	if err := s.Put(r.Context(), tenant, c); err != nil {
+		if !errors.Is(err, ErrInvalidClient) {
+			serverError(w)
+			return
+		}
 		oauthError(w, http.StatusBadRequest, "invalid_client_metadata", err.Error())
 		return
 	}
@@ -504,89 +526,118 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request, tenant, endpoint 
 	}
 	switch form.Get("grant_type") {
 	case "authorization_code":
-		s.codeGrant(w, tenant, endpoint, form)
+		s.codeGrant(r.Context(), w, tenant, endpoint, form)
 	case "client_credentials":
-		s.clientCredentials(w, tenant, endpoint, form)
+		s.clientCredentials(r.Context(), w, tenant, endpoint, form)
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be authorization_code or client_credentials")
 	}
 }
 
+// errStore is a store failure met while checking a client assertion.
+var errStore = errors.New("smart: store")
+
 // assertion verifies a private_key_jwt client assertion; client is the
-// client it authenticates.
-func (s *Server) assertion(tenant, endpoint string, form url.Values, now time.Time) (Client, string) {
+// client it authenticates, fail why it is refused, err a store failure.
+func (s *Server) assertion(ctx context.Context, tenant, endpoint string, form url.Values, now time.Time) (Client, string, error) {
 	if form.Get("client_assertion_type") != clientauth.AssertionType || form.Get("client_assertion") == "" {
-		return Client{}, "authenticate with private_key_jwt: client_assertion_type " + clientauth.AssertionType + " and a client_assertion"
+		return Client{}, "authenticate with private_key_jwt: client_assertion_type " + clientauth.AssertionType + " and a client_assertion", nil
 	}
+	var client Client
+	var serr error
 	id, fail := clientauth.Verify(form.Get("client_assertion"), clientauth.Check{
 		ClientID: form.Get("client_id"), Endpoint: endpoint, Now: now,
 		Key: func(id string) (jose.JSONWebKey, bool) {
-			c, ok := s.Get(tenant, id)
+			c, ok, err := s.Get(ctx, tenant, id)
+			if err != nil {
+				serr = err
+			}
 			if !ok || c.Key == nil {
 				return jose.JSONWebKey{}, false
 			}
+			client = c
 			return *c.Key, true
 		},
 		UseJTI: func(id, jti string, until time.Time) bool {
-			k := tenant + "\x00" + id + "\x00" + jti
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if _, seen := s.jtis[k]; seen {
-				return false
+			// Stored like a grant, so that a replay is caught whichever
+			// instance it reaches; it may be forgotten once the assertion
+			// has expired, as it is refused then anyway.
+			err := s.put(ctx, tenant, kindJTI, tenant+"\x00"+id+"\x00"+jti, struct{}{}, until, now)
+			if err != nil && !errors.Is(err, store.ErrExists) {
+				serr = err
 			}
-			s.jtis[k] = until
-			return true
+			return err == nil
 		},
 	})
-	if fail != "" {
-		return Client{}, fail
+	if serr != nil {
+		return Client{}, "", fmt.Errorf("%w: %w", errStore, serr)
 	}
-	c, _ := s.Get(tenant, id)
-	return c, ""
+	if fail != "" {
+		return Client{}, fail, nil
+	}
+	if client.ID != id {
+		return Client{}, "no such client is registered in this tenant", nil
+	}
+	return client, "", nil
 }
 
-func (s *Server) codeGrant(w http.ResponseWriter, tenant, endpoint string, form url.Values) {
+func (s *Server) codeGrant(ctx context.Context, w http.ResponseWriter, tenant, endpoint string, form url.Values) {
 	now := s.now()
-	h := hash(form.Get("code"))
-	s.mu.Lock()
-	cd, ok := s.codes[h]
-	delete(s.codes, h) // single use, whatever follows
-	s.mu.Unlock()
-	if !ok || cd.tenant != tenant || !now.Before(cd.expires) {
+	// Taken from the store whatever follows: single use, on every instance.
+	sg, err := s.st.TakeGrant(ctx, tenant, kindCode, hash(form.Get("code")))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		serverError(w)
+		return
+	}
+	var cd code
+	if err != nil || !now.Before(sg.Expires) || json.Unmarshal(sg.Data, &cd) != nil {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "the code is unknown, used or expired")
 		return
 	}
-	if form.Get("client_id") != cd.client {
+	if form.Get("client_id") != cd.Client {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "the code was issued to another client")
 		return
 	}
-	if form.Get("redirect_uri") != cd.redirect {
+	if form.Get("redirect_uri") != cd.Redirect {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "redirect_uri is not the one of the authorisation request")
 		return
 	}
 	sum := sha256.Sum256([]byte(form.Get("code_verifier")))
 	if v := form.Get("code_verifier"); len(v) < 43 || len(v) > 128 ||
-		subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(cd.challenge)) != 1 {
+		subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(cd.Challenge)) != 1 {
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "the code_verifier does not match the code_challenge")
 		return
 	}
-	c, ok := s.Get(tenant, cd.client)
+	c, ok, err := s.Get(ctx, tenant, cd.Client)
+	if err != nil {
+		serverError(w)
+		return
+	}
 	if !ok {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "the client is no longer registered")
 		return
 	}
 	if c.Key != nil {
-		if _, fail := s.assertion(tenant, endpoint, form, now); fail != "" {
+		_, fail, err := s.assertion(ctx, tenant, endpoint, form, now)
+		if err != nil {
+			serverError(w)
+			return
+		}
+		if fail != "" {
 			oauthError(w, http.StatusUnauthorized, "invalid_client", fail)
 			return
 		}
 	}
-	s.issue(w, grant{tenant: tenant, client: c.ID, patient: cd.patient, scopes: cd.scopes, expires: now.Add(TokenLife)}, now)
+	s.issue(ctx, w, tenant, grant{Client: c.ID, Patient: cd.Patient, Scopes: cd.Scopes}, now)
 }
 
-func (s *Server) clientCredentials(w http.ResponseWriter, tenant, endpoint string, form url.Values) {
+func (s *Server) clientCredentials(ctx context.Context, w http.ResponseWriter, tenant, endpoint string, form url.Values) {
 	now := s.now()
-	c, fail := s.assertion(tenant, endpoint, form, now)
+	c, fail, err := s.assertion(ctx, tenant, endpoint, form, now)
+	if err != nil {
+		serverError(w)
+		return
+	}
 	if fail != "" {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", fail)
 		return
@@ -613,25 +664,29 @@ func (s *Server) clientCredentials(w http.ResponseWriter, tenant, endpoint strin
 		oauthError(w, http.StatusBadRequest, "invalid_scope", "the client has no system/ scope")
 		return
 	}
-	s.issue(w, grant{tenant: tenant, client: c.ID, scopes: granted, expires: now.Add(TokenLife)}, now)
+	s.issue(ctx, w, tenant, grant{Client: c.ID, Scopes: granted}, now)
 }
 
-func (s *Server) issue(w http.ResponseWriter, g grant, now time.Time) {
+func (s *Server) issue(ctx context.Context, w http.ResponseWriter, tenant string, g grant, now time.Time) {
 	tok := random(TokenPrefix)
-	s.mu.Lock()
-	if len(s.tokens) > 1024 {
-		s.prune(now)
+	if err := s.put(ctx, tenant, kindToken, tok, g, now.Add(TokenLife), now); err != nil {
+		serverError(w)
+		return
 	}
-	s.tokens[hash(tok)] = g
-	s.mu.Unlock()
 	resp := map[string]any{
 		"access_token": tok,
 		"token_type":   "Bearer",
 		"expires_in":   int(TokenLife.Seconds()),
-		"scope":        strings.Join(g.scopes, " "),
+		"scope":        strings.Join(g.Scopes, " "),
 	}
-	if g.patient != "" {
-		resp["patient"] = g.patient
+	if g.Patient != "" {
+		resp["patient"] = g.Patient
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// serverError answers a store failure; the cause is not the client's to
+// see.
+func serverError(w http.ResponseWriter) {
+	oauthError(w, http.StatusInternalServerError, "server_error", "the authorisation server could not reach its store")
 }

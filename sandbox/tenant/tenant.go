@@ -149,8 +149,11 @@ func (s *Service) Create(ctx context.Context, name, org string) (Created, error)
 	return Created{Tenant: t, Token: tok}, nil
 }
 
-// Reset restores the tenant's seeded population; everything written
-// since is gone. Tokens and recorded traffic stay.
+// Reset restores the tenant to its seeded state in one transaction: the
+// seeded population is back, everything written since is gone, and so are
+// the registered SMART and VKP clients and what was issued to them (codes,
+// access tokens, launch contexts). Developer tokens and recorded traffic
+// stay.
 func (s *Service) Reset(ctx context.Context, id string) error {
 	t, err := s.st.Tenant(ctx, id)
 	if err != nil {
@@ -161,6 +164,11 @@ func (s *Service) Reset(ctx context.Context, id string) error {
 
 // List returns every tenant.
 func (s *Service) List(ctx context.Context) ([]store.Tenant, error) { return s.st.Tenants(ctx) }
+
+// Store is the store the tenants live in; the SMART and HelseID
+// authorisation servers keep their registers and grants there too, so that
+// Reset clears them with the tenant's resources.
+func (s *Service) Store() store.Store { return s.st }
 
 // Get returns one tenant.
 func (s *Service) Get(ctx context.Context, id string) (store.Tenant, error) {

@@ -2,25 +2,30 @@
 // welfare-technology hub) of a sandbox tenant: a mock HelseID token endpoint
 // (client credentials with private_key_jwt), the VKP R4 read API
 // (POST {base}/epj/r4/{orgnr}/{resource}/_search over the tenant's mock
-// EPR) and journaling of document Bundles into the tenant's mock EPR.
+// EPR, with GET on the paging links it answers with) and journaling of
+// document Bundles into the tenant's mock EPR.
 //
 // It is framework free: sandbox/api maps its routes to the Server's
 // methods, which take an http.ResponseWriter and *http.Request.
 //
 // The authorisation register (which client, with which public key, may call
-// which municipality with which scopes) and the issued access tokens are
-// kept in memory, per process: the store has no place for them yet, so a
-// restart forgets registered clients and issued tokens.
+// which municipality with which scopes), the issued access tokens and the
+// used client assertion ids live in the store (store.OAuth), scoped by
+// tenant: API instances hold none of them, a restart forgets nothing, and a
+// tenant reset clears them.
 package vkp
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/sandkasse/sandkasse/sandbox/store"
 )
 
 // ScopePrefix starts every VKP scope: nhn:vkp/api/user/{resource}.{read|write}.
@@ -49,17 +54,22 @@ type Client struct {
 // ErrInvalidClient is a registration that is refused.
 var ErrInvalidClient = errors.New("vkp: invalid client registration")
 
-// Register is the authorisation register of every tenant.
-type Register struct {
-	mu      sync.RWMutex
-	clients map[string]map[string]Client // tenant → client id → client
-}
+// Kinds of what the store keeps for the mock VKP.
+const (
+	kindClient = "vkp"
+	kindToken  = "vkp-token"
+	kindJTI    = "vkp-jti"
+)
 
-// NewRegister returns an empty register.
-func NewRegister() *Register { return &Register{clients: map[string]map[string]Client{}} }
+// Register is the authorisation register of every tenant, kept in the
+// store.
+type Register struct{ st store.OAuth }
+
+// NewRegister returns the register kept in st.
+func NewRegister(st store.OAuth) *Register { return &Register{st: st} }
 
 // Put registers (or replaces) a client of a tenant.
-func (r *Register) Put(tenant string, c Client) error {
+func (r *Register) Put(ctx context.Context, tenant string, c Client) error {
 	if c.ID == "" || len(c.ID) > 200 {
 		return fmt.Errorf("%w: client_id of 1 to 200 characters is required", ErrInvalidClient)
 	}
@@ -85,38 +95,34 @@ func (r *Register) Put(tenant string, c Client) error {
 	}
 	c.Orgs = slices.Clone(c.Orgs)
 	c.Scopes = slices.Clone(c.Scopes)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.clients[tenant] == nil {
-		r.clients[tenant] = map[string]Client{}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("%w: the jwk cannot be stored", ErrInvalidClient)
 	}
-	r.clients[tenant][c.ID] = c
-	return nil
+	err = r.st.PutClient(ctx, store.Client{Tenant: tenant, Kind: kindClient, ID: c.ID, Orgs: c.Orgs, Body: b})
+	if errors.Is(err, store.ErrLimit) {
+		return fmt.Errorf("%w: the tenant has %d VKP clients already; reset the tenant or replace one", ErrInvalidClient, store.MaxClients)
+	}
+	return err
 }
 
-// Get returns a tenant's client.
-func (r *Register) Get(tenant, id string) (Client, bool) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	c, ok := r.clients[tenant][id]
-	return c, ok
+// Get returns a tenant's client (ok false when it is not registered).
+func (r *Register) Get(ctx context.Context, tenant, id string) (c Client, ok bool, err error) {
+	sc, err := r.st.Client(ctx, tenant, kindClient, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Client{}, false, nil
+	}
+	if err != nil {
+		return Client{}, false, err
+	}
+	if err := json.Unmarshal(sc.Body, &c); err != nil {
+		return Client{}, false, fmt.Errorf("vkp: stored client of tenant %s: %w", tenant, err)
+	}
+	return c, true, nil
 }
 
 // Listed reports whether any client of the tenant is registered for orgnr.
-func (r *Register) Listed(tenant, orgnr string) bool {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	for _, c := range r.clients[tenant] {
-		if slices.Contains(c.Orgs, orgnr) {
-			return true
-		}
-	}
-	return false
-}
-
-// Reset forgets a tenant's clients.
-func (r *Register) Reset(tenant string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	delete(r.clients, tenant)
+func (r *Register) Listed(ctx context.Context, tenant, orgnr string) (bool, error) {
+	ids, err := r.st.ClientsForOrg(ctx, tenant, kindClient, orgnr)
+	return len(ids) > 0, err
 }

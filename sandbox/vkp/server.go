@@ -51,8 +51,9 @@ type Options struct {
 	// Validator validates journaled document Bundles; it should be loaded
 	// with the VKP profiles (the sandbox's validator as configured).
 	Validator *validator.Validator
-	// Register is the authorisation register (nil: a new empty one).
-	Register *Register
+	// Store keeps the authorisation register and the issued tokens
+	// (required).
+	Store store.OAuth
 	// Traffic records every exchange (nil: nothing is recorded).
 	Traffic *traffic.Recorder
 	// MaxBody bounds a request body (0: 16 MiB).
@@ -74,11 +75,11 @@ type Server struct {
 
 // New returns the mock VKP.
 func New(o Options) *Server {
-	s := &Server{epr: o.EPR, tenants: o.Tenants, v: o.Validator, register: o.Register, traffic: o.Traffic,
-		maxBody: o.MaxBody, now: o.Now, grants: &grants{tokens: map[string]Grant{}, jtis: map[string]time.Time{}}}
-	if s.register == nil {
-		s.register = NewRegister()
+	if o.Store == nil {
+		panic("vkp: Options.Store is required")
 	}
+	s := &Server{epr: o.EPR, tenants: o.Tenants, v: o.Validator, register: NewRegister(o.Store), traffic: o.Traffic,
+		maxBody: o.MaxBody, now: o.Now, grants: &grants{st: o.Store}}
 	if s.maxBody <= 0 {
 		s.maxBody = 16 << 20
 	}
@@ -119,24 +120,36 @@ type access struct {
 	tenant store.Tenant
 }
 
-// authorize checks the ServiceCodes header, the HelseID bearer token, the
-// organisation number and the scope; it answers the refusal itself.
-func (s *Server) authorize(w http.ResponseWriter, r *http.Request, tenant, orgnr, scope string) (access, bool) {
-	t, err := s.tenants.Get(r.Context(), tenant)
+// tenant looks the tenant up before anything is recorded: traffic is kept
+// for tenants that exist only, so that requests to made-up tenant ids
+// cannot fill the store. It answers the refusal itself.
+func (s *Server) tenant(w http.ResponseWriter, r *http.Request, id string) (store.Tenant, bool) {
+	t, err := s.tenants.Get(r.Context(), id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			fail(w, http.StatusNotFound, "not-found", CodeTenantNotFound, "no such tenant")
 		} else {
 			fail(w, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
 		}
-		return access{}, false
+		return store.Tenant{}, false
 	}
+	return t, true
+}
+
+// authorize checks the ServiceCodes header, the HelseID bearer token, the
+// organisation number and the scope; it answers the refusal itself.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, t store.Tenant, orgnr, scope string) (access, bool) {
+	tenant := t.ID
 	tok, ok := auth.Bearer(r.Header)
 	if !ok {
 		fail(w, http.StatusUnauthorized, "login", CodeUnauthenticated, "send Authorization: Bearer <access token from the tenant's mock HelseID>")
 		return access{}, false
 	}
-	g, ok, expired := s.grants.lookup(tok, s.now())
+	g, ok, expired, err := s.grants.lookup(r.Context(), tok, s.now())
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return access{}, false
+	}
 	switch {
 	case expired:
 		fail(w, http.StatusUnauthorized, "login", CodeUnauthenticated, "the access token has expired")
@@ -145,9 +158,16 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, tenant, orgnr
 		fail(w, http.StatusUnauthorized, "login", CodeUnauthenticated, "the access token was not issued by this tenant's mock HelseID")
 		return access{}, false
 	}
-	if orgnr != t.Org && !s.register.Listed(tenant, orgnr) {
-		fail(w, http.StatusForbidden, "forbidden", CodeOrgNotAllowed, "the organisation number is not a municipality of this tenant")
-		return access{}, false
+	if orgnr != t.Org {
+		listed, err := s.register.Listed(r.Context(), tenant, orgnr)
+		if err != nil {
+			fail(w, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+			return access{}, false
+		}
+		if !listed {
+			fail(w, http.StatusForbidden, "forbidden", CodeOrgNotAllowed, "the organisation number is not a municipality of this tenant")
+			return access{}, false
+		}
 	}
 	if !slices.Contains(g.Orgs, orgnr) {
 		fail(w, http.StatusForbidden, "forbidden", CodeOrgNotAllowed, "the authorisation register does not allow this client to call this organisation number")
@@ -172,26 +192,44 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, tenant, orgnr
 }
 
 // Search is POST {base}/epj/r4/{orgnr}/{resource}/_search: form-encoded
-// search parameters, answered by the tenant's mock EPR. base is the
-// absolute URL of the tenant's mock VKP (http://host/t/{tenant}/vkp).
+// search parameters (and any in the URL), answered by the tenant's mock
+// EPR; and GET {base}/epj/r4/{orgnr}/{resource}?params, which is what the
+// self, next, previous and last links of the answer point to, so that a
+// client pages by following them with the same headers. To page with POST
+// only, send _count and _offset in the form. base is the absolute URL of
+// the tenant's mock VKP (http://host/t/{tenant}/vkp).
 func (s *Server) Search(w http.ResponseWriter, r *http.Request, tenant, orgnr, resource, base string) {
-	rec := s.recording(w, r, tenant, "/t/:tenant/vkp/epj/r4/:orgnr/:resource/_search")
+	t, ok := s.tenant(w, r, tenant)
+	if !ok {
+		return
+	}
+	route := "/t/:tenant/vkp/epj/r4/:orgnr/:resource/_search"
+	if r.Method == http.MethodGet {
+		route = "/t/:tenant/vkp/epj/r4/:orgnr/:resource"
+	}
+	rec := s.recording(w, r, tenant, route)
 	defer rec.done()
 	w = rec
 	if !s.epr.KnownType(resource) {
 		fail(w, http.StatusNotFound, "not-supported", epr.CodeUnknownType, "this is not a FHIR R4 resource type")
 		return
 	}
-	a, ok := s.authorize(w, r, tenant, orgnr, Scope(resource, "read"))
+	a, ok := s.authorize(w, r, t, orgnr, Scope(resource, "read"))
 	if !ok {
 		return
 	}
-	form, ok := rec.form(s.maxBody)
-	if !ok {
-		fail(w, http.StatusBadRequest, "invalid", CodeBadRequest, "send the search parameters form-encoded (application/x-www-form-urlencoded)")
-		return
+	params := r.URL.Query()
+	if r.Method != http.MethodGet {
+		form, ok := rec.form(s.maxBody)
+		if !ok {
+			fail(w, http.StatusBadRequest, "invalid", CodeBadRequest, "send the search parameters form-encoded (application/x-www-form-urlencoded)")
+			return
+		}
+		for k, vs := range form {
+			params[k] = append(params[k], vs...)
+		}
 	}
-	req := &epr.Request{Tenant: tenant, Base: base + "/epj/r4/" + orgnr, Query: form, Header: r.Header,
+	req := &epr.Request{Tenant: tenant, Base: base + "/epj/r4/" + orgnr, Query: params, Header: r.Header,
 		Allow: func(typ string, acc epr.Access) bool {
 			return (acc == epr.Search || acc == epr.Read) && a.grant.Has(Scope(typ, "read"))
 		}}
@@ -208,10 +246,14 @@ func (s *Server) Search(w http.ResponseWriter, r *http.Request, tenant, orgnr, r
 // Device) validated against the profiles the validator holds and, when
 // valid, written to the tenant's mock EPR in one transaction.
 func (s *Server) Journal(w http.ResponseWriter, r *http.Request, tenant, orgnr, base string) {
+	t, ok := s.tenant(w, r, tenant)
+	if !ok {
+		return
+	}
 	rec := s.recording(w, r, tenant, "/t/:tenant/vkp/epj/r4/:orgnr/Bundle")
 	defer rec.done()
 	w = rec
-	if _, ok := s.authorize(w, r, tenant, orgnr, Scope("Bundle", "write")); !ok {
+	if _, ok := s.authorize(w, r, t, orgnr, Scope("Bundle", "write")); !ok {
 		return
 	}
 	body, status := rec.read(s.maxBody, "application/fhir+json", "application/json")
@@ -307,7 +349,11 @@ func (s *Server) RegisterClient(w http.ResponseWriter, r *http.Request, tenant s
 		fail(w, http.StatusBadRequest, "invalid", CodeBadRequest, `send {"client_id", "jwk", "vkp_id", "orgs", "scopes"}`)
 		return
 	}
-	if err := s.register.Put(tenant, c); err != nil {
+	if err := s.register.Put(r.Context(), tenant, c); err != nil {
+		if !errors.Is(err, ErrInvalidClient) {
+			fail(w, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+			return
+		}
 		fail(w, http.StatusBadRequest, "invalid", CodeBadRequest, err.Error())
 		return
 	}
@@ -330,6 +376,9 @@ type recorder struct {
 	trunc   bool
 	secrets []string
 	readB   bool
+	// oauth marks a token endpoint: its form parameters carry credentials
+	// (elsewhere a form is search parameters, where code is no secret).
+	oauth bool
 }
 
 func (s *Server) recording(w http.ResponseWriter, r *http.Request, tenant, route string) *recorder {
@@ -395,32 +444,13 @@ func (w *recorder) form(limit int64) (url.Values, bool) {
 	return v, true
 }
 
-// secretParams are form parameters whose values are credentials.
-var secretParams = []string{"client_assertion", "client_secret", "assertion", "password", "access_token", "refresh_token", "code"}
-
-// redactForm replaces credential values of a form body.
-func redactForm(b []byte) []byte {
-	v, err := url.ParseQuery(string(b))
-	if err != nil {
-		return []byte("[unreadable form body redacted]")
-	}
-	for _, k := range secretParams {
-		if vs, ok := v[k]; ok {
-			for i := range vs {
-				vs[i] = "[redacted]"
-			}
-		}
-	}
-	return []byte(v.Encode())
-}
-
 func (w *recorder) done() {
 	if w.s.traffic == nil {
 		return
 	}
 	reqBody := w.reqBody
-	if mt, _, _ := mime.ParseMediaType(w.r.Header.Get("Content-Type")); w.readB && mt == "application/x-www-form-urlencoded" {
-		reqBody = redactForm(reqBody)
+	if mt, _, _ := mime.ParseMediaType(w.r.Header.Get("Content-Type")); w.oauth && w.readB && mt == "application/x-www-form-urlencoded" {
+		reqBody = traffic.RedactForm(reqBody)
 	}
 	rb, trunc := traffic.Body(reqBody)
 	resp := bytes.Clone(w.buf.Bytes())

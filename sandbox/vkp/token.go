@@ -1,20 +1,24 @@
 package vkp
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/sandkasse/sandkasse/sandbox/clientauth"
+	"github.com/sandkasse/sandkasse/sandbox/store"
 )
 
 // Token endpoint constants.
@@ -44,12 +48,20 @@ type Grant struct {
 // Has reports whether the grant holds scope.
 func (g Grant) Has(scope string) bool { return slices.Contains(g.Scopes, scope) }
 
-// grants holds issued tokens (by SHA-256: the map never holds a usable
-// token) and used client assertion ids, both in memory.
+// grantData is what the store keeps of a Grant (tenant and expiry are the
+// store's own columns).
+type grantData struct {
+	Client string   `json:"client"`
+	VKPID  string   `json:"vkp_id"`
+	Orgs   []string `json:"orgs"`
+	Scopes []string `json:"scopes"`
+}
+
+// grants keeps issued tokens (by SHA-256: the store never holds a usable
+// token) and used client assertion ids in the store.
 type grants struct {
-	mu     sync.Mutex
-	tokens map[string]Grant     // sha256(token) → grant
-	jtis   map[string]time.Time // tenant \x00 client \x00 jti → when it may be forgotten
+	st     store.OAuth
+	pruned atomic.Int64 // unix seconds of this instance's last PruneGrants
 }
 
 func hash(s string) string {
@@ -57,56 +69,56 @@ func hash(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func (g *grants) prune(now time.Time) {
-	for k, v := range g.tokens {
-		if !now.Before(v.Expires) {
-			delete(g.tokens, k)
+// pruneEvery is how often an instance deletes expired grants.
+const pruneEvery = time.Minute
+
+func (g *grants) put(ctx context.Context, gr store.Grant, now time.Time) error {
+	if last := g.pruned.Load(); now.Unix()-last >= int64(pruneEvery.Seconds()) && g.pruned.CompareAndSwap(last, now.Unix()) {
+		if err := g.st.PruneGrants(ctx, now); err != nil {
+			return err
 		}
 	}
-	for k, v := range g.jtis {
-		if now.After(v) {
-			delete(g.jtis, k)
-		}
-	}
+	return g.st.PutGrant(ctx, gr)
 }
 
-// useJTI records a jti; false if it was used before.
-func (g *grants) useJTI(key string, until, now time.Time) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.jtis) > 1024 {
-		g.prune(now)
+// useJTI records a jti; false if it was used before, on any instance.
+func (g *grants) useJTI(ctx context.Context, tenant, key string, until, now time.Time) (bool, error) {
+	err := g.put(ctx, store.Grant{Key: hash(key), Tenant: tenant, Kind: kindJTI, Data: []byte("{}"), Expires: until}, now)
+	if errors.Is(err, store.ErrExists) {
+		return false, nil
 	}
-	if _, seen := g.jtis[key]; seen {
-		return false
-	}
-	g.jtis[key] = until
-	return true
+	return err == nil, err
 }
 
-func (g *grants) issue(gr Grant, now time.Time) string {
+func (g *grants) issue(ctx context.Context, gr Grant, now time.Time) (string, error) {
 	var b [32]byte
 	rand.Read(b[:])
 	tok := TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if len(g.tokens) > 1024 {
-		g.prune(now)
+	data, err := json.Marshal(grantData{Client: gr.Client, VKPID: gr.VKPID, Orgs: gr.Orgs, Scopes: gr.Scopes})
+	if err != nil {
+		return "", err
 	}
-	g.tokens[hash(tok)] = gr
-	return tok
+	return tok, g.put(ctx, store.Grant{Key: hash(tok), Tenant: gr.Tenant, Kind: kindToken, Data: data, Expires: gr.Expires}, now)
 }
 
 // lookup returns the grant of a token; expired reports a known token past
 // its life.
-func (g *grants) lookup(tok string, now time.Time) (gr Grant, ok, expired bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	gr, ok = g.tokens[hash(tok)]
-	if ok && !now.Before(gr.Expires) {
-		return Grant{}, false, true
+func (g *grants) lookup(ctx context.Context, tok string, now time.Time) (gr Grant, ok, expired bool, err error) {
+	sg, err := g.st.Grant(ctx, hash(tok))
+	if errors.Is(err, store.ErrNotFound) || err == nil && sg.Kind != kindToken {
+		return Grant{}, false, false, nil
 	}
-	return gr, ok, false
+	if err != nil {
+		return Grant{}, false, false, err
+	}
+	if !now.Before(sg.Expires) {
+		return Grant{}, false, true, nil
+	}
+	var d grantData
+	if err := json.Unmarshal(sg.Data, &d); err != nil {
+		return Grant{}, false, false, fmt.Errorf("vkp: stored token: %w", err)
+	}
+	return Grant{Tenant: sg.Tenant, Client: d.Client, VKPID: d.VKPID, Orgs: d.Orgs, Scopes: d.Scopes, Expires: sg.Expires}, true, false, nil
 }
 
 // oauthError answers an RFC 6749 error.
@@ -124,7 +136,12 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 // with a private_key_jwt client assertion. endpoint is the absolute URL of
 // this endpoint, the audience the assertion must name.
 func (s *Server) Token(w http.ResponseWriter, r *http.Request, tenant, endpoint string) {
+	t, ok := s.tenant(w, r, tenant)
+	if !ok {
+		return
+	}
 	rec := s.recording(w, r, tenant, "/t/:tenant/vkp/helseid/connect/token")
+	rec.oauth = true
 	defer rec.done()
 	w = rec
 	form, ok := rec.form(s.maxBody)
@@ -146,7 +163,11 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request, tenant, endpoint 
 		return
 	}
 	now := s.now()
-	c, fail := s.verifyAssertion(tenant, assertion, form.Get("client_id"), endpoint, now)
+	c, fail, err := s.verifyAssertion(r.Context(), tenant, assertion, form.Get("client_id"), endpoint, now)
+	if err != nil {
+		oauthError(w, http.StatusInternalServerError, "server_error", "the authorisation register could not be read")
+		return
+	}
 	if fail != "" {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", fail)
 		return
@@ -166,15 +187,14 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request, tenant, endpoint 
 	}
 	orgs := c.Orgs
 	if len(orgs) == 0 {
-		t, err := s.tenants.Get(r.Context(), tenant)
-		if err != nil {
-			oauthError(w, http.StatusInternalServerError, "server_error", "the tenant could not be read")
-			return
-		}
 		orgs = []string{t.Org}
 	}
-	tok := s.grants.issue(Grant{Tenant: tenant, Client: c.ID, VKPID: c.VKPID, Orgs: slices.Clone(orgs),
+	tok, err := s.grants.issue(r.Context(), Grant{Tenant: tenant, Client: c.ID, VKPID: c.VKPID, Orgs: slices.Clone(orgs),
 		Scopes: slices.Clone(granted), Expires: now.Add(TokenLife)}, now)
+	if err != nil {
+		oauthError(w, http.StatusInternalServerError, "server_error", "the token could not be stored")
+		return
+	}
 	rec.secret(tok)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -188,21 +208,36 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request, tenant, endpoint 
 }
 
 // verifyAssertion checks a client assertion (sandbox/clientauth) against
-// the tenant's register; fail is why it is refused.
-func (s *Server) verifyAssertion(tenant, assertion, clientID, endpoint string, now time.Time) (Client, string) {
+// the tenant's register; fail is why it is refused, err a store failure.
+func (s *Server) verifyAssertion(ctx context.Context, tenant, assertion, clientID, endpoint string, now time.Time) (Client, string, error) {
+	var client Client
+	var serr error
 	id, fail := clientauth.Verify(assertion, clientauth.Check{
 		ClientID: clientID, Endpoint: endpoint, Now: now,
 		Key: func(id string) (jose.JSONWebKey, bool) {
-			c, ok := s.register.Get(tenant, id)
+			c, ok, err := s.register.Get(ctx, tenant, id)
+			if err != nil {
+				serr = err
+			}
+			client = c
 			return c.Key, ok
 		},
 		UseJTI: func(id, jti string, until time.Time) bool {
-			return s.grants.useJTI(tenant+"\x00"+id+"\x00"+jti, until, now)
+			ok, err := s.grants.useJTI(ctx, tenant, tenant+"\x00"+id+"\x00"+jti, until, now)
+			if err != nil {
+				serr = err
+			}
+			return ok
 		},
 	})
-	if fail != "" {
-		return Client{}, fail
+	if serr != nil {
+		return Client{}, "", serr
 	}
-	c, _ := s.register.Get(tenant, id)
-	return c, ""
+	if fail != "" {
+		return Client{}, fail, nil
+	}
+	if client.ID != id {
+		return Client{}, "no such client is registered in this tenant", nil
+	}
+	return client, "", nil
 }

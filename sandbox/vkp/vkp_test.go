@@ -92,7 +92,7 @@ func newFixture(t *testing.T) *fixture {
 	rec := traffic.New(st)
 	t.Cleanup(func() { rec.Close(); st.Close() })
 	e := epr.New(epr.Options{Store: st, Validator: v})
-	f.vkp = vkp.New(vkp.Options{EPR: e, Tenants: f.tenants, Validator: v, Traffic: rec, Now: f.clock.now})
+	f.vkp = vkp.New(vkp.Options{EPR: e, Tenants: f.tenants, Validator: v, Traffic: rec, Now: f.clock.now, Store: st})
 	f.h = api.New(api.Config{Validator: v, Logger: slog.New(slog.DiscardHandler), Sandbox: &api.Sandbox{
 		EPR: e, Tenants: f.tenants, Auth: f.tenants, Traffic: rec, VKP: f.vkp}})
 	return f
@@ -135,7 +135,7 @@ func newKey(t *testing.T, alg jose.SignatureAlgorithm) crypto.Signer {
 func (f *fixture) register(t *testing.T, tenantID, id string, alg jose.SignatureAlgorithm, orgs []string, scopes ...string) client {
 	t.Helper()
 	k := newKey(t, alg)
-	err := f.vkp.Register().Put(tenantID, vkp.Client{ID: id, Key: jose.JSONWebKey{Key: k.Public(), Algorithm: string(alg)},
+	err := f.vkp.Register().Put(context.Background(), tenantID, vkp.Client{ID: id, Key: jose.JSONWebKey{Key: k.Public(), Algorithm: string(alg)},
 		VKPID: "Leverandor_DHO_Testkommune", Orgs: orgs, Scopes: scopes})
 	if err != nil {
 		t.Fatal(err)
