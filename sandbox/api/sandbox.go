@@ -52,6 +52,9 @@ type Sandbox struct {
 	// Runs runs verification suites against the tenants (runs.go); nil
 	// answers the run routes with 501.
 	Runs *runs.Service
+	// Trust, when set, serves /.well-known/jwks.json and revocations.jws
+	// and the staff routes that publish and revoke (trust.go).
+	Trust *Trust
 }
 
 // Codes of the sandbox edge.
@@ -110,6 +113,9 @@ func (s *server) mountSandbox(r *gin.Engine, sb *Sandbox) {
 
 	h.mountRuns(t)
 
+	if sb.Trust != nil {
+		h.mountTrust(r, sb.Trust)
+	}
 	a := r.Group("/admin", h.admin)
 	a.GET("/tenants", h.listTenants)
 	a.POST("/tenants", h.createTenant)
