@@ -106,6 +106,7 @@ func (v *Validator) Registry() *spec.Registry { return v.reg }
 type scratch struct {
 	json fhirjson.Arena
 	tree structure.Arena
+	refs []reference.Site
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -117,13 +118,17 @@ const DefaultTimeout = 60 * time.Second
 
 // Validate checks one JSON document holding one resource.
 func (v *Validator) Validate(ctx context.Context, data []byte) Result {
+	// The time allowed ends at the earlier of the caller's deadline and
+	// the Timeout. It is checked where the work can run long (invariants)
+	// and once at the end, so no timer is needed.
+	deadline, _ := ctx.Deadline()
 	if t := v.opts.Timeout; t >= 0 {
 		if t == 0 {
 			t = DefaultTimeout
 		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
+		if d := time.Now().Add(t); deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
 	}
 	// The document's tree lives in memory reused from earlier validations;
 	// nothing of it outlives this call (the Result holds only strings).
@@ -131,6 +136,11 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 	defer func() {
 		sc.json.Release()
 		sc.tree.Release()
+		clear(sc.refs)
+		sc.refs = sc.refs[:0]
+		if cap(sc.refs) > 1<<14 {
+			sc.refs = nil
+		}
 		scratchPool.Put(sc)
 	}()
 	doc, err := fhirjson.ParseIn(data, v.opts.Limits, &sc.json)
@@ -157,16 +167,14 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		}
 		return doc.Position(e.Node.Off)
 	}
-	var refs []reference.Site
+	refs := sc.refs
+	defer func() { sc.refs = refs }()
 	var defs map[*element.Element]*spec.ElementDefinition // host definitions, built when an extension needs one
 	for _, s := range st.Sites {
 		switch s.Elem.Type {
 		case "Extension":
 			if defs == nil {
-				defs = make(map[*element.Element]*spec.ElementDefinition, len(st.Sites))
-				for _, x := range st.Sites {
-					defs[x.Elem] = x.Def
-				}
+				defs = extensionHosts(st.Sites)
 			}
 			issues = append(issues, extension.Check(s.Elem, defs[s.Elem.Parent], v.reg, at)...)
 		case "Reference":
@@ -183,9 +191,8 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		}
 	}
 	issues = append(issues, reference.Check(refs, st.Resources, v.reg, at)...)
-	deadline, _ := ctx.Deadline()
 	issues = append(issues, invariant.Check(st.Sites, invariant.Options{Model: v.reg, Deadline: deadline}, at)...)
-	if err := ctx.Err(); err != nil {
+	if ctx.Err() != nil || (!deadline.IsZero() && !time.Now().Before(deadline)) {
 		// The caller's time ran out: say so instead of returning a
 		// partial answer that looks complete.
 		issues = append(issues, issue.Issue{Severity: issue.Fatal, Code: "validation-timeout", Type: "too-costly",
@@ -205,6 +212,23 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 	}
 	sortIssues(issues)
 	return Result{ResourceType: rt, Issues: issues}
+}
+
+// extensionHosts maps the elements that hold extensions to the definitions
+// they were validated against (every such element is a site).
+func extensionHosts(sites []structure.Site) map[*element.Element]*spec.ElementDefinition {
+	defs := map[*element.Element]*spec.ElementDefinition{}
+	for _, s := range sites {
+		if s.Elem.Type == "Extension" {
+			defs[s.Elem.Parent] = nil
+		}
+	}
+	for _, s := range sites {
+		if _, ok := defs[s.Elem]; ok {
+			defs[s.Elem] = s.Def
+		}
+	}
+	return defs
 }
 
 // sortIssues orders findings by position so that reports read top to bottom

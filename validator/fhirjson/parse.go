@@ -59,7 +59,14 @@ type Arena struct {
 	nodes  chunks.Pool[Node]
 	fields chunks.Pool[Field]
 	items  chunks.Pool[*Node]
+	// The parser's stacks of the members and items of the objects and
+	// arrays being parsed, kept from one document to the next.
+	fieldStack []Field
+	itemStack  []*Node
 }
+
+// maxKeptStack bounds the stacks an arena keeps between documents.
+const maxKeptStack = 1 << 14
 
 // Release makes the memory of every document parsed in the arena
 // reusable: none of their nodes may be used afterwards.
@@ -67,6 +74,17 @@ func (a *Arena) Release() {
 	a.nodes.Release()
 	a.fields.Release()
 	a.items.Release()
+	// The stacks are empty but still point into the document.
+	a.fieldStack = keepStack(a.fieldStack)
+	a.itemStack = keepStack(a.itemStack)
+}
+
+func keepStack[T any](s []T) []T {
+	if cap(s) > maxKeptStack {
+		return nil
+	}
+	clear(s[:cap(s)])
+	return s[:0]
 }
 
 func (a *Arena) init() {
@@ -99,10 +117,13 @@ func ParseIn(data []byte, lim Limits, a *Arena) (*Doc, error) {
 	// value and never aliases the caller's buffer (which a scanner may
 	// reuse). A string with escapes is decoded in place, over its own
 	// stretch of the copy, which is never shorter than the decoded text.
-	p := &parser{data: data, own: bytes.Clone(data), lim: lim, arena: a}
+	p := &parser{data: data, own: bytes.Clone(data), lim: lim, arena: a,
+		fields: a.fieldStack[:0], items: a.itemStack[:0]}
+	a.fieldStack, a.itemStack = nil, nil // a nested ParseIn gets its own
 	p.skipBOM()
 	p.ws()
 	root := p.value(0)
+	a.fieldStack, a.itemStack = p.fields, p.items
 	if p.err == nil {
 		p.ws()
 		if p.pos < len(p.data) {

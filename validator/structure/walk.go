@@ -63,13 +63,28 @@ const DefaultMaxBundleEntries = 200_000
 type Arena struct {
 	elems chunks.Pool[element.Element]
 	kids  chunks.Pool[*element.Element]
+	// spare is a Sites array free for the next build; lent is the one the
+	// last build's Result holds until Release.
+	spare, lent []Site
 }
 
+// maxKeptSites bounds the Sites array an arena keeps between builds
+// (24 bytes each); a larger one, after a very large document, is left to
+// the collector.
+const maxKeptSites = 1 << 16
+
 // Release makes the memory of every tree built in the arena reusable: none
-// of its elements may be used afterwards.
+// of its elements, nor the Result's Sites, may be used afterwards.
 func (a *Arena) Release() {
 	a.elems.Release()
 	a.kids.Release()
+	if a.lent != nil {
+		clear(a.lent)
+		if cap(a.lent) <= maxKeptSites {
+			a.spare = a.lent[:0]
+		}
+		a.lent = nil
+	}
 }
 
 type builder struct {
@@ -80,6 +95,31 @@ type builder struct {
 	elements int
 	limits   Limits
 	stopped  bool
+	// types remembers the definitions of the resource types met in this
+	// document (a Bundle repeats a few types many times), each looked up
+	// in the registry once.
+	types  [8]typeEntry
+	ntypes int
+}
+
+type typeEntry struct {
+	name string
+	sd   *spec.StructureDefinition
+}
+
+// resourceType is b.reg.Type(name), remembered for the document.
+func (b *builder) resourceType(name string) *spec.StructureDefinition {
+	for _, t := range b.types[:b.ntypes] {
+		if t.name == name {
+			return t.sd
+		}
+	}
+	sd := b.reg.Type(name)
+	if b.ntypes < len(b.types) {
+		b.types[b.ntypes] = typeEntry{name, sd}
+		b.ntypes++
+	}
+	return sd
 }
 
 // Build validates the structure of the document's root resource.
@@ -100,11 +140,15 @@ func BuildIn(doc *fhirjson.Doc, reg *spec.Registry, lim Limits, a *Arena) *Resul
 	if lim.MaxBundleEntries <= 0 {
 		lim.MaxBundleEntries = DefaultMaxBundleEntries
 	}
-	b := &builder{arena: a, reg: reg, doc: doc, res: &Result{}, limits: lim}
+	b := &builder{arena: a, reg: reg, doc: doc, res: &Result{Sites: a.spare}, limits: lim}
+	a.spare = nil
 	b.res.Root = b.resource(doc.Root, "", -1, nil)
 	for _, f := range doc.Duplicates {
 		b.reportAt(f.NameOff, issue.Error, "json-duplicate-key", "structure", "",
 			fmt.Sprintf("duplicate property '%s' in the same object", f.Name), "keep one occurrence of the property")
+	}
+	if a.lent == nil {
+		a.lent = b.res.Sites
 	}
 	return b.res
 }
@@ -144,38 +188,42 @@ func (b *builder) count() bool {
 // resource walks a resource object. name is the element name in the parent
 // ("contained", "resource"); at the document root it is the resource type.
 func (b *builder) resource(n *fhirjson.Node, name string, index int, parent *element.Element) *element.Element {
-	where := "$" // the reference validator's name for a document root that is not a resource
-	if parent != nil {
-		where = parent.Path() + "." + name
-		if index >= 0 {
-			where += "[" + strconv.Itoa(index) + "]"
+	// where names the resource in a finding; only a finding needs it.
+	where := func() string {
+		if parent == nil {
+			return "$" // the reference validator's name for a document root that is not a resource
 		}
+		w := parent.Path() + "." + name
+		if index >= 0 {
+			w += "[" + strconv.Itoa(index) + "]"
+		}
+		return w
 	}
 	if n.Kind != fhirjson.Object {
-		b.reportAt(n.Off, issue.Fatal, "resource-not-object", "structure", where,
+		b.reportAt(n.Off, issue.Fatal, "resource-not-object", "structure", where(),
 			"a resource must be a JSON object, not "+n.Kind.String(), "")
 		return nil
 	}
 	rtNode := n.Get("resourceType")
 	if rtNode == nil {
-		b.reportAt(n.Off, issue.Fatal, "resource-type-missing", "structure", where,
+		b.reportAt(n.Off, issue.Fatal, "resource-type-missing", "structure", where(),
 			"the resource has no resourceType property", "add \"resourceType\" naming the type of the resource, e.g. \"Patient\"")
 		return nil
 	}
 	if rtNode.Kind != fhirjson.String {
-		b.reportAt(rtNode.Off, issue.Fatal, "resource-type-invalid", "structure", where,
+		b.reportAt(rtNode.Off, issue.Fatal, "resource-type-invalid", "structure", where(),
 			"resourceType must be a string, not "+rtNode.Kind.String(), "")
 		return nil
 	}
 	rt := rtNode.Str
-	sd := b.reg.Type(rt)
+	sd := b.resourceType(rt)
 	if sd == nil || sd.Kind != "resource" || sd.Derivation == "constraint" {
-		b.reportAt(rtNode.Off, issue.Fatal, "resource-type-unknown", "structure", where,
+		b.reportAt(rtNode.Off, issue.Fatal, "resource-type-unknown", "structure", where(),
 			fmt.Sprintf("unknown resource type '%s'", truncate(rt, 64)), "use a resource type defined in FHIR R4")
 		return nil
 	}
 	if sd.Abstract {
-		b.reportAt(rtNode.Off, issue.Fatal, "resource-type-abstract", "structure", where,
+		b.reportAt(rtNode.Off, issue.Fatal, "resource-type-abstract", "structure", where(),
 			fmt.Sprintf("resource type '%s' is abstract and cannot be instantiated", rt), "")
 		return nil
 	}
