@@ -22,12 +22,13 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, io stdio) int {
-	fs := newFlags("serve", "[--addr :8080] [--data DIR | --database DSN] [--admin-token-file FILE] [--load PATH]... [--profile URL]...", io.err)
+	fs := newFlags("serve", "[--addr :8080] [--data DIR | --database DSN] [--admin-token-file FILE] [--registry DIR [--signing-key FILE]] [--load PATH]... [--profile URL]...", io.err)
 	addr := fs.String("addr", ":8080", "address to listen on")
 	sf := addStoreFlags(fs)
 	adminFile := fs.String("admin-token-file", "", "file holding the bearer token of the admin API (/admin); without it the admin API is off")
 	publicURL := fs.String("public-url", "", "external base URL for links and Location headers (default: from each request's Host)")
 	maxBody := fs.Int64("max-body-bytes", api.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
+	tf := addTrustFlags(fs)
 	var loads, profiles multi
 	fs.Var(&loads, "load", "load conformance resources (JSON file, directory or npm package .tgz); repeatable")
 	fs.Var(&profiles, "profile", "also validate every resource against this profile's canonical URL; repeatable")
@@ -45,6 +46,11 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	}
 	log := slog.New(slog.NewJSONHandler(io.err, nil))
 	v, err := validator.New(validator.Options{Load: loads, Profiles: profiles})
+	if err != nil {
+		fmt.Fprintln(io.err, "sandkasse serve:", err)
+		return exitUsage
+	}
+	trust, err := tf.open()
 	if err != nil {
 		fmt.Fprintln(io.err, "sandkasse serve:", err)
 		return exitUsage
@@ -97,6 +103,7 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 		Traffic:    rec,
 		AdminToken: adminToken,
 		PublicURL:  *publicURL,
+		Trust:      trust,
 	}
 	srv := &http.Server{
 		Handler:           api.New(api.Config{Validator: v, MaxBodyBytes: *maxBody, Logger: log, Sandbox: sb}),
