@@ -77,7 +77,9 @@ func (s *server) mountSandbox(r *gin.Engine, sb *Sandbox) {
 	h := &sandboxRoutes{server: s, sb: sb}
 	t := r.Group("/t/:tenant")
 	t.GET("/fhir/metadata", h.metadata)
-	f := t.Group("/fhir", h.authenticate, h.record)
+	// Recorded before authentication: a refused request (a token in the URL,
+	// none at all) is what a suite most needs to see.
+	f := t.Group("/fhir", h.record, h.authenticate)
 	f.POST("", h.bundle)
 	f.GET("/:type", h.search)
 	f.POST("/:type/_search", h.searchPost)
@@ -450,7 +452,7 @@ func (h *sandboxRoutes) record(c *gin.Context) {
 		Duration:       time.Since(start),
 		Method:         c.Request.Method,
 		Path:           c.Request.URL.Path,
-		Query:          c.Request.URL.RawQuery,
+		Query:          redactQuery(c.Request.URL.RawQuery),
 		Route:          c.FullPath(),
 		Status:         tw.Status(),
 		RequestHeader:  traffic.Redact(c.Request.Header),
