@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandkasse/sandkasse/sandbox/api"
+	"github.com/sandkasse/sandkasse/sandbox/epr"
+	"github.com/sandkasse/sandkasse/sandbox/runs"
+	"github.com/sandkasse/sandkasse/sandbox/store/sqlite"
+	"github.com/sandkasse/sandkasse/sandbox/tenant"
+	"github.com/sandkasse/sandkasse/sandbox/traffic"
+	"github.com/sandkasse/sandkasse/validator"
+	"github.com/sandkasse/sandkasse/validator/cert"
+	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/suite"
+	"github.com/sandkasse/sandkasse/validator/suitereport"
+)
+
+// testOrg is a valid organisation number (the sandbox's own tests use 312345674,
+// which fails the mod-11 check and so fails DHO-ADDR-01).
+const testOrg = "974760673"
+
+type sandbox struct {
+	url     string
+	tenants *tenant.Service
+	catalog runs.Catalog
+}
+
+// newSandbox is the whole sandbox in-process: SQLite in a temp dir, the
+// run worker, an HTTP server on a loopback port.
+func newSandbox(t *testing.T) *sandbox {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := validator.New(validator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := runs.Shipped(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenants := tenant.New(tenant.Options{Store: st, Patients: 3, Days: 2, Seed: 7})
+	rec := traffic.New(st)
+	svc := runs.New(runs.Options{Store: st, Catalog: cat, Traffic: rec, Exclusive: true, Poll: 20 * time.Millisecond,
+		Settle:    100 * time.Millisecond,
+		Validator: suite.ValidatorFunc(func(ctx context.Context, b []byte) issue.List { return v.Validate(ctx, b).Issues })})
+	stopped := svc.Start(ctx)
+	srv := httptest.NewServer(api.New(api.Config{Validator: v, Logger: slog.New(slog.DiscardHandler), Sandbox: &api.Sandbox{
+		EPR: epr.New(epr.Options{Store: st, Validator: v}), Tenants: tenants, Auth: tenants, Traffic: rec, Runs: svc}}))
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		stopped()
+		rec.Close()
+		st.Close()
+	})
+	return &sandbox{url: srv.URL, tenants: tenants, catalog: cat}
+}
+
+// verify runs the suite over the tenant's traffic through the API and
+// returns the finished run.
+func (sb *sandbox) verify(t *testing.T, ten tenant.Created, suiteID string) (api.RunJSON, *suitereport.Report) {
+	t.Helper()
+	body, _ := json.Marshal(runs.Request{Suite: suiteID, App: "refapp", Version: "1.0.0", ArtifactDigest: "sha256:" + strings.Repeat("ab", 32), Wait: "0s"})
+	resp := sb.call(t, ten, "POST", "/runs", body)
+	if resp.status != http.StatusAccepted {
+		t.Fatalf("POST runs: %d %s", resp.status, resp.body)
+	}
+	var run api.RunJSON
+	json.Unmarshal(resp.body, &run)
+	deadline := time.Now().Add(2 * time.Minute)
+	for !storeDone(run.Status) {
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s still %s after 2 minutes", run.ID, run.Status)
+		}
+		time.Sleep(30 * time.Millisecond)
+		resp = sb.call(t, ten, "GET", "/runs/"+run.ID, nil)
+		if resp.status != 200 {
+			t.Fatalf("GET run: %d %s", resp.status, resp.body)
+		}
+		run = api.RunJSON{}
+		if err := json.Unmarshal(resp.body, &run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rep suitereport.Report
+	if err := json.Unmarshal(run.Report, &rep); err != nil {
+		t.Fatalf("run %s (%s: %s) has no report: %v", run.ID, run.Status, run.Message, err)
+	}
+	return run, &rep
+}
+
+func storeDone(s any) bool {
+	switch s := s.(type) {
+	case interface{ Done() bool }:
+		return s.Done()
+	}
+	return false
+}
+
+type httpReply struct {
+	status int
+	body   []byte
+}
+
+func (sb *sandbox) call(t *testing.T, ten tenant.Created, method, path string, body []byte) httpReply {
+	t.Helper()
+	req, _ := http.NewRequest(method, sb.url+"/t/"+ten.Tenant.ID+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+ten.Token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return httpReply{resp.StatusCode, b}
+}
+
+func outcomes(rep *suitereport.Report) map[string]string {
+	out := map[string]string{}
+	for _, g := range rep.Groups {
+		for _, tr := range g.Tests {
+			out[tr.ID] = tr.Outcome.String()
+		}
+	}
+	return out
+}
+
+func findings(rep *suitereport.Report, test string) string {
+	var b strings.Builder
+	for _, g := range rep.Groups {
+		for _, tr := range g.Tests {
+			if tr.ID == test {
+				b.WriteString(tr.Message + "\n")
+				for _, f := range tr.Findings {
+					b.WriteString("  " + f.RuleID + " " + f.Severity.String() + " " + f.Evidence + ": " + f.Message + "\n")
+				}
+			}
+		}
+	}
+	return b.String()
+}
+
+// TestReferenceApps plays every reference app against one in-process
+// sandbox: the good app passes every test of its suite and gets a
+// certificate; each bad variant fails exactly the test it breaks, and every
+// other test keeps the good app's outcome.
+func TestReferenceApps(t *testing.T) {
+	sb := newSandbox(t)
+	apps := map[string]func(context.Context, Config) error{"dho-journal": RunDHO, "smart-app": RunSMART}
+	play := func(t *testing.T, suiteID, variant string) (api.RunJSON, *suitereport.Report) {
+		t.Helper()
+		ten, err := sb.tenants.Create(context.Background(), "Refapp "+variant, testOrg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := apps[suiteID](ctx, Config{Server: sb.url, Tenant: ten.Tenant.ID, DevToken: ten.Token, Org: testOrg, Variant: variant, Log: &log}); err != nil {
+			t.Fatalf("the app failed: %v\n%s", err, log.String())
+		}
+		return sb.verify(t, ten, suiteID)
+	}
+	good := map[string]map[string]string{}
+	for _, suiteID := range []string{"dho-journal", "smart-app"} {
+		t.Run(suiteID+"/good", func(t *testing.T) {
+			run, rep := play(t, suiteID, "")
+			got := outcomes(rep)
+			for id, o := range got {
+				if o != "pass" {
+					t.Errorf("test %s: %s\n%s", id, o, findings(rep, id))
+				}
+			}
+			if run.Status != "passed" || rep.Outcome != suite.Pass {
+				t.Fatalf("run %s: %s (%s)", run.Status, rep.Outcome, run.Message)
+			}
+			good[suiteID] = got
+			// Every test the suite defines ran.
+			for _, g := range sb.catalog[suiteID].Suite.Groups {
+				for _, tt := range g.Tests {
+					if _, ok := got[tt.ID]; !ok {
+						t.Errorf("test %s is missing from the report", tt.ID)
+					}
+				}
+			}
+			issueCertificate(t, sb.catalog[suiteID], run, rep)
+		})
+	}
+	covered := map[string]bool{}
+	for _, v := range Variants {
+		covered[v.Suite+"/"+v.Test] = true
+		t.Run(v.Suite+"/"+v.Name, func(t *testing.T) {
+			if good[v.Suite] == nil {
+				t.Skip("the good app did not pass; the variants mean nothing")
+			}
+			run, rep := play(t, v.Suite, v.Name)
+			got := outcomes(rep)
+			if got[v.Test] != "fail" {
+				t.Errorf("%s should fail %s but it is %s\n%s", v.Name, v.Test, got[v.Test], findings(rep, v.Test))
+			}
+			for id, o := range got {
+				if id != v.Test && o != good[v.Suite][id] {
+					t.Errorf("%s also changed %s: %s (good app: %s)\n%s", v.Name, id, o, good[v.Suite][id], findings(rep, id))
+				}
+			}
+			// Evidence names the recorded request by traffic sequence number.
+			for _, g := range rep.Groups {
+				for _, tr := range g.Tests {
+					for _, f := range tr.Findings {
+						if !strings.HasPrefix(f.Evidence, "traffic#") {
+							t.Errorf("finding %s has evidence %q, not a traffic#seq", f.RuleID, f.Evidence)
+						}
+					}
+				}
+			}
+			optional := false
+			for _, tr := range rep.Groups {
+				for _, x := range tr.Tests {
+					if x.ID == v.Test {
+						optional = x.Optional || tr.Optional
+					}
+				}
+			}
+			want := "failed"
+			if optional {
+				want = "passed" // optional tests never fail their suite
+			}
+			if string(run.Status) != want {
+				t.Errorf("run status %s, want %s (%s)", run.Status, want, run.Message)
+			}
+		})
+	}
+	// Every test of every shipped suite has a variant that breaks it.
+	for id, cs := range sb.catalog {
+		for _, g := range cs.Suite.Groups {
+			for _, tt := range g.Tests {
+				if !covered[id+"/"+tt.ID] {
+					t.Errorf("suite %s test %s has no bad variant", id, tt.ID)
+				}
+			}
+		}
+	}
+}
+
+// issueCertificate signs a certificate over the good run's report with a
+// test key and verifies it, as the marketplace would.
+func issueCertificate(t *testing.T, cs *runs.Suite, run api.RunJSON, rep *suitereport.Report) {
+	t.Helper()
+	key, err := cert.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := cert.NewSigner(key, cert.WithTestOrgNumbers(testOrg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(run.Report)
+	token, _, err := signer.Sign(cert.Payload{
+		App:          cert.App{Name: run.App, Version: run.Version, ArtifactDigest: run.ArtifactDigest},
+		Vendor:       cert.Vendor{OrgNumber: testOrg},
+		Suite:        cert.Suite{ID: rep.Suite.ID, Version: rep.Suite.Version},
+		RuleSet:      cert.RuleSet{ID: cs.RuleSet.Manifest.ID, Version: cs.RuleSet.Manifest.Version, Digest: cs.RuleSet.Digest},
+		ReportDigest: "sha256:" + hex.EncodeToString(sum[:]),
+	})
+	if err != nil {
+		t.Fatalf("no certificate for the good app: %v", err)
+	}
+	ks, err := cert.NewKeySet(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := cert.NewVerifier(ks, cert.WithTestOrgNumbers(testOrg)).Verify(token); !res.Valid() {
+		t.Fatalf("the certificate does not verify: %v", res.Err())
+	}
+}
