@@ -81,15 +81,16 @@ func (c *checker) inBundle(e *element.Element, ref string, b, from *element.Elem
 	}
 	target, version := ref, ""
 	relative := false
+	// Type/id and base/Type/id are prefixes of the reference.
 	if r, ok := parseRelative(ref); ok {
-		target, version, relative = r.Type+"/"+r.ID, r.Version, true
+		target, version, relative = ref[:len(r.Type)+1+len(r.ID)], r.Version, true
 		if base != "" {
 			target = base + "/" + target
 		}
 	} else if a, ok := parseAbsolute(ref); ok {
 		version = a.Version
 		if version != "" {
-			target = a.Base + "/" + a.Type + "/" + a.ID
+			target = ref[:len(a.Base)+1+len(a.Type)+1+len(a.ID)]
 		}
 	}
 	candidates := x.byURL[target]
@@ -98,25 +99,25 @@ func (c *checker) inBundle(e *element.Element, ref string, b, from *element.Elem
 		// match any entry whose fullUrl is or ends in Type/id.
 		candidates = x.byTypeID[target]
 	}
-	var matches []*element.Element
+	matches := 0
 	for _, m := range candidates {
 		if version != "" {
 			if r := m.First("resource"); r == nil || value(r.First("meta"), "versionId") != version {
 				continue
 			}
 		}
-		matches = append(matches, m)
+		matches++
 	}
 	switch {
-	case len(matches) > 1:
+	case matches > 1:
 		c.add(e, issue.Error, "bundle-reference-ambiguous",
-			fmt.Sprintf("found %d matches for the reference in the bundle", len(matches)),
+			fmt.Sprintf("found %d matches for the reference in the bundle", matches),
 			"give each entry a distinct fullUrl, or reference a specific version")
-	case len(matches) == 0 && x.typ == "document":
+	case matches == 0 && x.typ == "document":
 		c.add(e, issue.Error, "bundle-reference-unresolved",
 			"the reference cannot be found in the document bundle; a document must contain everything it references",
 			"add the referenced resource as an entry, with a fullUrl that matches the reference")
-	case len(matches) == 0 && strings.HasPrefix(ref, "urn:uuid:"):
+	case matches == 0 && strings.HasPrefix(ref, "urn:uuid:"):
 		c.add(e, issue.Warning, "bundle-reference-urn-unresolved",
 			"the urn:uuid reference is not contained within the bundle", "")
 	}

@@ -102,9 +102,9 @@ func (c *checker) reference(s Site) {
 			c.add(s.Elem, issue.Error, "reference-type-mismatch",
 				fmt.Sprintf("the reference names a %s but Reference.type says %s", typ, explicit), "")
 		}
-		if allowed := targetTypes(s.Types); len(allowed) > 0 && !c.allowedType(typ, allowed) {
+		if !c.allowedIn(typ, s.Types) {
 			c.add(s.Elem, issue.Error, "reference-target-type",
-				fmt.Sprintf("the resource type '%s' in the reference is not allowed (allowed = %s)", typ, strings.Join(allowed, ",")),
+				fmt.Sprintf("the resource type '%s' in the reference is not allowed (allowed = %s)", typ, strings.Join(targetTypes(s.Types), ",")),
 				"reference a resource of one of the allowed types")
 		}
 	}
@@ -176,22 +176,35 @@ func targetTypes(types []spec.TypeRef) []string {
 	return out
 }
 
-func (c *checker) allowedType(typ string, allowed []string) bool {
-	for _, a := range allowed {
-		if a == typ || a == "Resource" || c.reg.IsSubtype(typ, a) {
-			return true
+// allowedIn reports whether a reference to typ satisfies the target
+// profiles of types (any type when there are none).
+func (c *checker) allowedIn(typ string, types []spec.TypeRef) bool {
+	constrained := false
+	for _, t := range types {
+		if t.Code != "Reference" {
+			continue
 		}
-		// A target profile on a type (a non-core URL) constrains that type;
-		// the type index answers without decoding the definition.
-		ti, ok := c.reg.TypeInfo(a)
-		if ok && ti.Type == typ {
-			return true
-		}
-		if !ok && strings.Contains(a, "/") {
-			return true // an unknown profile: cannot tell, so do not fail
+		for _, p := range t.TargetProfile {
+			constrained = true
+			if c.allowedType(typ, strings.TrimPrefix(p, spec.CoreBase)) {
+				return true
+			}
 		}
 	}
-	return false
+	return !constrained
+}
+
+func (c *checker) allowedType(typ, a string) bool {
+	if a == typ || a == "Resource" || c.reg.IsSubtype(typ, a) {
+		return true
+	}
+	// A target profile on a type (a non-core URL) constrains that type;
+	// the type index answers without decoding the definition.
+	ti, ok := c.reg.TypeInfo(a)
+	if ok && ti.Type == typ {
+		return true
+	}
+	return !ok && strings.Contains(a, "/") // an unknown profile: cannot tell, so do not fail
 }
 
 // local resolves "#id" against the contained resources of the containing

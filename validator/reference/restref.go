@@ -36,32 +36,55 @@ func letters(s string, upperFirst bool, min int) bool {
 	return !upperFirst || (s[0] >= 'A' && s[0] <= 'Z')
 }
 
-// splitTail splits "…/Type/id[/_history/v]" off the end of s.
-// head is nil when nothing precedes Type (not even an empty segment).
-func splitTail(s string) (head []string, typ, id, version string, ok bool) {
-	segs := strings.Split(s, "/")
-	n := len(segs)
-	if n >= 4 && segs[n-2] == "_history" {
-		version = segs[n-1]
-		if !validID(version) {
-			return nil, "", "", "", false
+// splitTail splits "…/Type/id[/_history/v]" off the end of s; head is
+// what precedes "/Type" (hasHead is false when nothing, not even an empty
+// segment, does). It reads s from the end and allocates nothing: a Bundle
+// resolves every reference through it.
+func splitTail(s string) (head string, hasHead bool, typ, id, version string, ok bool) {
+	// slash[k] is the offset of the (k+1)th slash from the end.
+	var slash [4]int
+	n := 0
+	for i := len(s) - 1; i >= 0 && n < len(slash); i-- {
+		if s[i] == '/' {
+			slash[n] = i
+			n++
 		}
-		n -= 2
 	}
-	if n < 2 {
-		return nil, "", "", "", false
+	// seg(k) is the (k+1)th segment from the end, for k < n+1.
+	seg := func(k int) string {
+		end := len(s)
+		if k > 0 {
+			end = slash[k-1]
+		}
+		if k < n {
+			return s[slash[k]+1 : end]
+		}
+		return s[:end]
 	}
-	typ, id = segs[n-2], segs[n-1]
-	if n > 2 {
-		head = segs[:n-2]
+	// segments in s: n+1 when fewer than len(slash) slashes were found,
+	// more otherwise.
+	last := 0 // index of the id segment from the end
+	if n >= 3 && seg(1) == "_history" {
+		version = seg(0)
+		if !validID(version) {
+			return "", false, "", "", "", false
+		}
+		last = 2
 	}
-	return head, typ, id, version, validID(id)
+	if n < last+1 {
+		return "", false, "", "", "", false
+	}
+	typ, id = seg(last+1), seg(last)
+	if n > last+1 {
+		head, hasHead = s[:slash[last+1]], true
+	}
+	return head, hasHead, typ, id, version, validID(id)
 }
 
 // parseRelative reads Type/id[/_history/version] (the type in letters).
 func parseRelative(s string) (restRef, bool) {
-	head, typ, id, version, ok := splitTail(s)
-	if !ok || head != nil || !letters(typ, false, 1) {
+	_, hasHead, typ, id, version, ok := splitTail(s)
+	if !ok || hasHead || !letters(typ, false, 1) {
 		return restRef{}, false
 	}
 	return restRef{Type: typ, ID: id, Version: version}, true
@@ -79,13 +102,13 @@ func parseAbsolute(s string) (restRef, bool) {
 	if strings.ContainsAny(s, " \t\n\r\f") {
 		return restRef{}, false
 	}
-	head, typ, id, version, ok := splitTail(rest)
-	if !ok || head == nil || !letters(typ, true, 2) {
+	h, hasHead, typ, id, version, ok := splitTail(rest)
+	if !ok || !hasHead || !letters(typ, true, 2) {
 		return restRef{}, false
 	}
-	h := strings.Join(head, "/")
 	if h == "" {
 		return restRef{}, false // [^\s]+ needs at least one character
 	}
-	return restRef{Base: s[:len(s)-len(rest)] + h, Type: typ, ID: id, Version: version}, true
+	// h is a prefix of rest, so the base is a prefix of s.
+	return restRef{Base: s[:len(s)-len(rest)+len(h)], Type: typ, ID: id, Version: version}, true
 }

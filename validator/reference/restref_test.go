@@ -43,6 +43,15 @@ func checkRef(t *testing.T, s string) {
 	if (m != nil) != ok || (ok && (a.Type != m[2] || a.ID != m[3] || a.Version != m[5])) {
 		t.Errorf("absolute %q: parsed %+v %v, regexp %q", s, a, ok, m)
 	}
+	if ok {
+		whole := a.Base + "/" + a.Type + "/" + a.ID
+		if a.Version != "" {
+			whole += "/_history/" + a.Version
+		}
+		if whole != s {
+			t.Errorf("absolute %q: base %q type %q id %q version %q do not make up the reference", s, a.Base, a.Type, a.ID, a.Version)
+		}
+	}
 }
 
 func FuzzRefParsers(f *testing.F) {
