@@ -78,6 +78,7 @@ type Validator struct {
 	term  *terminology.Service
 	forms *canonicals
 	prof  *profile.Validator
+	hints binding.Hints
 }
 
 // New returns a Validator.
@@ -187,7 +188,7 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 			issues = append(issues, identifier.Check(s.Elem, v.opts.Identifiers, at)...)
 		}
 		if s.Elem.Type == "Coding" || (s.Def != nil && s.Def.Binding != nil) {
-			issues = append(issues, binding.Check(s.Elem, s.Def, v.term, at)...)
+			issues = append(issues, binding.CheckHints(s.Elem, s.Def, v.term, at, &v.hints)...)
 		}
 	}
 	issues = append(issues, reference.Check(refs, st.Resources, v.reg, at)...)

@@ -7,7 +7,10 @@ package binding
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sandkasse/sandkasse/validator/element"
 	"github.com/sandkasse/sandkasse/validator/issue"
@@ -19,9 +22,38 @@ import (
 type Locate func(*element.Element) (line, col int)
 
 type checker struct {
-	term *terminology.Service
-	at   Locate
-	out  issue.List
+	term  *terminology.Service
+	at    Locate
+	hints *Hints
+	out   issue.List
+}
+
+// Hints remembers the fix hint of each value set for one terminology
+// service, so that a code failing the same binding again costs no
+// expansion. The zero value is ready; it is safe for concurrent use.
+type Hints struct {
+	m sync.Map // value set url -> string
+	n atomic.Int32
+}
+
+// maxHints bounds the hints kept: value set urls come from definitions,
+// but a registry may hold many.
+const maxHints = 4096
+
+func (h *Hints) get(vs string, compute func(string) string) string {
+	if h == nil {
+		return compute(vs)
+	}
+	if v, ok := h.m.Load(vs); ok {
+		return v.(string)
+	}
+	fix := compute(vs)
+	if h.n.Load() < maxHints {
+		if _, loaded := h.m.LoadOrStore(strings.Clone(vs), fix); !loaded {
+			h.n.Add(1)
+		}
+	}
+	return fix
 }
 
 func (c *checker) add(e *element.Element, sev issue.Severity, code, typ, msg, fix, rule string) {
@@ -32,7 +64,13 @@ func (c *checker) add(e *element.Element, sev issue.Severity, code, typ, msg, fi
 
 // Check checks one element with the definition it was validated against.
 func Check(e *element.Element, def *spec.ElementDefinition, term *terminology.Service, at Locate) issue.List {
-	c := &checker{term: term, at: at}
+	return CheckHints(e, def, term, at, nil)
+}
+
+// CheckHints is Check with the fix hints remembered in h (which must be
+// used with one terminology service only).
+func CheckHints(e *element.Element, def *spec.ElementDefinition, term *terminology.Service, at Locate, h *Hints) issue.List {
+	c := &checker{term: term, at: at, hints: h}
 	if e.Type == "Coding" {
 		c.coding(e)
 	}
@@ -119,12 +157,13 @@ func (c *checker) bound(e *element.Element, b *spec.Binding) {
 	case !r.Checked && r.Message != "":
 		c.add(e, issue.Information, "binding-not-checked", "informational", r.Message, "", b.ValueSet)
 	case r.Checked && !r.Valid:
-		fix := c.fix(b.ValueSet)
+		fix := c.hints.get(b.ValueSet, c.fix)
 		c.add(e, sev, "binding-"+b.Strength, "code-invalid", r.Message, fix, b.ValueSet)
 	}
 }
 
-// fix names the allowed codes when there are few enough to read.
+// fix names the allowed codes when there are few enough to read, in
+// sorted order (an expansion has none of its own).
 func (c *checker) fix(vs string) string {
 	x, err := c.term.Expand(vs)
 	if err != nil || x == nil || len(x.Open) > 0 || x.Unknown != "" || len(x.Codes) == 0 || len(x.Codes) > 12 {
@@ -134,5 +173,6 @@ func (c *checker) fix(vs string) string {
 	for i, cd := range x.Codes {
 		codes[i] = cd.Code
 	}
+	slices.Sort(codes)
 	return "use one of " + strings.Join(codes, " | ")
 }
