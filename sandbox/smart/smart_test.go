@@ -1,0 +1,319 @@
+package smart_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/sandkasse/sandkasse/sandbox/auth"
+	"github.com/sandkasse/sandkasse/sandbox/clientauth"
+	"github.com/sandkasse/sandkasse/sandbox/smart"
+	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/sandbox/store/sqlite"
+)
+
+const (
+	tenantA  = "tenant-a"
+	tenantB  = "tenant-b"
+	redirect = "https://app.example/cb"
+	fhirBase = "http://sandbox.example/t/tenant-a/fhir"
+	tokenURL = "http://sandbox.example/t/tenant-a/smart/token"
+)
+
+// clock is a time every instance of a test shares and the test moves.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func patients(context.Context, string) ([]smart.Patient, error) {
+	return []smart.Patient{{ID: "p1", Name: "Kari Nordmann"}, {ID: "p2", Name: "Ola Nordmann"}}, nil
+}
+
+// instance is one API instance: a Server of its own on the shared store,
+// holding nothing the other instances could need.
+func instance(st store.Store, c *clock) *smart.Server {
+	return smart.New(smart.Options{Store: st, Patients: patients, Now: c.now})
+}
+
+func openStore(t *testing.T, dir string) store.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func pkce() (verifier, challenge string) {
+	verifier = strings.Repeat("v", 43)
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// authorize asks s for a code for patient p1 and returns it.
+func authorize(t *testing.T, s *smart.Server, extra url.Values) string {
+	t.Helper()
+	_, ch := pkce()
+	q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {redirect},
+		"scope": {"launch/patient patient/Observation.read"}, "state": {"st"}, "aud": {fhirBase},
+		"code_challenge": {ch}, "code_challenge_method": {"S256"}, "patient": {"p1"}}
+	for k, v := range extra {
+		q[k] = v
+	}
+	rec := httptest.NewRecorder()
+	s.Authorize(rec, httptest.NewRequest("GET", "/authorize?"+q.Encode(), nil), tenantA, fhirBase)
+	loc, err := url.Parse(rec.Header().Get("Location"))
+	if rec.Code != http.StatusFound || err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("authorize: %d %s %s", rec.Code, rec.Header().Get("Location"), rec.Body)
+	}
+	return loc.Query().Get("code")
+}
+
+// token posts a form to s's token endpoint of tenant.
+func token(t *testing.T, s *smart.Server, tenant string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	req := httptest.NewRequest("POST", "/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	s.Token(rec, req, tenant, tokenURL)
+	var m map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &m)
+	return rec.Code, m
+}
+
+func redeem(t *testing.T, s *smart.Server, tenant, code string) (int, map[string]any) {
+	v, _ := pkce()
+	return token(t, s, tenant, url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {redirect}, "client_id": {"app"}, "code_verifier": {v}})
+}
+
+var publicApp = smart.Client{ID: "app", RedirectURIs: []string{redirect}, Scopes: []string{"patient/Observation.read"}}
+
+// A code issued by one instance is redeemed at another, once; the token
+// it buys is good at a third.
+func TestCodeRedeemedAtAnotherInstanceOnce(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	a, b, third := instance(st, c), instance(st, c), instance(st, c)
+	ctx := context.Background()
+	if err := a.Put(ctx, tenantA, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	code := authorize(t, b, nil) // registered at a, authorised at b
+	status, tok := redeem(t, a, tenantA, code)
+	if status != http.StatusOK || tok["patient"] != "p1" {
+		t.Fatalf("redeem at another instance: %d %v", status, tok)
+	}
+	for _, s := range []*smart.Server{a, b} {
+		if status, m := redeem(t, s, tenantA, code); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+			t.Fatalf("second redemption: %d %v", status, m)
+		}
+	}
+	p, err := third.Authenticate(ctx, tok["access_token"].(string))
+	if err != nil || p.Tenant != tenantA || p.Patient != "p1" || p.Subject != "app" || len(p.Scopes) != 2 {
+		t.Fatalf("token at a third instance: %+v %v", p, err)
+	}
+	// The token expires on every instance at once.
+	c.advance(smart.TokenLife)
+	if _, err := third.Authenticate(ctx, tok["access_token"].(string)); !errors.Is(err, auth.ErrExpired) {
+		t.Fatalf("token after its life: %v", err)
+	}
+}
+
+// Racing redemptions of one code on several instances: exactly one gets a
+// token.
+func TestCodeRaceOneWinner(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	a := instance(st, c)
+	if err := a.Put(context.Background(), tenantA, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	code := authorize(t, a, nil)
+	var mu sync.Mutex
+	var ok, refused int
+	var wg sync.WaitGroup
+	for range 6 {
+		s := instance(st, c)
+		wg.Go(func() {
+			status, _ := redeem(t, s, tenantA, code)
+			mu.Lock()
+			defer mu.Unlock()
+			switch status {
+			case http.StatusOK:
+				ok++
+			case http.StatusBadRequest:
+				refused++
+			}
+		})
+	}
+	wg.Wait()
+	if ok != 1 || refused != 5 {
+		t.Fatalf("6 racing redemptions: %d tokens, %d refusals", ok, refused)
+	}
+}
+
+func TestCodeExpires(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	s := instance(st, c)
+	if err := s.Put(context.Background(), tenantA, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	late := authorize(t, s, nil)
+	justInTime := authorize(t, s, nil)
+	c.advance(smart.CodeLife - time.Millisecond)
+	if status, m := redeem(t, s, tenantA, justInTime); status != http.StatusOK {
+		t.Fatalf("a code just inside its life: %d %v", status, m)
+	}
+	c.advance(time.Millisecond)
+	if status, m := redeem(t, s, tenantA, late); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("an expired code: %d %v", status, m)
+	}
+}
+
+// A restart (a new process on the same database) forgets nothing: the
+// client, a code and a token all survive.
+func TestRestartForgetsNothing(t *testing.T) {
+	dir := t.TempDir()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	st := openStore(t, dir)
+	s := instance(st, c)
+	ctx := context.Background()
+	if err := s.Put(ctx, tenantA, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	code := authorize(t, s, nil)
+	_, tok := redeem(t, s, tenantA, authorize(t, s, nil))
+	st.Close()
+
+	st = openStore(t, dir)
+	defer st.Close()
+	s = instance(st, c)
+	if got, ok, err := s.Get(ctx, tenantA, "app"); err != nil || !ok || got.RedirectURIs[0] != redirect {
+		t.Fatalf("client after restart: %+v %v %v", got, ok, err)
+	}
+	if _, err := s.Authenticate(ctx, tok["access_token"].(string)); err != nil {
+		t.Fatalf("token after restart: %v", err)
+	}
+	if status, m := redeem(t, s, tenantA, code); status != http.StatusOK {
+		t.Fatalf("code after restart: %d %v", status, m)
+	}
+}
+
+// Clients, codes and tokens of one tenant mean nothing in another.
+func TestTenantsApart(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	s := instance(st, c)
+	ctx := context.Background()
+	if err := s.Put(ctx, tenantA, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := s.Get(ctx, tenantB, "app"); ok || err != nil {
+		t.Fatalf("tenant b sees a's client: %v %v", ok, err)
+	}
+	if err := s.Put(ctx, tenantB, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	code := authorize(t, s, nil)
+	if status, _ := redeem(t, s, tenantB, code); status != http.StatusBadRequest {
+		t.Fatalf("a's code at b: %d", status)
+	}
+	status, tok := redeem(t, s, tenantA, code)
+	if status != http.StatusOK {
+		t.Fatalf("a's code at a after b's attempt: %d", status)
+	}
+	if p, err := s.Authenticate(ctx, tok["access_token"].(string)); err != nil || p.Tenant != tenantA {
+		t.Fatalf("token principal: %+v %v", p, err)
+	}
+}
+
+// A backend client's assertion is single use on every instance: the jti is
+// in the store.
+func TestAssertionReplayAcrossInstances(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := &clock{t: time.Now().Truncate(time.Second)}
+	a, b := instance(st, c), instance(st, c)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	err := a.Put(context.Background(), tenantA, smart.Client{ID: "backend", Scopes: []string{"system/Observation.read"},
+		Key: &jose.JSONWebKey{Key: key.Public(), Algorithm: string(jose.ES256)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, nil)
+	assertion, _ := jwt.Signed(signer).Claims(jwt.Claims{Issuer: "backend", Subject: "backend", Audience: jwt.Audience{tokenURL},
+		Expiry: jwt.NewNumericDate(c.now().Add(time.Minute)), ID: "jti-1"}).Serialize()
+	form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {clientauth.AssertionType},
+		"client_assertion": {assertion}, "scope": {"system/Observation.read"}}
+	if status, m := token(t, a, tenantA, form); status != http.StatusOK {
+		t.Fatalf("first use: %d %v", status, m)
+	}
+	if status, m := token(t, b, tenantA, form); status != http.StatusUnauthorized || !strings.Contains(m["error_description"].(string), "jti") {
+		t.Fatalf("replay at another instance: %d %v", status, m)
+	}
+}
+
+// An EHR launch context made at one instance is honoured at another.
+func TestLaunchAcrossInstances(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	a, b := instance(st, c), instance(st, c)
+	if err := a.Put(context.Background(), tenantA, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	a.Launch(rec, httptest.NewRequest("POST", "/launch?patient=p2", nil), tenantA)
+	var l struct{ Launch string }
+	if rec.Code != http.StatusCreated || json.Unmarshal(rec.Body.Bytes(), &l) != nil || l.Launch == "" {
+		t.Fatalf("launch: %d %s", rec.Code, rec.Body)
+	}
+	code := authorize(t, b, url.Values{"launch": {l.Launch}, "patient": nil, "scope": {"launch patient/Observation.read"}})
+	if status, tok := redeem(t, a, tenantA, code); status != http.StatusOK || tok["patient"] != "p2" {
+		t.Fatalf("token of the launch: %d %v", status, tok)
+	}
+	// Past its life the launch is refused.
+	c.advance(smart.LaunchLife)
+	_, ch := pkce()
+	q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {redirect}, "launch": {l.Launch},
+		"scope": {"launch patient/Observation.read"}, "state": {"st"}, "aud": {fhirBase}, "code_challenge": {ch}, "code_challenge_method": {"S256"}}
+	rec = httptest.NewRecorder()
+	b.Authorize(rec, httptest.NewRequest("GET", "/authorize?"+q.Encode(), nil), tenantA, fhirBase)
+	if loc := rec.Header().Get("Location"); !strings.Contains(loc, "error=invalid_request") || strings.Contains(loc, "code=") {
+		t.Fatalf("an expired launch: %d %s", rec.Code, loc)
+	}
+}
