@@ -348,8 +348,12 @@ func TestRevocation(t *testing.T) {
 		t.Errorf("an unlisted certificate: %s checked=%v", r.Status, r.RevocationsChecked)
 	}
 	// Revoked outranks expired: "revoked" is the more useful news.
-	if r := verifyAt(f.keys, f.cert, f.signed.Expires.AddDate(1, 0, 0), WithRevocations(got)); r.Status != StatusRevoked {
-		t.Errorf("revoked and expired: %s, want revoked", r.Status)
+	if r := verifyAt(f.keys, f.cert, f.signed.Expires.AddDate(1, 0, 0), WithRevocations(got)); r.Status != StatusRevoked ||
+		!strings.Contains(r.Detail, "also expired, at "+formatTime(f.signed.Expires)) {
+		t.Errorf("revoked and expired: %s %q, want revoked, saying it has expired too", r.Status, r.Detail)
+	}
+	if strings.Contains(r.Detail, "expired") {
+		t.Errorf("revoked before expiry says expired: %q", r.Detail)
 	}
 
 	// A list from another issuer must not count as "not revoked".

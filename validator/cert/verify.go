@@ -147,6 +147,11 @@ func (v *Verifier) Verify(compact string) Result {
 		if r, ok := l.Lookup(p.ID); ok {
 			res.Status, res.Code, res.Revocation = StatusRevoked, CodeRevoked, &r
 			res.Detail = fmt.Sprintf("revoked at %s: %s", formatTime(r.RevokedAt), r.Reason)
+			if !now.Before(p.Expires.Add(v.opts.leeway)) {
+				// Revocation decides the status; the reader still learns
+				// that the certificate had run out as well.
+				res.Detail += "; it has also expired, at " + formatTime(p.Expires)
+			}
 			return res
 		}
 	}
