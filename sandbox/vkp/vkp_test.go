@@ -484,3 +484,103 @@ func TestJournal(t *testing.T) {
 		t.Errorf("the journaled Composition is not in the EPR with resolved references: %s", cs.body)
 	}
 }
+
+// TestSearchPaging: the links of a _search answer are served. A client
+// follows next with GET and the same headers until there is none, and sees
+// every match exactly once; a client that pages with POST only sends
+// _offset in the form and gets the same page; a link is no way around the
+// token, the scope or the ServiceCodes header.
+func TestSearchPaging(t *testing.T) {
+	f := newFixture(t)
+	cr := f.tenant(t)
+	ten := cr.Tenant
+	tok := f.accessToken(t, ten.ID, f.register(t, ten.ID, "pager", jose.ES256, nil, allRead...))
+	first := f.search(t, ten.ID, org, "Patient", tok, "_count=1")
+	if first.status != 200 {
+		t.Fatalf("search: %d %s", first.status, first.body)
+	}
+	total := int(first.json["total"].(float64))
+	if total < 3 {
+		t.Fatalf("the seeded tenant has %d patients; the test needs three pages", total)
+	}
+	link := func(r resp, rel string) string {
+		ls, _ := r.json["link"].([]any)
+		for _, l := range ls {
+			if m := l.(map[string]any); m["relation"] == rel {
+				return m["url"].(string)
+			}
+		}
+		return ""
+	}
+	ids := func(r resp) []string {
+		var out []string
+		es, _ := r.json["entry"].([]any)
+		for _, e := range es {
+			out = append(out, e.(map[string]any)["resource"].(map[string]any)["id"].(string))
+		}
+		return out
+	}
+	hdr := []string{"ServiceCodes", "dho", "Authorization", "Bearer " + tok}
+	seen := map[string]bool{}
+	for _, id := range ids(first) {
+		seen[id] = true
+	}
+	pages := 1
+	var second resp
+	for next := link(first, "next"); next != ""; pages++ {
+		if !strings.HasPrefix(next, host+"/t/"+ten.ID+"/vkp/epj/r4/"+org+"/Patient?") {
+			t.Fatalf("next link %s is not on the tenant's VKP", next)
+		}
+		r := f.do(t, "GET", strings.TrimPrefix(next, host), "", "", hdr...)
+		if r.status != 200 {
+			t.Fatalf("GET %s: %d %s", next, r.status, r.body)
+		}
+		if pages == 1 {
+			second = r
+		}
+		for _, id := range ids(r) {
+			if seen[id] {
+				t.Fatalf("patient %s on two pages", id)
+			}
+			seen[id] = true
+		}
+		next = link(r, "next")
+		if pages > total {
+			t.Fatal("the next links do not end")
+		}
+	}
+	if len(seen) != total || pages != total {
+		t.Fatalf("paging saw %d of %d patients in %d pages", len(seen), total, pages)
+	}
+	// Paging with POST only: _offset in the form.
+	post := f.search(t, ten.ID, org, "Patient", tok, "_count=1&_offset=1")
+	if post.status != 200 || len(ids(second)) != 1 || strings.Join(ids(post), " ") != strings.Join(ids(second), " ") {
+		t.Fatalf("POST with _offset=1: %d %v, the next link gave %v", post.status, ids(post), ids(second))
+	}
+	// The GET route asks what the POST route asks.
+	next := strings.TrimPrefix(link(first, "next"), host)
+	if r := f.do(t, "GET", next, "", "", "ServiceCodes", "dho"); r.status != 401 {
+		t.Errorf("a link without the token: %d", r.status)
+	}
+	if r := f.do(t, "GET", next, "", "", "Authorization", "Bearer "+tok); r.status != 400 {
+		t.Errorf("a link without ServiceCodes: %d", r.status)
+	}
+	narrow := f.accessToken(t, ten.ID, f.register(t, ten.ID, "observations-only", jose.ES256, nil, "nhn:vkp/api/user/observation.read"))
+	if r := f.do(t, "GET", next, "", "", "ServiceCodes", "dho", "Authorization", "Bearer "+narrow); r.status != 403 {
+		t.Errorf("a link without the patient scope: %d", r.status)
+	}
+	// A search's code parameter is recorded as sent: only the token
+	// endpoint's form carries credentials.
+	f.search(t, ten.ID, org, "Observation", tok, "code=http%3A%2F%2Floinc.org%7C8867-4")
+	tr := f.do(t, "GET", "/t/"+ten.ID+"/traffic?_count=50", "", "", "Authorization", "Bearer "+cr.Token)
+	if !strings.Contains(tr.body, "loinc.org%7C8867-4") {
+		t.Errorf("the search's code parameter is not in the recorded traffic")
+	}
+	var getRoute bool
+	for _, e := range tr.json["entry"].([]any) {
+		getRoute = getRoute || e.(map[string]any)["route"] == "/t/:tenant/vkp/epj/r4/:orgnr/:resource"
+	}
+	if !getRoute {
+		t.Errorf("the paging GETs are not recorded")
+	}
+}
