@@ -67,3 +67,82 @@ func TestPublishListDuplicate(t *testing.T) {
 		t.Errorf("tampered record: %+v", es)
 	}
 }
+
+func TestLookupNamesDamage(t *testing.T) {
+	const dir = "../../rules/dho-vkp"
+	rs, err := ruleset.Load(context.Background(), os.DirFS(dir), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := testKey(t, "a.pem")
+	ks, _ := cert.NewKeySet(key.Public())
+	reg := &Registry{Dir: t.TempDir()}
+	rec, err := reg.Publish(rs, os.DirFS(dir), "Ola", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := reg.Lookup("dho-vkp", rec.Version, ks)
+	if err != nil || !e.Verified || !e.Intact || Files(e) != filepath.Join(reg.Dir, "dho-vkp", rec.Version, "files") {
+		t.Fatalf("lookup: %+v %v", e, err)
+	}
+	if _, err := reg.Lookup("dho-vkp", "9.9.9", ks); err == nil || !strings.Contains(err.Error(), "not published") {
+		t.Errorf("unknown version: %v", err)
+	}
+	if _, err := reg.Lookup("..", "x", ks); err == nil {
+		t.Error("a path as id accepted")
+	}
+	// A changed stored file: the error names the files directory.
+	man := filepath.Join(Files(e), "ruleset.yaml")
+	b, _ := os.ReadFile(man)
+	os.WriteFile(man, append(b, '\n'), 0o644)
+	if _, err := reg.Lookup("dho-vkp", rec.Version, ks); err == nil || !strings.Contains(err.Error(), Files(e)) {
+		t.Errorf("changed files: %v", err)
+	}
+	// A record that is not a JWS: the error names record.jws.
+	p := filepath.Join(e.Dir, "record.jws")
+	os.WriteFile(p, []byte("garbage"), 0o644)
+	if _, err := reg.Lookup("dho-vkp", rec.Version, ks); err == nil || !strings.Contains(err.Error(), p) {
+		t.Errorf("broken record: %v", err)
+	}
+}
+
+func TestCheckFindsFailingTests(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "epr-smart-app")
+	if err := os.CopyFS(dir, os.DirFS("../../rules/epr-smart-app")); err != nil {
+		t.Fatal(err)
+	}
+	pkgs := []string{"../../../shared/profiles"}
+	if _, err := os.Stat(pkgs[0]); err != nil {
+		t.Skip("../shared/profiles is not here")
+	}
+	load := func() *ruleset.RuleSet {
+		rs, err := ruleset.Load(ctx, os.DirFS(dir), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs
+	}
+	if res, err := Check(ctx, load(), pkgs); err != nil || !res.OK() {
+		t.Fatalf("shipped rule set: %+v %v", res, err)
+	}
+	p := filepath.Join(dir, "policies", "oauth.rego")
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, []byte(strings.Replace(string(b), "{43}$", "{44}$", 1)), 0o644)
+	res, err := Check(ctx, load(), pkgs)
+	if err != nil || res.OK() || res.Failed() == 0 {
+		t.Errorf("stricter rule with old tests: failed %d, %v", res.Failed(), err)
+	}
+	// A suite naming a rule the rule set lacks is a problem with its file.
+	s := filepath.Join(dir, "suites", "smart-app.yaml")
+	b, _ = os.ReadFile(s)
+	os.WriteFile(s, []byte(strings.Replace(string(b), "SMART-AUTHZ-01,", "SMART-NOPE-99,", 1)), 0o644)
+	res, err = Check(ctx, load(), pkgs)
+	found := false
+	for _, pr := range res.Problems {
+		found = found || (strings.Contains(pr.File, "smart-app.yaml") && strings.Contains(pr.Message, "SMART-NOPE-99"))
+	}
+	if err != nil || !found {
+		t.Errorf("unknown rule in a suite: %+v %v", res.Problems, err)
+	}
+}
