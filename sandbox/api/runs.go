@@ -176,14 +176,24 @@ func (h *sandboxRoutes) recordOAuth(c *gin.Context) {
 	}
 	rb, trunc := traffic.Body(redactOAuthForm(reqBody))
 	respHeader := traffic.Redact(tw.Header())
+	respBody := redactTokens(tw.buf.Bytes())
 	if loc := respHeader.Get("Location"); loc != "" {
 		respHeader.Set("Location", redactURLParams(loc, "code", "access_token", "id_token"))
+		// http.Redirect repeats the Location in an HTML body.
+		if pu, err := url.Parse(loc); err == nil {
+			for _, k := range []string{"code", "access_token", "id_token"} {
+				if v := pu.Query().Get(k); len(v) >= 8 {
+					respBody = bytes.ReplaceAll(respBody, []byte(v), []byte("[redacted]"))
+					respBody = bytes.ReplaceAll(respBody, []byte(url.QueryEscape(v)), []byte("[redacted]"))
+				}
+			}
+		}
 	}
 	h.sb.Traffic.Record(store.Exchange{
 		Tenant: c.Param("tenant"), At: start.UTC(), Duration: time.Since(start),
 		Method: c.Request.Method, Path: c.Request.URL.Path, Query: redactQuery(c.Request.URL.RawQuery), Route: c.FullPath(),
 		Status: tw.Status(), RequestHeader: traffic.Redact(c.Request.Header), RequestBody: rb,
-		ResponseHeader: respHeader, ResponseBody: redactTokens(tw.buf.Bytes()), Truncated: trunc || tw.truncated,
+		ResponseHeader: respHeader, ResponseBody: respBody, Truncated: trunc || tw.truncated,
 	})
 }
 
