@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sandkasse/sandkasse/sandbox/api"
+	"github.com/sandkasse/sandkasse/sandbox/epr"
+	"github.com/sandkasse/sandkasse/sandbox/runs"
+	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/sandbox/store/sqlite"
+	"github.com/sandkasse/sandkasse/sandbox/tenant"
+	"github.com/sandkasse/sandkasse/sandbox/traffic"
+	"github.com/sandkasse/sandkasse/validator"
+)
+
+type liveSandbox struct {
+	url string
+	st  store.Store
+	ten tenant.Created
+}
+
+func newLiveSandbox(t *testing.T) *liveSandbox {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := validator.New(validator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := runs.Shipped(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenants := tenant.New(tenant.Options{Store: st, Patients: 1, Days: 1, Seed: 3})
+	rec := traffic.New(st)
+	svc := runs.New(runs.Options{Store: st, Catalog: cat, Traffic: rec, Exclusive: true, Poll: 10 * time.Millisecond, Settle: 20 * time.Millisecond})
+	stopped := svc.Start(ctx)
+	srv := httptest.NewServer(api.New(api.Config{Validator: v, Sandbox: &api.Sandbox{
+		EPR: epr.New(epr.Options{Store: st, Validator: v}), Tenants: tenants, Auth: tenants, Traffic: rec, Runs: svc}}))
+	ten, err := tenants.Create(ctx, "CLI", "974760673")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := pollEvery
+	pollEvery = 10 * time.Millisecond
+	t.Cleanup(func() {
+		pollEvery = old
+		srv.Close()
+		cancel()
+		stopped()
+		rec.Close()
+		st.Close()
+	})
+	return &liveSandbox{url: srv.URL, st: st, ten: ten}
+}
+
+// record stores a short SMART session of the tenant, as the sandbox records
+// one: authorisation, code exchange (verifier as given), one FHIR read.
+func (l *liveSandbox) record(t *testing.T, verifier string) {
+	t.Helper()
+	p := "/t/" + l.ten.Tenant.ID
+	q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"http://app/cb"}, "state": {"s1"},
+		"aud": {l.url + p + "/fhir"}, "scope": {"launch/patient patient/Observation.rs"}, "code_challenge_method": {"S256"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "patient": {"p1"}}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {"[redacted]"}, "redirect_uri": {"http://app/cb"},
+		"client_id": {"app"}, "code_verifier": {verifier}}
+	now := time.Now()
+	xs := []store.Exchange{
+		{Method: "GET", Path: p + "/smart/authorize", Query: q.Encode(), Status: 302},
+		{Method: "POST", Path: p + "/smart/token", Status: 200,
+			RequestHeader: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, RequestBody: []byte(form.Encode()),
+			ResponseHeader: http.Header{"Content-Type": {"application/json"}},
+			ResponseBody:   []byte(`{"access_token":"[redacted]","scope":"launch/patient patient/Observation.rs","patient":"p1"}`)},
+		{Method: "GET", Path: p + "/fhir/Observation", Query: "patient=p1", Status: 200, RequestHeader: http.Header{"Authorization": {"Bearer [redacted]"}}},
+	}
+	for i := range xs {
+		xs[i].Tenant, xs[i].At = l.ten.Tenant.ID, now
+		if xs[i].RequestHeader == nil {
+			xs[i].RequestHeader = http.Header{}
+		}
+		if xs[i].ResponseHeader == nil {
+			xs[i].ResponseHeader = http.Header{}
+		}
+	}
+	if err := l.st.RecordTraffic(context.Background(), xs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (l *liveSandbox) verify(extra ...string) (int, string, string) {
+	return runVerifyCmd(append([]string{"--suite", "smart-app", "--server", l.url, "--tenant", l.ten.Tenant.ID, "--token", l.ten.Token}, extra...)...)
+}
+
+func TestVerifyServerNoEvidence(t *testing.T) {
+	l := newLiveSandbox(t)
+	code, out, errs := l.verify("--wait", "100ms")
+	if code != exitFindings || !strings.Contains(errs, "timeout: no evidence") || !strings.Contains(out, "INCOMPLETE") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	// Progress went to stderr (one line per change: not a terminal).
+	if !strings.Contains(errs, "waiting for the app") && !strings.Contains(errs, "queued") {
+		t.Errorf("no progress on stderr:\n%s", errs)
+	}
+}
+
+func TestVerifyServerPassAndFail(t *testing.T) {
+	l := newLiveSandbox(t)
+	l.record(t, strings.Repeat("v", 43))
+	code, out, errs := l.verify("--wait", "0s", "--format", "json", "--app", "Demo", "--version", "1")
+	var rep struct {
+		Outcome string `json:"outcome"`
+		App     struct{ Name string }
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &rep) != nil || rep.Outcome != "pass" || rep.App.Name != "Demo" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	// Only traffic after the first session: a second one with a short
+	// verifier fails code-exchange.
+	var after int64
+	xs, _ := l.st.Traffic(context.Background(), l.ten.Tenant.ID, 0, 100)
+	after = xs[len(xs)-1].Seq
+	l.record(t, "short")
+	code, out, errs = l.verify("--wait", "0s", "--after", itoa(after))
+	if code != exitFindings || !strings.Contains(out, "SMART-TOKEN-01") || strings.Contains(errs, "timeout") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestVerifyServerCannotRun(t *testing.T) {
+	l := newLiveSandbox(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--suite", "smart-app", "--server", l.url, "--token", "x"}, "--tenant are required"},
+		{[]string{"--suite", "smart-app", "--server", l.url, "--tenant", l.ten.Tenant.ID}, "no token"},
+		{[]string{"--suite", "smart-app", "--server", "ftp://x", "--tenant", "t", "--token", "x"}, "not an http(s) URL"},
+		{[]string{"--suite", "smart-app", "--server", l.url, "--tenant", l.ten.Tenant.ID, "--token", "wrong"}, "status 401"},
+		{[]string{"--suite", "nope", "--server", l.url, "--tenant", l.ten.Tenant.ID, "--token", l.ten.Token}, `suite "nope" is not one this sandbox runs`},
+		{[]string{"--suite", "smart-app", "--server", l.url, "--tenant", l.ten.Tenant.ID, "--token", l.ten.Token, "--format", "pdf"}, "unknown report format"},
+		{[]string{"--suite", "smart-app", "--server", l.url, "--tenant", l.ten.Tenant.ID, "--token", l.ten.Token, "--wait", "2h"}, "--wait must be"},
+		{[]string{"--suite", "smart-app", "--server", "http://127.0.0.1:1", "--tenant", "t", "--token", "x"}, "starting the run"},
+	} {
+		t.Setenv("SANDKASSE_TOKEN", "")
+		code, _, errs := runVerifyCmd(tc.args...)
+		if code != exitUsage || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, want 2 with %q:\n%s", tc.args, code, tc.want, errs)
+		}
+	}
+}
