@@ -25,6 +25,10 @@ var narratives = []string{
 	`<div xmlns="http://www.w3.org/1999/xhtml"><p a="1" a="2">x</p></div>`,
 	`<div xmlns="http://www.w3.org/1999/xhtml">&#1;</div>`,
 	`<div xmlns="http://www.w3.org/1999/xhtml"><x:b xmlns:x="urn:x">y</x:b></div>`,
+	// Only whitespace, written as references or Unicode spaces: no content.
+	`<div xmlns="http://www.w3.org/1999/xhtml">&#x9;&#10; &#32;</div>`,
+	"<div xmlns=\"http://www.w3.org/1999/xhtml\">\u00a0\u3000</div>",
+	"<div xmlns=\"http://www.w3.org/1999/xhtml\">\u00a0x\u00e6</div>",
 }
 
 // The fast path must agree with encoding/xml wherever it answers.
@@ -97,6 +101,25 @@ func TestValidBase64(t *testing.T) {
 	} {
 		if got := validBase64(s); got != want {
 			t.Errorf("validBase64(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// The fast path's switches must say what the tables say.
+func TestAllowedSwitchesMatchTables(t *testing.T) {
+	others := []string{"", "script", "style", "iframe", "DIV", "on", "onclick", "xml", "diva", "spa"}
+	for name := range allowedXHTML {
+		others = append(others, name, name+"x", name[:len(name)-1])
+	}
+	for name := range allowedAttr {
+		others = append(others, name, name+"x", name[:len(name)-1])
+	}
+	for _, name := range others {
+		if allowedElement(name) != allowedXHTML[name] {
+			t.Errorf("element %q: switch %v, table %v", name, allowedElement(name), allowedXHTML[name])
+		}
+		if allowedAttribute(name) != allowedAttr[name] {
+			t.Errorf("attribute %q: switch %v, table %v", name, allowedAttribute(name), allowedAttr[name])
 		}
 	}
 }

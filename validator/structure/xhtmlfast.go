@@ -3,6 +3,7 @@ package structure
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -65,7 +66,7 @@ func quickXHTML(s string) (out []xhtmlProblem, ok bool) {
 				if name != "div" {
 					return nil, false
 				}
-			} else if !allowedXHTML[name] {
+			} else if !allowedElement(name) {
 				out = append(out, xhtmlProblem{errSev, "txt-1", "the narrative may contain only basic HTML formatting elements; <" + truncate(name, 32) + "> is not allowed"})
 			}
 			if name == "img" {
@@ -124,7 +125,7 @@ func quickXHTML(s string) (out []xhtmlProblem, ok bool) {
 						return nil, false
 					}
 					if s[j] == '&' {
-						e, ok := entity(s, j)
+						e, _, ok := entity(s, j)
 						if !ok {
 							return nil, false
 						}
@@ -152,7 +153,7 @@ func quickXHTML(s string) (out []xhtmlProblem, ok bool) {
 					hasNS = true
 					continue
 				}
-				if strings.HasPrefix(local, "on") || !allowedAttr[local] {
+				if strings.HasPrefix(local, "on") || !allowedAttribute(local) {
 					out = append(out, xhtmlProblem{errSev, "txt-1", "the narrative may not use the attribute '" + truncate(an, 32) + "'"})
 				}
 				if (local == "href" || local == "src") && strings.HasPrefix(strings.ToLower(strings.TrimSpace(val)), "javascript:") {
@@ -173,17 +174,33 @@ func quickXHTML(s string) (out []xhtmlProblem, ok bool) {
 			depth++
 			i = j + 1
 		case c == '&':
-			e, ok := entity(s, i)
+			e, r, ok := entity(s, i)
 			if !ok || depth == 0 {
 				return nil, false
 			}
-			content = true
+			// encoding/xml decodes the reference: &#x20; is whitespace.
+			if !unicode.IsSpace(r) {
+				content = true
+			}
 			i = e
 		case c < 0x20 && c != '\t' && c != '\n' && c != '\r':
 			return nil, false
 		case c == '>' || (c == ']' && strings.HasPrefix(s[i:], "]]>")):
 			return nil, false
 		default:
+			if c >= utf8.RuneSelf {
+				// Whitespace is what strings.TrimSpace trims, which takes
+				// in Unicode spaces such as U+00A0.
+				if depth == 0 {
+					return nil, false
+				}
+				r, size := utf8.DecodeRuneInString(s[i:])
+				if !unicode.IsSpace(r) {
+					content = true
+				}
+				i += size
+				continue
+			}
 			if !isSpace(c) {
 				if depth == 0 {
 					return nil, false
@@ -191,6 +208,13 @@ func quickXHTML(s string) (out []xhtmlProblem, ok bool) {
 				content = true
 			}
 			i++
+			if content && depth > 0 {
+				// Inside the root, after some content: skip the plain text
+				// up to the next byte any case above handles.
+				for i < n && plainText[s[i]] {
+					i++
+				}
+			}
 		}
 	}
 	if !rootSeen || !rootClosed || depth != 0 {
@@ -203,16 +227,24 @@ func quickXHTML(s string) (out []xhtmlProblem, ok bool) {
 }
 
 // entity checks a character or predefined entity reference at s[i] ('&')
-// and returns the index after it.
-func entity(s string, i int) (int, bool) {
+// and returns the index after it and the character it stands for.
+func entity(s string, i int) (int, rune, bool) {
 	j := strings.IndexByte(s[i:], ';')
 	if j < 0 || j > 12 {
-		return 0, false
+		return 0, 0, false
 	}
 	ref := s[i+1 : i+j]
 	switch ref {
-	case "lt", "gt", "amp", "quot", "apos":
-		return i + j + 1, true
+	case "lt":
+		return i + j + 1, '<', true
+	case "gt":
+		return i + j + 1, '>', true
+	case "amp":
+		return i + j + 1, '&', true
+	case "quot":
+		return i + j + 1, '"', true
+	case "apos":
+		return i + j + 1, '\'', true
 	}
 	if len(ref) > 1 && ref[0] == '#' {
 		digits := ref[1:]
@@ -221,16 +253,16 @@ func entity(s string, i int) (int, bool) {
 			digits, hex = digits[1:], true
 		}
 		if digits == "" {
-			return 0, false
+			return 0, 0, false
 		}
 		for k := 0; k < len(digits); k++ {
 			d := digits[k]
 			if !(d >= '0' && d <= '9') && !(hex && ((d >= 'a' && d <= 'f') || (d >= 'A' && d <= 'F'))) {
-				return 0, false
+				return 0, 0, false
 			}
 		}
 		if len(digits) > 5 || (!hex && digits[0] == '0') {
-			return 0, false
+			return 0, 0, false
 		}
 		base := 10
 		if hex {
@@ -240,11 +272,55 @@ func entity(s string, i int) (int, bool) {
 		r := rune(v)
 		// The characters XML allows (encoding/xml refuses the others).
 		if err != nil || !(r == 0x9 || r == 0xA || r == 0xD || (r >= 0x20 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)) {
-			return 0, false
+			return 0, 0, false
 		}
-		return i + j + 1, true
+		return i + j + 1, r, true
 	}
-	return 0, false
+	return 0, 0, false
+}
+
+// plainText marks the bytes the default case passes over without a
+// decision: all but '<', '&', '>', ']' and the control characters other
+// than tab, newline and carriage return.
+var plainText = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 || c == '\t' || c == '\n' || c == '\r'
+	}
+	t['<'], t['&'], t['>'], t[']'] = false, false, false, false
+	return t
+}()
+
+// allowedElement is allowedXHTML[name] as a switch, which the compiler
+// turns into a search cheaper than hashing the name.
+func allowedElement(name string) bool {
+	switch name {
+	case "a", "abbr", "acronym", "b", "big", "blockquote", "br",
+		"caption", "cite", "code", "col", "colgroup", "dd", "dfn",
+		"div", "dl", "dt", "em", "h1", "h2", "h3", "h4",
+		"h5", "h6", "hr", "i", "img", "li", "ol", "p",
+		"pre", "q", "samp", "small", "span", "strong", "sub",
+		"sup", "table", "tbody", "td", "tfoot", "th", "thead",
+		"tr", "tt", "ul", "var":
+		return true
+	}
+	return false
+}
+
+// allowedAttribute is allowedAttr[name] as a switch.
+func allowedAttribute(name string) bool {
+	switch name {
+	case "abbr", "accesskey", "align", "alt", "axis", "bgcolor",
+		"border", "cellhalign", "cellpadding", "cellspacing", "cellvalign",
+		"char", "charoff", "charset", "cite", "class", "colspan",
+		"compact", "coords", "dir", "frame", "headers", "height",
+		"href", "hreflang", "hspace", "id", "lang", "longdesc",
+		"name", "nowrap", "rel", "rev", "rowspan", "rules",
+		"scope", "shape", "span", "src", "start", "style",
+		"summary", "tabindex", "title", "type", "valign", "value",
+		"vspace", "width", "xmlns", "space":
+		return true
+	}
+	return false
 }
 
 func isSpace(c byte) bool  { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
