@@ -2,8 +2,14 @@ package api
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,7 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/sandkasse/sandkasse/sandbox/clientauth"
+	"github.com/sandkasse/sandkasse/sandbox/epr"
 	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/sandbox/tenant"
 )
 
 const newPatient = `{"resourceType":"Patient","identifier":[{"system":"urn:oid:2.16.578.1.12.4.1.4.1","value":"13819910019"}],"name":[{"family":"Ærlig-Åsen","given":["Kari"]}],"gender":"female","birthDate":"1999-01-13"}`
@@ -414,4 +425,188 @@ func TestFHIRKitClient(t *testing.T) {
 	}
 	t.Logf("fhir-kit-client: %s", strings.TrimSpace(string(out)))
 	var _ store.Store = f.st
+}
+
+// sandboxOAuth is a tenant with a SMART app, a SMART backend client and a
+// VKP client registered, and a token of each.
+type sandboxOAuth struct {
+	smartKey, vkpKey *ecdsa.PrivateKey
+	smartToken       string
+	vkpToken         string
+}
+
+func setUpOAuth(t *testing.T, f *sandboxFixture, c tenant.Created) sandboxOAuth {
+	t.Helper()
+	id := c.Tenant.ID
+	var o sandboxOAuth
+	o.smartKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	o.vkpKey, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	register(t, f, c.Token, "/t/"+id+"/smart/clients", `{"client_id":"app-a","redirect_uris":["`+smartRedirect+`"],"scopes":["user/*.rs"]}`)
+	jwk, _ := json.Marshal(jose.JSONWebKey{Key: &o.smartKey.PublicKey, Algorithm: "ES256"})
+	register(t, f, c.Token, "/t/"+id+"/smart/clients", `{"client_id":"backend-a","scopes":["system/*.cruds"],"jwk":`+string(jwk)+`}`)
+	register(t, f, c.Token, "/t/"+id+"/vkp/clients", vkpClient("vkp-a", o.vkpKey))
+	o.smartToken = smartToken(t, f, id, o.smartKey)
+	o.vkpToken = vkpToken(t, f, id, o.vkpKey)
+	return o
+}
+
+// TestResetRestoresSeededState: tenant reset (the admin API; the CLI calls
+// the same tenant.Service.Reset) brings the seeded resources back and
+// clears the SMART and VKP registers and everything issued from them; the
+// developer token stays.
+func TestResetRestoresSeededState(t *testing.T) {
+	f := newSandbox(t, 2)
+	a := f.tenant(t, "A")
+	id := a.Tenant.ID
+	base := "/t/" + id + "/fhir"
+	o := setUpOAuth(t, f, a)
+	seeded := f.do(t, a.Token, "GET", base+"/Patient?_count=1", "").entries()[0]["resource"].(map[string]any)["id"].(string)
+	seededBody := f.do(t, a.Token, "GET", base+"/Patient/"+seeded, "").body
+	if r := f.do(t, o.smartToken, "DELETE", base+"/Patient/"+seeded, ""); r.status != 200 {
+		t.Fatalf("delete with the SMART token: %d %s", r.status, r.body)
+	}
+	created := f.do(t, a.Token, "POST", base+"/Patient", newPatient).str("id")
+	vkpSearch := func(tok string) int {
+		rec := send(t, f, attempt{method: "POST", path: "/t/" + id + "/vkp/epj/r4/312345674/Patient/_search",
+			contentType: "application/x-www-form-urlencoded", body: "_count=1", header: []string{"ServiceCodes", "dho", "Authorization", "Bearer " + tok}})
+		return rec.Code
+	}
+	if st := vkpSearch(o.vkpToken); st != 200 {
+		t.Fatalf("VKP search before reset: %d", st)
+	}
+	code := smartCode(t, f, id, "app-a")
+
+	if r := f.do(t, "admin-secret", "POST", "/admin/tenants/"+id+"/reset", ""); r.status != http.StatusNoContent {
+		t.Fatalf("reset: %d %s", r.status, r.body)
+	}
+	// The same resource, written anew (meta says when).
+	withoutMeta := func(b []byte) string {
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		delete(m, "meta")
+		out, _ := json.Marshal(m)
+		return string(out)
+	}
+	if r := f.do(t, a.Token, "GET", base+"/Patient/"+seeded, ""); r.status != 200 || withoutMeta(r.body) != withoutMeta(seededBody) || len(seededBody) < 50 {
+		t.Errorf("the seeded patient after reset: %d\n%s\n%s", r.status, r.body, seededBody)
+	}
+	if r := f.do(t, a.Token, "GET", base+"/Patient/"+created, ""); r.status != 404 {
+		t.Errorf("a patient created before reset: %d", r.status)
+	}
+	// Registers and grants are gone.
+	if r := f.do(t, o.smartToken, "GET", base+"/Patient", ""); r.status != http.StatusUnauthorized {
+		t.Errorf("a SMART token issued before reset: %d", r.status)
+	}
+	if st := vkpSearch(o.vkpToken); st != http.StatusUnauthorized {
+		t.Errorf("a VKP token issued before reset: %d", st)
+	}
+	v, _ := pkce()
+	if st, m := postForm(t, f, "/t/"+id+"/smart/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {smartRedirect}, "client_id": {"app-a"}, "code_verifier": {v}}); st != http.StatusBadRequest {
+		t.Errorf("a code issued before reset: %d %v", st, m)
+	}
+	rec := send(t, f, attempt{method: "GET", path: "/t/" + id + "/smart/authorize?client_id=app-a&response_type=code"})
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "no such client_id") {
+		t.Errorf("the SMART app after reset: %d %s", rec.Code, rec.Body)
+	}
+	st, m := postForm(t, f, "/t/"+id+"/vkp/helseid/connect/token", url.Values{"grant_type": {"client_credentials"},
+		"client_assertion_type": {clientauth.AssertionType},
+		"client_assertion":      {backendAssertion(t, o.vkpKey, "vkp-a", "http://example.com/t/"+id+"/vkp/helseid/connect/token")}})
+	if st != http.StatusUnauthorized || !strings.Contains(fmt.Sprint(m["error_description"]), "no such client") {
+		t.Errorf("the VKP client after reset: %d %v", st, m)
+	}
+	// The developer token stays, and registering again works.
+	register(t, f, a.Token, "/t/"+id+"/vkp/clients", vkpClient("vkp-a", o.vkpKey))
+}
+
+// TestInstancesAreStateless: two API instances on one store, sharing
+// nothing else. What one registers and issues, the other honours; a code is
+// spent on both once used on either.
+func TestInstancesAreStateless(t *testing.T) {
+	f := newSandbox(t, 1)
+	a := f.tenant(t, "A")
+	id := a.Tenant.ID
+	tenants := tenant.New(tenant.Options{Store: f.st})
+	other := &sandboxFixture{st: f.st, tenants: tenants, logs: &syncBuffer{}}
+	other.h = New(Config{Validator: testValidator(t), MaxBodyBytes: 1 << 20, Sandbox: &Sandbox{
+		EPR: epr.New(epr.Options{Store: f.st, Validator: testValidator(t)}), Tenants: tenants, Auth: tenants, Traffic: f.rec}})
+
+	o := setUpOAuth(t, f, a) // registered and issued at the first
+	if r := other.do(t, o.smartToken, "GET", "/t/"+id+"/fhir/Patient", ""); r.status != 200 {
+		t.Fatalf("the first instance's SMART token at the second: %d", r.status)
+	}
+	rec := send(t, other, attempt{method: "POST", path: "/t/" + id + "/vkp/epj/r4/312345674/Patient/_search",
+		contentType: "application/x-www-form-urlencoded", body: "_count=1", header: []string{"ServiceCodes", "dho", "Authorization", "Bearer " + o.vkpToken}})
+	if rec.Code != 200 {
+		t.Fatalf("the first instance's VKP token at the second: %d", rec.Code)
+	}
+	code := smartCode(t, other, id, "app-a") // the client registered at the first
+	v, _ := pkce()
+	exchange := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {smartRedirect},
+		"client_id": {"app-a"}, "code_verifier": {v}}
+	if st, m := postForm(t, f, "/t/"+id+"/smart/token", exchange); st != 200 {
+		t.Fatalf("the second instance's code at the first: %d %v", st, m)
+	}
+	if st, _ := postForm(t, other, "/t/"+id+"/smart/token", exchange); st != http.StatusBadRequest {
+		t.Fatalf("the code again at the second: %d", st)
+	}
+	// A backend client assertion used at one is refused at the other.
+	as := backendAssertion(t, o.smartKey, "backend-a", "http://example.com/t/"+id+"/smart/token")
+	cc := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {clientauth.AssertionType}, "client_assertion": {as}}
+	if st, _ := postForm(t, other, "/t/"+id+"/smart/token", cc); st != 200 {
+		t.Fatalf("assertion at the second: %d", st)
+	}
+	if st, _ := postForm(t, f, "/t/"+id+"/smart/token", cc); st != http.StatusUnauthorized {
+		t.Fatalf("the same assertion at the first: %d", st)
+	}
+}
+
+// TestOAuthTrafficRecordedWithoutSecrets: the SMART endpoints (client
+// registration, launch, authorize, token) and the VKP token endpoint are
+// recorded like the FHIR ones, and no credential reaches the record.
+func TestOAuthTrafficRecordedWithoutSecrets(t *testing.T) {
+	f := newSandbox(t, 1)
+	a := f.tenant(t, "A")
+	id := a.Tenant.ID
+	o := setUpOAuth(t, f, a)
+	pid := f.do(t, a.Token, "GET", "/t/"+id+"/fhir/Patient?_count=1", "").entries()[0]["resource"].(map[string]any)["id"].(string)
+	l := f.do(t, a.Token, "POST", "/t/"+id+"/smart/launch?patient="+url.QueryEscape(pid), "")
+	if l.status != http.StatusCreated {
+		t.Fatalf("launch: %d", l.status)
+	}
+	code := smartCode(t, f, id, "app-a")
+	v, _ := pkce()
+	st, m := postForm(t, f, "/t/"+id+"/smart/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {smartRedirect}, "client_id": {"app-a"}, "code_verifier": {v}})
+	if st != 200 {
+		t.Fatalf("code exchange: %d %v", st, m)
+	}
+	vkpAssertion := backendAssertion(t, o.vkpKey, "vkp-a", "http://example.com/t/"+id+"/vkp/helseid/connect/token")
+	st, vm := postForm(t, f, "/t/"+id+"/vkp/helseid/connect/token", url.Values{"grant_type": {"client_credentials"},
+		"client_assertion_type": {clientauth.AssertionType}, "client_assertion": {vkpAssertion}})
+	if st != 200 {
+		t.Fatalf("VKP token: %d", st)
+	}
+	tr := f.do(t, a.Token, "GET", "/t/"+id+"/traffic?_count=50", "")
+	if tr.status != 200 {
+		t.Fatalf("traffic: %d", tr.status)
+	}
+	routes := map[string]int{}
+	for _, e := range tr.json["entry"].([]any) {
+		routes[e.(map[string]any)["route"].(string)]++
+	}
+	for _, want := range []string{"/t/:tenant/smart/clients", "/t/:tenant/smart/launch", "/t/:tenant/smart/authorize",
+		"/t/:tenant/smart/token", "/t/:tenant/vkp/clients", "/t/:tenant/vkp/helseid/connect/token"} {
+		if routes[want] == 0 {
+			t.Errorf("no exchange of %s recorded (recorded: %v)", want, routes)
+		}
+	}
+	secrets := map[string]string{"developer token": a.Token, "SMART token": o.smartToken, "VKP token": o.vkpToken,
+		"code": code, "code_verifier": v, "SMART access token": m["access_token"].(string),
+		"VKP access token": vm["access_token"].(string), "VKP client assertion": vkpAssertion}
+	for name, s := range secrets {
+		if strings.Contains(string(tr.body), s) || strings.Contains(string(tr.body), url.QueryEscape(s)) {
+			t.Errorf("the recorded traffic holds the %s", name)
+		}
+	}
 }
