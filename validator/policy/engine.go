@@ -33,7 +33,11 @@ const DefaultTimeout = 2 * time.Second
 type config struct {
 	timeout time.Duration
 	lang    string
+	noPrune bool // tests: evaluate every rule on every input
 }
+
+// withoutPruning makes every query evaluate every rule (tests compare).
+func withoutPruning() Option { return func(c *config) { c.noPrune = true } }
 
 // Option configures an Engine.
 type Option func(*config)
@@ -56,7 +60,17 @@ func WithLanguage(lang string) Option { return func(c *config) { c.lang = lang }
 type Engine struct {
 	cfg   config
 	rules []Rule
-	query rego.PreparedEvalQuery
+	// full evaluates every finding rule; byKind[k] only those not proven
+	// empty on inputs of kind k (see prune.go).
+	full   query
+	byKind [numKinds]query
+}
+
+// query is a prepared query with one expression per finding rule it
+// evaluates; rules[i] is the index in Engine.rules of expression i.
+type query struct {
+	pq    rego.PreparedEvalQuery
+	rules []int
 }
 
 // Compile parses, checks and compiles the modules (test modules are skipped)
@@ -91,12 +105,45 @@ func Compile(ctx context.Context, modules []Module, opts ...Option) (*Engine, er
 	if len(rules) == 0 {
 		return e, nil
 	}
-	// One query with one expression per finding rule: the evaluator shares
-	// the input conversion and rule indexing across all of them, and the
-	// expression order maps results back to rules without parsing anything.
+	var err error
+	all := make([]int, len(rules))
+	for i := range rules {
+		all[i] = i
+	}
+	if e.full, err = prepare(ctx, compiler, rules, all); err != nil {
+		return nil, err
+	}
+	for k := range numKinds {
+		if cfg.noPrune {
+			e.byKind[k] = e.full
+			continue
+		}
+		p := newPruner(compiler, k)
+		var keep []int
+		for i, r := range rules {
+			if !p.emptyRule(ast.MustParseRef(r.Package + "." + r.Name)) {
+				keep = append(keep, i)
+			}
+		}
+		if e.byKind[k], err = prepare(ctx, compiler, rules, keep); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// prepare makes one query with one expression per finding rule: the
+// evaluator shares the input and the rules' intermediate documents across
+// all of them, and the expression order maps results back to rules without
+// parsing anything.
+func prepare(ctx context.Context, compiler *ast.Compiler, rules []Rule, idx []int) (query, error) {
+	q := query{rules: idx}
+	if len(idx) == 0 {
+		return q, nil
+	}
 	var body ast.Body
-	for _, r := range rules {
-		ref := ast.MustParseRef(r.Package + "." + r.Name)
+	for _, i := range idx {
+		ref := ast.MustParseRef(rules[i].Package + "." + rules[i].Name)
 		body = append(body, ast.NewExpr(ast.NewTerm(ref)))
 	}
 	ropts := []func(*rego.Rego){
@@ -110,10 +157,10 @@ func Compile(ctx context.Context, modules []Module, opts ...Option) (*Engine, er
 	ropts = append(ropts, customBuiltinOptions()...)
 	pq, err := rego.New(ropts...).PrepareForEval(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("policy: prepare query: %w", err)
+		return q, fmt.Errorf("policy: prepare query: %w", err)
 	}
-	e.query = pq
-	return e, nil
+	q.pq = pq
+	return q, nil
 }
 
 // Rules lists the finding rules in file and line order.
@@ -255,22 +302,26 @@ func (e *Engine) EvalValue(ctx context.Context, v ast.Value) (issue.List, error)
 	if len(e.rules) == 0 {
 		return nil, nil
 	}
+	q := e.queryFor(v)
+	if len(q.rules) == 0 {
+		return nil, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.timeout)
 	defer cancel()
-	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(v))
+	rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(v))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("policy: evaluation stopped after %v: %w", e.cfg.timeout, ctx.Err())
 		}
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	if len(rs) != 1 || len(rs[0].Expressions) != len(e.rules) {
-		return nil, fmt.Errorf("policy: query returned %d results, want 1 with %d expressions", len(rs), len(e.rules))
+	if len(rs) != 1 || len(rs[0].Expressions) != len(q.rules) {
+		return nil, fmt.Errorf("policy: query returned %d results, want 1 with %d expressions", len(rs), len(q.rules))
 	}
 	var out issue.List
 	var errs []error
 	for i, x := range rs[0].Expressions {
-		r := &e.rules[i]
+		r := &e.rules[q.rules[i]]
 		set, ok := x.Value.([]any)
 		if !ok {
 			errs = append(errs, fmt.Errorf("rule %s (%s:%d) produced %T, want a set of findings", r.ID, r.File, r.Line, x.Value))
@@ -295,6 +346,24 @@ func (e *Engine) EvalValue(ctx context.Context, v ast.Value) (issue.List, error)
 		return out[i].Message < out[j].Message
 	})
 	return out, errors.Join(errs...)
+}
+
+// queryFor picks the query for an input: the one without the rules proven
+// empty on its kind when it holds exactly one of resource and exchange, the
+// full one otherwise.
+func (e *Engine) queryFor(v ast.Value) query {
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return e.full
+	}
+	res, exch := obj.Get(ast.InternedTerm("resource")) != nil, obj.Get(ast.InternedTerm("exchange")) != nil
+	switch {
+	case res && !exch:
+		return e.byKind[kindResource]
+	case exch && !res:
+		return e.byKind[kindExchange]
+	}
+	return e.full
 }
 
 // finding turns one element of a finding rule's set into an Issue. An element

@@ -1,13 +1,11 @@
 package policy
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/util"
 )
 
 // Input is what one evaluation sees. Exactly one of Resource and Exchange is
@@ -64,7 +62,7 @@ func (in *Input) value() (ast.Value, error) {
 		}
 		obj.Insert(ast.InternedTerm("resource"), ast.NewTerm(v))
 	} else {
-		v, err := ast.InterfaceToValue(in.Exchange)
+		v, err := exchangeValue(in.Exchange)
 		if err != nil {
 			return nil, fmt.Errorf("policy: exchange: %w", err)
 		}
@@ -78,14 +76,4 @@ func (in *Input) value() (ast.Value, error) {
 		obj.Insert(ast.InternedTerm("context"), ast.NewTerm(v))
 	}
 	return obj, nil
-}
-
-// jsonValue decodes JSON keeping numbers exact (json.Number), which is how
-// the evaluator compares them.
-func jsonValue(b []byte) (ast.Value, error) {
-	var x any
-	if err := util.NewJSONDecoder(bytes.NewReader(b)).Decode(&x); err != nil {
-		return nil, err
-	}
-	return ast.InterfaceToValue(x)
 }

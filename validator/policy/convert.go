@@ -1,0 +1,358 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/util"
+)
+
+// Converting an input to OPA's values used to cost about as much as
+// evaluating the rules: the resource went through encoding/json into Go maps
+// and then into ast values, and an exchange went through a JSON round trip
+// (json.Marshal, then the same decoding). The functions here build the same
+// values directly. Whatever they are not sure to convert exactly as the slow
+// path does (escapes and non-ASCII text in strings, duplicate keys, invalid
+// UTF-8, trailing data, syntax errors, unusual Go types) goes to the slow path,
+// so the values, and the errors, are the same; FuzzJSONValue and
+// TestExchangeValueMatchesRoundTrip hold them to it.
+
+// maxDepth is encoding/json's nesting limit; deeper input goes to the slow
+// path, which reports it.
+const maxDepth = 10000
+
+// jsonValue decodes one JSON value keeping numbers exact (json.Number),
+// which is how the evaluator compares them.
+func jsonValue(b []byte) (ast.Value, error) {
+	p := fastJSON{b: b}
+	p.space()
+	if v, ok := p.value(0); ok {
+		p.space()
+		if p.i == len(p.b) {
+			return v, nil
+		}
+	}
+	return slowJSONValue(b)
+}
+
+func slowJSONValue(b []byte) (ast.Value, error) {
+	var x any
+	if err := util.NewJSONDecoder(bytes.NewReader(b)).Decode(&x); err != nil {
+		return nil, err
+	}
+	return ast.InterfaceToValue(x)
+}
+
+type fastJSON struct {
+	b []byte
+	i int
+}
+
+func (p *fastJSON) space() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// value parses one value; false means "let the slow path decide".
+func (p *fastJSON) value(depth int) (ast.Value, bool) {
+	if p.i >= len(p.b) || depth > maxDepth {
+		return nil, false
+	}
+	switch c := p.b[p.i]; {
+	case c == '{':
+		return p.object(depth + 1)
+	case c == '[':
+		return p.array(depth + 1)
+	case c == '"':
+		s, ok := p.str()
+		return ast.String(s), ok
+	case c == 't':
+		return ast.Boolean(true), p.lit("true")
+	case c == 'f':
+		return ast.Boolean(false), p.lit("false")
+	case c == 'n':
+		return ast.Null{}, p.lit("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		n, ok := p.number()
+		return ast.Number(n), ok
+	}
+	return nil, false
+}
+
+func (p *fastJSON) lit(s string) bool {
+	if len(p.b)-p.i < len(s) || string(p.b[p.i:p.i+len(s)]) != s {
+		return false
+	}
+	p.i += len(s)
+	return true
+}
+
+func (p *fastJSON) object(depth int) (ast.Value, bool) {
+	p.i++ // {
+	obj := ast.NewObject()
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == '}' {
+		p.i++
+		return ast.NewObject(), true
+	}
+	for {
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != '"' {
+			return nil, false
+		}
+		k, ok := p.str()
+		if !ok {
+			return nil, false
+		}
+		p.space()
+		if p.i >= len(p.b) || p.b[p.i] != ':' {
+			return nil, false
+		}
+		p.i++
+		p.space()
+		v, ok := p.value(depth)
+		if !ok {
+			return nil, false
+		}
+		kt := ast.StringTerm(k)
+		if obj.Get(kt) != nil {
+			return nil, false // a duplicate key: last-wins is the slow path's
+		}
+		obj.Insert(kt, ast.NewTerm(v))
+		p.space()
+		if p.i >= len(p.b) {
+			return nil, false
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+			continue
+		case '}':
+			p.i++
+			return obj, true
+		}
+		return nil, false
+	}
+}
+
+func (p *fastJSON) array(depth int) (ast.Value, bool) {
+	p.i++ // [
+	var terms []*ast.Term
+	p.space()
+	if p.i < len(p.b) && p.b[p.i] == ']' {
+		p.i++
+		return ast.NewArray(), true
+	}
+	for {
+		p.space()
+		v, ok := p.value(depth)
+		if !ok {
+			return nil, false
+		}
+		terms = append(terms, ast.NewTerm(v))
+		p.space()
+		if p.i >= len(p.b) {
+			return nil, false
+		}
+		switch p.b[p.i] {
+		case ',':
+			p.i++
+			continue
+		case ']':
+			p.i++
+			return ast.NewArray(terms...), true
+		}
+		return nil, false
+	}
+}
+
+// str reads a string of printable ASCII without escapes; anything else is
+// the slow path's, whose unescaping and UTF-8 repair rules are subtle.
+func (p *fastJSON) str() (string, bool) {
+	start := p.i + 1
+	for j := start; j < len(p.b); j++ {
+		c := p.b[j]
+		switch {
+		case c == '"':
+			p.i = j + 1
+			return string(p.b[start:j]), true
+		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
+			return "", false
+		}
+	}
+	return "", false
+}
+
+// number reads a JSON number literal (RFC 8259 grammar) as written.
+func (p *fastJSON) number() (string, bool) {
+	start, b, i := p.i, p.b, p.i
+	digits := func() bool {
+		n := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i > n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case !digits():
+		return "", false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return "", false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return "", false
+		}
+	}
+	p.i = i
+	return string(b[start:i]), true
+}
+
+// exchangeValue builds what ast.InterfaceToValue(x) builds through its JSON
+// round trip: the fields under their json names, omitempty honoured.
+func exchangeValue(x *Exchange) (ast.Value, error) {
+	if v, ok := fastExchange(x); ok {
+		return v, nil
+	}
+	return ast.InterfaceToValue(x)
+}
+
+func fastExchange(x *Exchange) (ast.Value, bool) {
+	ok := true
+	str := func(s string) *ast.Term {
+		if !utf8.ValidString(s) {
+			ok = false // json.Marshal repairs it; leave that to the slow path
+		}
+		return ast.StringTerm(s)
+	}
+	multi := func(m map[string][]string) *ast.Term {
+		kvs := make([][2]*ast.Term, 0, len(m))
+		for k, vs := range m {
+			var v *ast.Term
+			if vs == nil {
+				v = ast.NullTerm()
+			} else {
+				items := make([]*ast.Term, len(vs))
+				for i, s := range vs {
+					items[i] = str(s)
+				}
+				v = ast.ArrayTerm(items...)
+			}
+			kvs = append(kvs, [2]*ast.Term{str(k), v})
+		}
+		return ast.ObjectTerm(kvs...)
+	}
+	kvs := [][2]*ast.Term{
+		{ast.InternedTerm("method"), str(x.Method)},
+		{ast.InternedTerm("url"), str(x.URL)},
+		{ast.InternedTerm("path"), str(x.Path)},
+	}
+	if len(x.Query) > 0 {
+		kvs = append(kvs, [2]*ast.Term{ast.InternedTerm("query"), multi(x.Query)})
+	}
+	if len(x.Headers) > 0 {
+		kvs = append(kvs, [2]*ast.Term{ast.InternedTerm("headers"), multi(x.Headers)})
+	}
+	if x.Body != nil {
+		v, good := plainValue(x.Body, 0)
+		ok = ok && good
+		kvs = append(kvs, [2]*ast.Term{ast.InternedTerm("body"), ast.NewTerm(v)})
+	}
+	kvs = append(kvs, [2]*ast.Term{ast.InternedTerm("status"), ast.NumberTerm(json.Number(strconv.Itoa(x.Status)))})
+	if len(x.ResponseHeaders) > 0 {
+		kvs = append(kvs, [2]*ast.Term{ast.InternedTerm("responseHeaders"), multi(x.ResponseHeaders)})
+	}
+	if x.ResponseBody != nil {
+		v, good := plainValue(x.ResponseBody, 0)
+		ok = ok && good
+		kvs = append(kvs, [2]*ast.Term{ast.InternedTerm("responseBody"), ast.NewTerm(v)})
+	}
+	if !ok {
+		return nil, false
+	}
+	return ast.NewObject(kvs...), true
+}
+
+// plainValue converts what encoding/json decodes into (with UseNumber) and
+// the form bodies the recorder stores; other types, invalid UTF-8 and
+// invalid number literals are the slow path's.
+func plainValue(x any, depth int) (ast.Value, bool) {
+	if depth > maxDepth {
+		return nil, false
+	}
+	switch v := x.(type) {
+	case nil:
+		return ast.Null{}, true
+	case bool:
+		return ast.Boolean(v), true
+	case string:
+		return ast.String(v), utf8.ValidString(v)
+	case json.Number:
+		p := fastJSON{b: []byte(v)}
+		n, ok := p.number()
+		return ast.Number(n), ok && p.i == len(p.b)
+	case []any:
+		terms := make([]*ast.Term, len(v))
+		for i, e := range v {
+			ev, ok := plainValue(e, depth+1)
+			if !ok {
+				return nil, false
+			}
+			terms[i] = ast.NewTerm(ev)
+		}
+		return ast.NewArray(terms...), true
+	case map[string]any:
+		kvs := make([][2]*ast.Term, 0, len(v))
+		for k, e := range v {
+			ev, ok := plainValue(e, depth+1)
+			if !ok || !utf8.ValidString(k) {
+				return nil, false
+			}
+			kvs = append(kvs, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(ev)})
+		}
+		return ast.NewObject(kvs...), true
+	case map[string][]string:
+		kvs := make([][2]*ast.Term, 0, len(v))
+		for k, vs := range v {
+			if !utf8.ValidString(k) {
+				return nil, false
+			}
+			if vs == nil {
+				kvs = append(kvs, [2]*ast.Term{ast.StringTerm(k), ast.NullTerm()})
+				continue
+			}
+			items := make([]*ast.Term, len(vs))
+			for i, s := range vs {
+				if !utf8.ValidString(s) {
+					return nil, false
+				}
+				items[i] = ast.StringTerm(s)
+			}
+			kvs = append(kvs, [2]*ast.Term{ast.StringTerm(k), ast.ArrayTerm(items...)})
+		}
+		return ast.NewObject(kvs...), true
+	}
+	return nil, false
+}
