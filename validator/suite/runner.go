@@ -3,10 +3,10 @@ package suite
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
-
-	"github.com/open-policy-agent/opa/v1/ast"
+	"sync"
 
 	"github.com/sandkasse/sandkasse/validator/issue"
 	"github.com/sandkasse/sandkasse/validator/policy"
@@ -33,6 +33,11 @@ type Runner struct {
 	Validator Validator
 	// Omit lists test ids that do not apply to this app.
 	Omit map[string]bool
+	// Jobs bounds how many inputs are evaluated at once (policies and the
+	// validator); 0 means GOMAXPROCS. Engine is safe for concurrent use and
+	// so is validator.Validator; a Validator of another kind must be too,
+	// or Jobs must be 1. The result does not depend on Jobs.
+	Jobs int
 }
 
 // Finding is one problem a test found, with its evidence.
@@ -105,10 +110,21 @@ func (r *Result) Requirement(id string) (Outcome, []string) {
 	return Rollup(cs), ids
 }
 
+// evalCache holds each input's policy findings and validation, by index in
+// the recording, so that an input several tests examine is evaluated once.
+// Run fills it up front, in parallel; runTest computes what is missing (after
+// a cancellation) in order.
 type evalCache struct {
-	policy map[int]issue.List
-	perr   map[int]error
-	valid  map[int]issue.List
+	policy []issue.List
+	perr   []error
+	pdone  []bool
+	valid  []issue.List
+	vdone  []bool
+}
+
+func newEvalCache(n int) *evalCache {
+	return &evalCache{policy: make([]issue.List, n), perr: make([]error, n), pdone: make([]bool, n),
+		valid: make([]issue.List, n), vdone: make([]bool, n)}
 }
 
 // Run runs every test of s over rec. It never blocks on missing input: a
@@ -119,15 +135,24 @@ func (r *Runner) Run(ctx context.Context, s *Suite, rec *Recording) *Result {
 		rec = &Recording{}
 	}
 	res := &Result{SuiteID: s.ID, SuiteVersion: s.Version, Title: s.Title, RuleSet: s.RuleSet}
-	xc := &evalCache{policy: map[int]issue.List{}, perr: map[int]error{}, valid: map[int]issue.List{}}
-	rc := &evalCache{policy: map[int]issue.List{}, perr: map[int]error{}, valid: map[int]issue.List{}}
+	xc := newEvalCache(len(rec.Exchanges))
+	rc := newEvalCache(len(rec.Resources))
+	matches := make([][]match, len(s.Groups))
+	for gi, g := range s.Groups {
+		matches[gi] = make([]match, len(g.Tests))
+		for ti := range g.Tests {
+			m := &matches[gi][ti]
+			m.xs, m.rs = g.Tests[ti].match(rec)
+		}
+	}
+	r.prefetch(ctx, s, rec, matches, xc, rc)
 	var gcs []Child
-	for _, g := range s.Groups {
+	for gi, g := range s.Groups {
 		gr := GroupResult{ID: g.ID, Title: g.Title, Optional: g.Optional}
 		var cs []Child
 		for i := range g.Tests {
 			t := &g.Tests[i]
-			tr := r.runTest(ctx, t, rec, xc, rc)
+			tr := r.runTest(ctx, t, rec, matches[gi][i], xc, rc)
 			gr.Tests = append(gr.Tests, tr)
 			cs = append(cs, Child{Outcome: tr.Outcome, Optional: t.Optional})
 		}
@@ -139,13 +164,111 @@ func (r *Runner) Run(ctx context.Context, s *Suite, rec *Recording) *Result {
 	return res
 }
 
-func (r *Runner) runTest(ctx context.Context, t *Test, rec *Recording, xc, rc *evalCache) TestResult {
+// match is what one test examines: exchange and resource indexes.
+type match struct{ xs, rs []int }
+
+// prefetch evaluates, with at most Jobs at a time, every input some test
+// will ask the engine or the validator about, each once. The order of the
+// report does not depend on it: results are kept by input index and the
+// tests read them in order.
+func (r *Runner) prefetch(ctx context.Context, s *Suite, rec *Recording, matches [][]match, xc, rc *evalCache) {
+	type job struct {
+		kind int // 0 policy on exchange, 1 policy on resource, 2 validation
+		i    int
+	}
+	var jobs []job
+	seen := [3][]bool{make([]bool, len(rec.Exchanges)), make([]bool, len(rec.Resources)), make([]bool, len(rec.Resources))}
+	add := func(kind, i int) {
+		if !seen[kind][i] {
+			seen[kind][i] = true
+			jobs = append(jobs, job{kind, i})
+		}
+	}
+	for gi, g := range s.Groups {
+		for ti := range g.Tests {
+			t, m := &g.Tests[ti], matches[gi][ti]
+			if r.Omit[t.ID] || len(m.xs)+len(m.rs) == 0 {
+				continue
+			}
+			if t.Validate && r.Validator == nil {
+				continue // runTest reports the missing validator and evaluates nothing
+			}
+			if len(t.Rules) > 0 && r.Engine != nil {
+				for _, i := range m.xs {
+					add(0, i)
+				}
+				for _, i := range m.rs {
+					add(1, i)
+				}
+			}
+			if t.Validate && (len(t.Rules) == 0 || r.Engine != nil) {
+				for _, i := range validateSet(t, rec, m.xs, m.rs) {
+					add(2, i)
+				}
+			}
+		}
+	}
+	workers := r.Jobs
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(jobs))
+	if workers <= 1 {
+		for _, j := range jobs {
+			if ctx.Err() != nil {
+				return
+			}
+			r.do(ctx, rec, xc, rc, j.kind, j.i)
+		}
+		return
+	}
+	next := make(chan job)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range next {
+				r.do(ctx, rec, xc, rc, j.kind, j.i)
+			}
+		})
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+}
+
+// do evaluates one input into its cache slot.
+func (r *Runner) do(ctx context.Context, rec *Recording, xc, rc *evalCache, kind, i int) {
+	switch kind {
+	case 0:
+		xc.eval(ctx, r.Engine, i, r.exchangeInput(rec, i))
+	case 1:
+		rc.eval(ctx, r.Engine, i, r.resourceInput(rec, i))
+	case 2:
+		rc.validate(ctx, r.Validator, i, rec.Resources[i].Data)
+	}
+}
+
+func (r *Runner) exchangeInput(rec *Recording, i int) *policy.Input {
+	return &policy.Input{Exchange: &rec.Exchanges[i].Exchange, Context: rec.Context}
+}
+
+func (r *Runner) resourceInput(rec *Recording, i int) *policy.Input {
+	res := &rec.Resources[i]
+	return &policy.Input{Resource: res.Data, Context: resourceContext(rec.Context, res)}
+}
+
+func (r *Runner) runTest(ctx context.Context, t *Test, rec *Recording, m match, xc, rc *evalCache) TestResult {
 	tr := TestResult{ID: t.ID, Title: t.Title, Optional: t.Optional, Requirements: t.Requirements}
 	if r.Omit[t.ID] {
 		tr.Outcome, tr.Message = Omit, "omitted: does not apply to this app"
 		return tr
 	}
-	xs, rs := t.match(rec)
+	xs, rs := m.xs, m.rs
 	tr.Inputs = len(xs) + len(rs)
 	if tr.Inputs == 0 {
 		tr.Outcome = Skip
@@ -184,7 +307,7 @@ func (r *Runner) runTest(ctx context.Context, t *Test, rec *Recording, xc, rc *e
 	for _, i := range xs {
 		x := &rec.Exchanges[i]
 		if len(t.Rules) > 0 {
-			l, err := xc.eval(ctx, r.Engine, i, &policy.Input{Exchange: &x.Exchange, Context: rec.Context})
+			l, err := xc.eval(ctx, r.Engine, i, r.exchangeInput(rec, i))
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s: %v", x.Label(), err))
 			}
@@ -194,8 +317,7 @@ func (r *Runner) runTest(ctx context.Context, t *Test, rec *Recording, xc, rc *e
 	for _, i := range rs {
 		res := &rec.Resources[i]
 		if len(t.Rules) > 0 {
-			in := &policy.Input{Resource: res.Data, Context: resourceContext(rec.Context, res)}
-			l, err := rc.eval(ctx, r.Engine, i, in)
+			l, err := rc.eval(ctx, r.Engine, i, r.resourceInput(rec, i))
 			if err != nil {
 				errs = append(errs, fmt.Sprintf("%s: %v", res.Label(), err))
 			}
@@ -204,14 +326,7 @@ func (r *Runner) runTest(ctx context.Context, t *Test, rec *Recording, xc, rc *e
 	}
 	for _, i := range validateSet(t, rec, xs, rs) {
 		res := &rec.Resources[i]
-		{
-			l, ok := rc.valid[i]
-			if !ok {
-				l = r.Validator.Validate(ctx, res.Data)
-				rc.valid[i] = l
-			}
-			keep(l, res.Label(), res.File, true)
-		}
+		keep(rc.validate(ctx, r.Validator, i, res.Data), res.Label(), res.File, true)
 	}
 	sort.SliceStable(tr.Findings, func(a, b int) bool {
 		fa, fb := tr.Findings[a], tr.Findings[b]
@@ -270,17 +385,23 @@ func resourceContext(base map[string]any, res *RecordedResource) map[string]any 
 }
 
 func (c *evalCache) eval(ctx context.Context, e *policy.Engine, i int, in *policy.Input) (issue.List, error) {
-	if l, ok := c.policy[i]; ok {
-		return l, c.perr[i]
+	if c.pdone[i] {
+		return c.policy[i], c.perr[i]
 	}
-	var v ast.Value
 	v, err := in.Value()
 	var l issue.List
 	if err == nil {
 		l, err = e.EvalValue(ctx, v)
 	}
-	c.policy[i], c.perr[i] = l, err
+	c.policy[i], c.perr[i], c.pdone[i] = l, err, true
 	return l, err
+}
+
+func (c *evalCache) validate(ctx context.Context, v Validator, i int, data []byte) issue.List {
+	if !c.vdone[i] {
+		c.valid[i], c.vdone[i] = v.Validate(ctx, data), true
+	}
+	return c.valid[i]
 }
 
 // validateSet is the resources a validate: true test checks: those it

@@ -374,3 +374,52 @@ func stableFixes(res *Result) {
 		}
 	}
 }
+
+// TestRunnerJobsDoNotChangeResult: evaluating inputs in parallel leaves the
+// report as the sequential run makes it, order included.
+func TestRunnerJobsDoNotChangeResult(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range sessions(140) {
+		r, s := sessionRunner(t, c)
+		var out []string
+		for _, jobs := range []int{1, 8} {
+			r.Jobs = jobs
+			rec, err := LoadDir(c.fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := r.Run(ctx, s, rec)
+			stableFixes(res)
+			b, err := json.Marshal(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(b))
+		}
+		if out[0] != out[1] {
+			t.Errorf("%s: the report with 8 jobs differs from the sequential one", c.name)
+		}
+	}
+}
+
+// TestRunnerCancelled: a cancelled run reports every test that had inputs as
+// an error of the tool, with or without parallel evaluation.
+func TestRunnerCancelled(t *testing.T) {
+	c := sessions(40)[0]
+	r, s := sessionRunner(t, c)
+	rec, err := LoadDir(c.fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := r.Run(ctx, s, rec)
+	if res.Outcome != Error {
+		t.Errorf("outcome %v, want error", res.Outcome)
+	}
+	for _, tr := range res.Tests() {
+		if tr.Inputs > 0 && (tr.Outcome != Error || !strings.Contains(tr.Message, "stopped")) {
+			t.Errorf("%s: %v %q", tr.ID, tr.Outcome, tr.Message)
+		}
+	}
+}
