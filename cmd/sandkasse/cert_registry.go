@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -90,7 +91,7 @@ func runCertRevoke(args []string, sio stdio) int {
 	}
 	r, err := store.Revoke(signer, id, strings.TrimSpace(*reason), time.Now())
 	switch {
-	case err != nil && strings.Contains(err.Error(), "already revoked"):
+	case errors.Is(err, cert.ErrAlreadyRevoked):
 		return fail(exitFindings, "refused: %v", err)
 	case err != nil:
 		return fail(exitUsage, "%v", err)

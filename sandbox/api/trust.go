@@ -263,10 +263,10 @@ func (h *trustRoutes) revoke(c *gin.Context) {
 	case errors.Is(err, certstore.ErrNotFound):
 		h.refuse(c, http.StatusNotFound, "not-found", CodeCertNotFound, "no such certificate in the registry")
 		return
-	case err != nil && strings.Contains(err.Error(), "already revoked"):
+	case errors.Is(err, cert.ErrAlreadyRevoked):
 		h.refuse(c, http.StatusConflict, "duplicate", CodeAlreadyRevoked, "the certificate is already revoked")
 		return
-	case err != nil && strings.Contains(err.Error(), "reason"):
+	case errors.Is(err, certstore.ErrBadReason):
 		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, err.Error())
 		return
 	case err != nil:

@@ -175,6 +175,9 @@ func TestStaffRoutes(t *testing.T) {
 	if w := f.do("POST", "/admin/certificates/"+p.ID+"/revoke", admin, "application/json", []byte(`{"why":"x"}`)); w.Code != 400 {
 		t.Errorf("bad body: %d %s", w.Code, w.Body)
 	}
+	if w := f.do("POST", "/admin/certificates/"+p.ID+"/revoke", admin, "application/json", []byte(`{"reason":"two\nlines"}`)); w.Code != 400 {
+		t.Errorf("reason with a line break: %d %s", w.Code, w.Body)
+	}
 	if w := f.do("POST", "/admin/certificates/nope/revoke", admin, "application/json", []byte(`{"reason":"x"}`)); w.Code != 404 {
 		t.Errorf("unknown certificate: %d %s", w.Code, w.Body)
 	}

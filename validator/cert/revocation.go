@@ -7,6 +7,10 @@ import (
 	"time"
 )
 
+// ErrAlreadyRevoked is returned by [RevocationList.Revoke] for a
+// certificate the list holds.
+var ErrAlreadyRevoked = errors.New("already revoked")
+
 // Revocation withdraws one certificate.
 type Revocation struct {
 	ID        string    // the certificate's jti
@@ -54,7 +58,7 @@ func (l *RevocationList) Revoke(r Revocation) error {
 	r.RevokedAt = r.RevokedAt.UTC().Truncate(time.Second)
 	i := sort.Search(len(l.revs), func(i int) bool { return l.revs[i].ID >= r.ID })
 	if i < len(l.revs) && l.revs[i].ID == r.ID {
-		return fmt.Errorf("cert: certificate %s is already revoked", r.ID)
+		return fmt.Errorf("cert: certificate %s is %w", r.ID, ErrAlreadyRevoked)
 	}
 	l.revs = append(l.revs, Revocation{})
 	copy(l.revs[i+1:], l.revs[i:])

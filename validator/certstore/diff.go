@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -170,6 +173,13 @@ func compare(old, new *ruleset.RuleSet) (*Diff, []*suite.Suite, error) {
 
 func (s *Store) reevaluate(ctx context.Context, d *Diff, old, new *ruleset.RuleSet, newSuites []*suite.Suite, opts DiffOptions) error {
 	keys, err := s.Keys()
+	if errors.Is(err, ErrNoKeys) {
+		// A registry of rule sets only: no certificate to re-evaluate,
+		// unless some are stored (then their keys are missing).
+		if ents, _ := os.ReadDir(filepath.Join(s.Dir, CertificatesDir)); len(ents) == 0 {
+			return nil
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package certstore
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,6 +161,18 @@ func TestDiffFindsWhoWouldLose(t *testing.T) {
 	if d, err := f.store.Diff(ctx, old, loadRuleSet(t, dir), DiffOptions{Validator: passAll, VerifyOptions: []cert.Option{later}}); err != nil || d.Certificates[0].Verdict != Keeps {
 		t.Errorf("with a validator: %+v %v", d, err)
 	}
+
+	// A registry of rule sets only (no key set, no certificates) has
+	// nothing to re-evaluate; one with certificates but no key set is an
+	// error.
+	if d, err := (&Store{Dir: t.TempDir()}).Diff(ctx, old, old, DiffOptions{}); err != nil || len(d.Certificates) != 0 {
+		t.Errorf("empty registry: %+v %v", d, err)
+	}
+	os.Rename(f.store.KeySetPath(), f.store.KeySetPath()+".away")
+	if _, err := f.store.Diff(ctx, old, old, DiffOptions{}); !errors.Is(err, ErrNoKeys) {
+		t.Errorf("certificates without a key set: %v", err)
+	}
+	os.Rename(f.store.KeySetPath()+".away", f.store.KeySetPath())
 
 	// A damaged entry makes the diff refuse, naming the path.
 	bad := filepath.Join(f.store.Dir, CertificatesDir, current, EvidenceFile)

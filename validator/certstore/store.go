@@ -59,6 +59,9 @@ var (
 	ErrExists   = errors.New("already in the registry")
 	ErrNotFound = errors.New("not in the registry")
 	ErrNoKeys   = errors.New("the registry has no key set")
+	// ErrBadReason: a revocation reason must be clean text of 1-500 bytes
+	// (it is shown to everyone who checks the certificate).
+	ErrBadReason = errors.New("a revocation needs a reason: one line of text, at most 500 bytes")
 )
 
 // Store is a certificate registry in a directory.
@@ -366,6 +369,11 @@ func (s *Store) EnsureRevocations(signer *cert.Signer) error {
 // silently), the signer's key must be in the registry's key set (or the
 // list would not verify for anyone), and the existing list must verify.
 func (s *Store) Revoke(signer *cert.Signer, id, reason string, at time.Time) (cert.Revocation, error) {
+	// Checked here too, before anything is read, so a caller can tell a
+	// bad reason (the client's mistake) from a registry problem.
+	if err := (&cert.RevocationList{}).Revoke(cert.Revocation{ID: "x", RevokedAt: time.Unix(1, 0), Reason: reason}); err != nil {
+		return cert.Revocation{}, fmt.Errorf("certstore: %w", ErrBadReason)
+	}
 	keys, err := s.Keys()
 	if err != nil {
 		return cert.Revocation{}, err

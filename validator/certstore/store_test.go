@@ -222,6 +222,11 @@ func TestPutGetListAndDamage(t *testing.T) {
 		t.Errorf("problems do not name the paths: %s", msg)
 	}
 
+	// Evidence over the reading limit is refused with the path and limit.
+	if _, err := (&Store{Dir: f.store.Dir, MaxEvidenceBytes: 64}).Evidence(e); err == nil ||
+		!strings.Contains(err.Error(), "limit of 64") || !strings.Contains(err.Error(), EvidenceFile) {
+		t.Errorf("evidence over the read limit: %v", err)
+	}
 	// Damaged report and evidence are named by path.
 	os.WriteFile(filepath.Join(e.Dir, ReportFile), []byte(`{"outcome":"fail"}`), 0o644)
 	if _, err := f.store.Report(e); err == nil || !strings.Contains(err.Error(), filepath.Join(e.Dir, ReportFile)) {
@@ -292,6 +297,11 @@ func TestRevoke(t *testing.T) {
 		t.Fatalf("empty list: %v %v", l, err)
 	}
 	at := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for _, reason := range []string{"", "two\nlines", strings.Repeat("x", 501)} {
+		if _, err := f.store.Revoke(f.signer, p.ID, reason, at); !errors.Is(err, ErrBadReason) {
+			t.Errorf("reason %.10q: %v", reason, err)
+		}
+	}
 	if _, err := f.store.Revoke(f.signer, "not-issued-here", "typo", at); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown certificate: %v", err)
 	}
@@ -299,7 +309,7 @@ func TestRevoke(t *testing.T) {
 	if err != nil || r.ID != p.ID || !r.RevokedAt.Equal(at) {
 		t.Fatalf("revoke: %+v %v", r, err)
 	}
-	if _, err := f.store.Revoke(f.signer, p.ID, "again", at); err == nil || !strings.Contains(err.Error(), "already revoked") {
+	if _, err := f.store.Revoke(f.signer, p.ID, "again", at); !errors.Is(err, cert.ErrAlreadyRevoked) {
 		t.Errorf("second revoke: %v", err)
 	}
 	l, token, err := f.store.Revocations(v)
