@@ -136,8 +136,15 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 // with a private_key_jwt client assertion. endpoint is the absolute URL of
 // this endpoint, the audience the assertion must name.
 func (s *Server) Token(w http.ResponseWriter, r *http.Request, tenant, endpoint string) {
-	t, ok := s.tenant(w, r, tenant)
-	if !ok {
+	// Looked up before anything is recorded (see Server.tenant); answered
+	// the OAuth way, as every refusal of this endpoint is.
+	t, err := s.tenants.Get(r.Context(), tenant)
+	if errors.Is(err, store.ErrNotFound) {
+		oauthError(w, http.StatusNotFound, "invalid_request", "no such tenant")
+		return
+	}
+	if err != nil {
+		oauthError(w, http.StatusInternalServerError, "server_error", "the tenant could not be read")
 		return
 	}
 	rec := s.recording(w, r, tenant, "/t/:tenant/vkp/helseid/connect/token")

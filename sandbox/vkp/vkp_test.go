@@ -57,6 +57,7 @@ func vkpValidator(t testing.TB) *validator.Validator {
 }
 
 type fixture struct {
+	rec     *traffic.Recorder
 	h       http.Handler
 	vkp     *vkp.Server
 	tenants *tenant.Service
@@ -90,6 +91,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{clock: &clock{}}
 	f.tenants = tenant.New(tenant.Options{Store: st, Patients: 3, Days: 2})
 	rec := traffic.New(st)
+	f.rec = rec
 	t.Cleanup(func() { rec.Close(); st.Close() })
 	e := epr.New(epr.Options{Store: st, Validator: v})
 	f.vkp = vkp.New(vkp.Options{EPR: e, Tenants: f.tenants, Validator: v, Traffic: rec, Now: f.clock.now, Store: st})
@@ -582,5 +584,33 @@ func TestSearchPaging(t *testing.T) {
 	}
 	if !getRoute {
 		t.Errorf("the paging GETs are not recorded")
+	}
+}
+
+// TestUnknownTenantNotRecorded: requests to a tenant id that does not
+// exist are refused before anything is recorded, so made-up ids cannot fill
+// the traffic table.
+func TestUnknownTenantNotRecorded(t *testing.T) {
+	f := newFixture(t)
+	f.tenant(t)
+	r := f.token(t, "nosuch", "abc.def")
+	if r.status != http.StatusNotFound || r.json["error"] != "invalid_request" {
+		t.Fatalf("token at an unknown tenant: %d %s", r.status, r.body)
+	}
+	if r := f.search(t, "nosuch", org, "Patient", "skvkp_x", ""); r.status != http.StatusNotFound {
+		t.Fatalf("search at an unknown tenant: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "GET", "/t/nosuch/vkp/epj/r4/"+org+"/Patient", "", "", "ServiceCodes", "dho"); r.status != http.StatusNotFound {
+		t.Fatalf("paging GET at an unknown tenant: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "POST", "/t/nosuch/vkp/epj/r4/"+org+"/Bundle", "application/fhir+json", "{}", "ServiceCodes", "dho"); r.status != http.StatusNotFound {
+		t.Fatalf("journal at an unknown tenant: %d %s", r.status, r.body)
+	}
+	ctx := context.Background()
+	if err := f.rec.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if xs, err := f.tenants.Traffic(ctx, "nosuch", 0, 10); err != nil || len(xs) != 0 {
+		t.Fatalf("traffic stored for an unknown tenant: %d exchanges, %v", len(xs), err)
 	}
 }
