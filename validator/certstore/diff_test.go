@@ -15,7 +15,7 @@ import (
 	"github.com/sandkasse/sandkasse/validator/suite"
 )
 
-func loadRuleSet(t *testing.T, dir string) *ruleset.RuleSet {
+func loadRuleSet(t testing.TB, dir string) *ruleset.RuleSet {
 	t.Helper()
 	rs, err := ruleset.Load(context.Background(), os.DirFS(dir), dir)
 	if err != nil {
@@ -26,7 +26,7 @@ func loadRuleSet(t *testing.T, dir string) *ruleset.RuleSet {
 
 // stricterSmart is epr-smart-app 0.2.0 with a PKCE rule the good app's
 // 43-character code_challenge breaks, and one suite test retitled.
-func stricterSmart(t *testing.T) string {
+func stricterSmart(t testing.TB) string {
 	t.Helper()
 	dir, edit := smartCopy(t)
 	edit("ruleset.yaml", "version: 0.1.0", "version: 0.2.0")
@@ -35,7 +35,7 @@ func stricterSmart(t *testing.T) string {
 	return dir
 }
 
-func smartCopy(t *testing.T) (string, func(name, from, to string)) {
+func smartCopy(t testing.TB) (string, func(name, from, to string)) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "epr-smart-app")
 	if err := os.CopyFS(dir, os.DirFS(smartRules)); err != nil {
@@ -59,7 +59,7 @@ var passAll = func(*ruleset.RuleSet) (suite.Validator, error) {
 	return suite.ValidatorFunc(func(context.Context, []byte) issue.List { return nil }), nil
 }
 
-func (f *fixture) issueFor(t *testing.T, rs, version string, expires time.Time) string {
+func (f *fixture) issueFor(t testing.TB, rs, version string, expires time.Time) string {
 	t.Helper()
 	token, _, err := f.signer.Sign(cert.Payload{
 		App:          cert.App{Name: "Demo", Version: version, ArtifactDigest: artifact},

@@ -24,7 +24,7 @@ const (
 	artifact   = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 )
 
-func recording(t *testing.T) *suite.Recording {
+func recording(t testing.TB) *suite.Recording {
 	t.Helper()
 	rec, err := suite.LoadDir(os.DirFS(offlineDir))
 	if err != nil {
@@ -129,7 +129,7 @@ type fixture struct {
 	report []byte
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	key, err := cert.GenerateKey(nil)
 	if err != nil {
