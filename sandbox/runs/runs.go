@@ -69,6 +69,8 @@ type Options struct {
 	Exclusive bool
 	// Poll is how often an idle worker looks for queued runs (500 ms).
 	Poll time.Duration
+	// Workers is how many runs this instance works on at once (8).
+	Workers int
 	// Heartbeat is how often a running run shows it is alive (2 s); a run
 	// silent for StaleAfter (10 × Heartbeat) is ended as error.
 	Heartbeat, StaleAfter time.Duration
@@ -94,6 +96,9 @@ func New(o Options) *Service {
 	}
 	if o.Poll <= 0 {
 		o.Poll = 500 * time.Millisecond
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
@@ -229,17 +234,42 @@ func (s *Service) sweep(ctx context.Context, startup bool) {
 
 func (s *Service) loop(ctx context.Context) {
 	s.sweep(ctx, true)
-	lastSweep := s.o.Now()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(s.o.StaleAfter / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.sweep(ctx, false)
+			}
+		}
+	}()
+	// A run spends most of its life waiting for the app: several run at
+	// once, so one long wait does not hold up every other tenant's run.
+	slots := make(chan struct{}, s.o.Workers)
 	for ctx.Err() == nil {
-		if s.o.Now().Sub(lastSweep) > s.o.StaleAfter/2 {
-			s.sweep(ctx, false)
-			lastSweep = s.o.Now()
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return
 		}
 		r, err := s.o.Store.ClaimRun(ctx, s.o.Owner, s.o.Now())
 		if err == nil {
-			s.execute(ctx, r)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				s.execute(ctx, r)
+			}()
 			continue
 		}
+		<-slots
 		if !errors.Is(err, store.ErrNotFound) && ctx.Err() == nil {
 			s.o.Logger.Error("runs: claiming a run failed", slog.String("error", err.Error()))
 		}

@@ -245,6 +245,27 @@ func TestRunWaitsForTraffic(t *testing.T) {
 	}
 }
 
+// A run waiting for its app does not hold up another tenant's run.
+func TestRunsRunSideBySide(t *testing.T) {
+	st := openStore(t)
+	s := service(t, st, runs.Options{Workers: 2})
+	start(t, s)
+	long, err := s.Create(context.Background(), "t1", "", runs.Request{Suite: "smart-app", Wait: "1m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := s.Create(context.Background(), "t2", "", runs.Request{Suite: "smart-app", Wait: "0s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := await(t, st, "t2", short.ID); got.Status != store.RunFailed {
+		t.Fatalf("short run: %s %s", got.Status, got.Message)
+	}
+	if r, _ := st.Run(context.Background(), "t1", long.ID); r.Status != store.RunRunning {
+		t.Fatalf("the long run is %s, want still running", r.Status)
+	}
+}
+
 // A run left running by a process that died is ended as error when the
 // sandbox starts again (one process on the embedded store), and by another
 // instance once its heartbeat is stale (shared store).
