@@ -149,3 +149,21 @@ func TestRulesDiffPublishedVersions(t *testing.T) {
 		t.Errorf("published vs directory: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+func TestIssueRegistryRefusals(t *testing.T) {
+	key, _ := keygen(t) // not added to any registry
+	reg := t.TempDir()
+	out := filepath.Join(t.TempDir(), "app.cert")
+	base := []string{"--suite", smartSuite, "--offline", "testdata/verify/good", "--app", "Demo", "--version", "1.0"}
+	issue := append(append([]string{}, base...), "--issue", "--key", key, "--vendor-org", "974760673", "--artifact-digest", testArtifact, "--out", out, "--registry", reg)
+	code, _, errs := runVerifyCmd(issue...)
+	if code != exitUsage || !strings.Contains(errs, "no certificate issued") || !strings.Contains(errs, "no key set") {
+		t.Errorf("registry without the key: exit %d %s", code, errs)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("certificate written although it could not be kept: %v", err)
+	}
+	if code, _, errs := runVerifyCmd(append(append([]string{}, base...), "--registry", reg)...); code != exitUsage || !strings.Contains(errs, "only go with --issue") {
+		t.Errorf("--registry without --issue: exit %d %s", code, errs)
+	}
+}
