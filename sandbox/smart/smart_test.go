@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -316,4 +317,49 @@ func TestLaunchAcrossInstances(t *testing.T) {
 	if loc := rec.Header().Get("Location"); !strings.Contains(loc, "error=invalid_request") || strings.Contains(loc, "code=") {
 		t.Fatalf("an expired launch: %d %s", rec.Code, loc)
 	}
+}
+
+// BenchmarkAuthenticate: the cost of checking a SMART access token now that
+// it is looked up in the store (SQLite here) on every request.
+func BenchmarkAuthenticate(b *testing.B) {
+	st, err := sqlite.Open(context.Background(), b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	s := instance(st, c)
+	ctx := context.Background()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err := s.Put(ctx, tenantA, smart.Client{ID: "backend", Scopes: []string{"system/*.read"},
+		Key: &jose.JSONWebKey{Key: key.Public(), Algorithm: string(jose.ES256)}}); err != nil {
+		b.Fatal(err)
+	}
+	// Enough other tokens that the look-up is an index probe, not a scan.
+	var tok string
+	for i := range 200 {
+		signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, nil)
+		as, _ := jwt.Signed(signer).Claims(jwt.Claims{Issuer: "backend", Subject: "backend", Audience: jwt.Audience{tokenURL},
+			Expiry: jwt.NewNumericDate(c.now().Add(time.Minute)), ID: fmt.Sprintf("jti-%d", i)}).Serialize()
+		req := httptest.NewRequest("POST", "/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"},
+			"client_assertion_type": {clientauth.AssertionType}, "client_assertion": {as}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		s.Token(rec, req, tenantA, tokenURL)
+		var m map[string]any
+		if json.Unmarshal(rec.Body.Bytes(), &m) != nil || m["access_token"] == nil {
+			b.Fatalf("token %d: %d %s", i, rec.Code, rec.Body)
+		}
+		tok = m["access_token"].(string)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := s.Authenticate(ctx, tok); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
