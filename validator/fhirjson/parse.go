@@ -2,6 +2,7 @@ package fhirjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"unicode/utf16"
@@ -365,30 +366,45 @@ var stringStop = func() (t [256]bool) {
 	return t
 }()
 
+// plainRun returns the offset of the first byte at or after i that
+// stringStop marks (len(d) if none) and whether a byte before it is not
+// ASCII. It tests eight bytes at a time: narratives run to kilobytes.
+func plainRun(d []byte, i int) (int, bool) {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	var high uint64
+	for i+8 <= len(d) {
+		x := binary.LittleEndian.Uint64(d[i:])
+		q, b := x^(ones*'"'), x^(ones*'\\')
+		// A byte of q or b is zero, or a byte of x is below 0x20: the
+		// classic has-zero and has-less tests, exact as to whether.
+		if ((q-ones)&^q|(b-ones)&^b|(x-ones*0x20)&^x)&highs != 0 {
+			break
+		}
+		high |= x
+		i += 8
+	}
+	for i < len(d) && !stringStop[d[i]] {
+		high |= uint64(d[i])
+		i++
+	}
+	return i, high&highs != 0
+}
+
 // str reads a string starting at the opening quote and returns its decoded text.
 func (p *parser) str() (string, bool) {
 	d := p.data
 	start := p.pos
-	i := p.pos + 1
 	// Fast path: no escapes; UTF-8 is checked only when a byte is not ASCII.
-	var high byte
-	for i < len(d) {
-		c := d[i]
-		if stringStop[c] {
-			if c != '"' {
-				return p.slowStr(start)
-			}
-			if high >= 0x80 && !utf8.Valid(d[start+1:i]) {
-				return p.slowStr(start)
-			}
-			p.pos = i + 1
-			return p.text(start+1, i), true
-		}
-		high |= c
-		i++
+	i, high := plainRun(d, start+1)
+	if i >= len(d) {
+		p.fail("json-syntax", start, "unterminated string")
+		return "", false
 	}
-	p.fail("json-syntax", start, "unterminated string")
-	return "", false
+	if d[i] != '"' || (high && !utf8.Valid(d[start+1:i])) {
+		return p.slowStr(start)
+	}
+	p.pos = i + 1
+	return p.text(start+1, i), true
 }
 
 func (p *parser) slowStr(start int) (string, bool) {
@@ -400,6 +416,23 @@ func (p *parser) slowStr(start int) (string, bool) {
 	// overtakes the input read, which comes from data, not from the copy.
 	buf := p.own[start+1 : start+1 : len(p.own)]
 	for i < len(d) {
+		// A run of bytes that need no decoding is copied whole; stop
+		// bytes are ASCII, so a run never splits a character.
+		if j, high := plainRun(d, i); j > i {
+			if high && !utf8.Valid(d[i:j]) {
+				for k := i; k < j; {
+					r, size := utf8.DecodeRune(d[k:j])
+					if r == utf8.RuneError && size <= 1 {
+						p.fail("json-utf8", k, "invalid UTF-8 in string")
+						return "", false
+					}
+					k += size
+				}
+			}
+			buf = append(buf, d[i:j]...)
+			i = j
+			continue
+		}
 		c := d[i]
 		switch {
 		case c == '"':

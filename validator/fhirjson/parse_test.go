@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -49,6 +51,8 @@ func TestParseErrorsNameWhatAndWhere(t *testing.T) {
 		{"empty input", "", "json-syntax", "unexpected end", 1, 1},
 		{"missing colon", `{"a" 1}`, "json-syntax", "expected ':'", 1, 6},
 		{"bad escape", `["\q"]`, "json-syntax", "invalid escape", 1, 3},
+		{"invalid utf8 after an escape", "[\"a\\\"b long enough for a word \xff\"]", "json-utf8", "invalid UTF-8", 1, 31},
+		{"truncated character before the quote", "[\"abcdefghij\xc3\"]", "json-utf8", "invalid UTF-8", 1, 13},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -285,6 +289,65 @@ func TestValueEnd(t *testing.T) {
 	} {
 		if got := ValueEnd([]byte(tc.in), 0); got != tc.want {
 			t.Errorf("ValueEnd(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+// plainRun must stop where a byte-by-byte scan stops, at every alignment.
+func TestPlainRunAgreesWithByteScan(t *testing.T) {
+	stops := []byte{'"', '\\', 0, 0x1f, '\n'}
+	fill := []byte("abcdefghijklmnopqrstuvwxyz0123456789 ~\x7f")
+	for n := 0; n < 40; n++ {
+		for at := 0; at <= n; at++ {
+			for _, stop := range stops {
+				for _, hi := range []bool{false, true} {
+					d := make([]byte, n)
+					for k := range d {
+						d[k] = fill[(k*7+n)%len(fill)]
+					}
+					if hi && n > 0 {
+						d[(at+n-1)%n] = 0xc3
+					}
+					if at < n {
+						d[at] = stop
+					}
+					for i := 0; i <= n; i++ {
+						wantEnd, wantHigh := i, false
+						for wantEnd < n && !stringStop[d[wantEnd]] {
+							wantHigh = wantHigh || d[wantEnd] >= 0x80
+							wantEnd++
+						}
+						if end, high := plainRun(d, i); end != wantEnd || high != wantHigh {
+							t.Fatalf("plainRun(%q, %d) = %d %v, want %d %v", d, i, end, high, wantEnd, wantHigh)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkParseExamples parses the peers' 706 examples (one op is one
+// pass), the parse share of the validator's BenchmarkValidateExamples.
+func BenchmarkParseExamples(b *testing.B) {
+	dir := os.Getenv("SANDKASSE_BENCH_CORPUS")
+	if dir == "" {
+		b.Skip("SANDKASSE_BENCH_CORPUS is not set (see validator/bench_test.go)")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "examples.ndjson"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	docs := bytes.Split(bytes.TrimSpace(data), []byte("\n"))
+	var a Arena
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, d := range docs {
+			if _, err := ParseIn(d, Limits{}, &a); err != nil {
+				b.Fatal(err)
+			}
+			a.Release()
 		}
 	}
 }
