@@ -16,7 +16,7 @@ const Redacted = "[redacted]"
 // secret.
 var OAuthParams = []string{
 	"client_assertion", "client_secret", "assertion", "password",
-	"code", "code_verifier", "access_token", "refresh_token", "id_token", "launch",
+	"code", "code_verifier", "access_token", "refresh_token", "id_token",
 }
 
 func oauthParam(k string) bool { return slices.Contains(OAuthParams, k) }
