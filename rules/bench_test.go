@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/sandkasse/sandkasse/validator/policy"
 )
@@ -36,10 +37,20 @@ func benchEval(b *testing.B, id string, in *policy.Input) {
 		b.Fatalf("findings %v, err %v", got, err)
 	}
 	b.ReportAllocs()
+	cpu0 := processCPU()
 	for b.Loop() {
 		if _, err := e.Eval(ctx, in); err != nil {
 			b.Fatal(err)
 		}
+	}
+	reportCPU(b, cpu0)
+}
+
+// reportCPU adds the process CPU time per evaluation (GC included), the
+// figure to compare when other work shares the machine.
+func reportCPU(b *testing.B, since time.Duration) {
+	if d := processCPU() - since; since > 0 && d > 0 {
+		b.ReportMetric(float64(d.Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
 	}
 }
 

@@ -27,7 +27,8 @@ const maxDepth = 10000
 // jsonValue decodes one JSON value keeping numbers exact (json.Number),
 // which is how the evaluator compares them.
 func jsonValue(b []byte) (ast.Value, error) {
-	p := fastJSON{b: b}
+	// One copy of the text; strings and numbers are substrings of it.
+	p := fastJSON{b: b, s: string(b)}
 	p.space()
 	if v, ok := p.value(0); ok {
 		p.space()
@@ -48,6 +49,7 @@ func slowJSONValue(b []byte) (ast.Value, error) {
 
 type fastJSON struct {
 	b []byte
+	s string // b as a string, when the values may share it
 	i int
 }
 
@@ -98,7 +100,7 @@ func (p *fastJSON) lit(s string) bool {
 
 func (p *fastJSON) object(depth int) (ast.Value, bool) {
 	p.i++ // {
-	obj := ast.NewObject()
+	var terms [][2]*ast.Term
 	p.space()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
 		p.i++
@@ -123,11 +125,7 @@ func (p *fastJSON) object(depth int) (ast.Value, bool) {
 		if !ok {
 			return nil, false
 		}
-		kt := ast.StringTerm(k)
-		if obj.Get(kt) != nil {
-			return nil, false // a duplicate key: last-wins is the slow path's
-		}
-		obj.Insert(kt, ast.NewTerm(v))
+		terms = append(terms, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(v)})
 		p.space()
 		if p.i >= len(p.b) {
 			return nil, false
@@ -138,10 +136,37 @@ func (p *fastJSON) object(depth int) (ast.Value, bool) {
 			continue
 		case '}':
 			p.i++
-			return obj, true
+			// ast.NewObject keeps duplicate keys; encoding/json keeps the
+			// last one: leave duplicates to the slow path.
+			if hasDuplicateKey(terms) {
+				return nil, false
+			}
+			return ast.NewObject(terms...), true
 		}
 		return nil, false
 	}
+}
+
+func hasDuplicateKey(terms [][2]*ast.Term) bool {
+	if len(terms) <= 16 {
+		for i := 1; i < len(terms); i++ {
+			for j := 0; j < i; j++ {
+				if terms[i][0].Value.(ast.String) == terms[j][0].Value.(ast.String) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	seen := make(map[ast.String]bool, len(terms))
+	for _, t := range terms {
+		k := t[0].Value.(ast.String)
+		if seen[k] {
+			return true
+		}
+		seen[k] = true
+	}
+	return false
 }
 
 func (p *fastJSON) array(depth int) (ast.Value, bool) {
@@ -175,18 +200,36 @@ func (p *fastJSON) array(depth int) (ast.Value, bool) {
 	}
 }
 
-// str reads a string of printable ASCII without escapes; anything else is
-// the slow path's, whose unescaping and UTF-8 repair rules are subtle.
+// str reads a string. Plain text (no escapes, valid UTF-8) is taken as it
+// is, which is what encoding/json does with it; a string with escapes or
+// invalid UTF-8 is decoded by encoding/json itself, whose unescaping and
+// repair rules are subtle.
 func (p *fastJSON) str() (string, bool) {
 	start := p.i + 1
+	escaped, wide := false, false
 	for j := start; j < len(p.b); j++ {
-		c := p.b[j]
-		switch {
+		switch c := p.b[j]; {
 		case c == '"':
 			p.i = j + 1
-			return string(p.b[start:j]), true
-		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
-			return "", false
+			raw := p.b[start:j]
+			if escaped || (wide && !utf8.Valid(raw)) {
+				var s string
+				if err := json.Unmarshal(p.b[start-1:j+1], &s); err != nil {
+					return "", false
+				}
+				return s, true
+			}
+			if p.s != "" {
+				return p.s[start:j], true
+			}
+			return string(raw), true
+		case c == '\\':
+			escaped = true
+			j++ // the escaped character cannot end the string
+		case c < 0x20:
+			return "", false // not JSON: the slow path reports it
+		case c >= utf8.RuneSelf:
+			wide = true
 		}
 	}
 	return "", false
@@ -227,6 +270,9 @@ func (p *fastJSON) number() (string, bool) {
 		}
 	}
 	p.i = i
+	if p.s != "" {
+		return p.s[start:i], true
+	}
 	return string(b[start:i]), true
 }
 

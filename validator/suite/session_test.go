@@ -278,6 +278,7 @@ func BenchmarkSession1000(b *testing.B) {
 			r, s := sessionRunner(b, c)
 			ctx := context.Background()
 			b.ReportAllocs()
+			cpu0 := processCPU()
 			for b.Loop() {
 				rec, err := LoadDir(c.fsys)
 				if err != nil {
@@ -287,6 +288,9 @@ func BenchmarkSession1000(b *testing.B) {
 				if res.Outcome != Fail {
 					b.Fatalf("outcome %v, want fail (the session has defects)", res.Outcome)
 				}
+			}
+			if d := processCPU() - cpu0; cpu0 > 0 && d > 0 {
+				b.ReportMetric(d.Seconds()*1e3/float64(b.N), "cpu-ms/op")
 			}
 		})
 	}

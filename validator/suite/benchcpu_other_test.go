@@ -1,0 +1,8 @@
+//go:build !unix
+
+package suite
+
+import "time"
+
+// processCPU is not measured here; the cpu metrics are left out.
+func processCPU() time.Duration { return 0 }
