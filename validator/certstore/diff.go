@@ -372,10 +372,14 @@ func ruleChanges(old, new *ruleset.RuleSet, files []FileChange) []ItemChange {
 		field("source", ra.Source, rb.Source)
 		field("fix", ra.Fix.NB+"\x00"+ra.Fix.EN, rb.Fix.NB+"\x00"+rb.Fix.EN)
 		field("package", ra.Package+"."+ra.Name, rb.Package+"."+rb.Name)
-		if ra.File != rb.File {
+		switch {
+		case ra.File != rb.File:
 			what = append(what, "moved from "+ra.File+" to "+rb.File)
-		} else if changedFile[rb.File] {
-			what = append(what, "its policy file "+rb.File+" changed")
+		case changedFile[rb.File] && ruleText(old, ra) != ruleText(new, rb):
+			what = append(what, "its Rego in "+rb.File+" changed")
+		case changedFile[rb.File]:
+			// Shared helpers may have changed under it.
+			what = append(what, "other Rego in its file "+rb.File+" changed")
 		}
 		if len(what) > 0 {
 			out = append(out, ItemChange{ID: id, Change: Changed, Detail: strings.Join(what, "; ")})
@@ -388,6 +392,36 @@ func ruleChanges(old, new *ruleset.RuleSet, files []FileChange) []ItemChange {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// ruleText is the Rego of a rule as written: from its head to the head of
+// the next rule with metadata in the same file (so every definition of a
+// partial set), comments and blank lines left out so that a neighbour's
+// METADATA does not count as this rule's change. OPA keeps no source per
+// rule; this is the closest stable reading.
+func ruleText(rs *ruleset.RuleSet, r policy.Rule) string {
+	b, err := fs.ReadFile(rs.FS(), r.File)
+	if err != nil {
+		return ""
+	}
+	next := 0
+	for _, o := range rs.Rules {
+		if o.File == r.File && o.Line > r.Line && (next == 0 || o.Line < next) {
+			next = o.Line
+		}
+	}
+	lines := strings.Split(string(b), "\n")
+	end := len(lines)
+	if next > 0 && next-1 < end {
+		end = next - 1
+	}
+	var out []string
+	for i := r.Line - 1; i >= 0 && i < end; i++ {
+		if t := strings.TrimSpace(lines[i]); t != "" && !strings.HasPrefix(t, "#") {
+			out = append(out, t)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // testChanges compares suite tests by suite id and test id: each part of

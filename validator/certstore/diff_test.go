@@ -31,6 +31,7 @@ func stricterSmart(t testing.TB) string {
 	dir, edit := smartCopy(t)
 	edit("ruleset.yaml", "version: 0.1.0", "version: 0.2.0")
 	edit("policies/oauth.rego", "{43}$", "{44}$")
+	edit("policies/oauth.rego", "#   id: SMART-AUTHZ-02\n#   severity: error", "#   id: SMART-AUTHZ-02\n#   severity: warning")
 	edit("suites/smart-app.yaml", "title: Requested scopes are well-formed and not wildcards", "title: Requested scopes are well-formed")
 	return dir
 }
@@ -137,13 +138,15 @@ func TestDiffFindsWhoWouldLose(t *testing.T) {
 	if changed["policies/oauth.rego"] != Changed || changed["ruleset.yaml"] != Changed || changed["suites/smart-app.yaml"] != Changed || len(changed) != 3 {
 		t.Errorf("files: %+v", d.Files)
 	}
-	ruleSeen := false
+	details := map[string]string{}
 	for _, r := range d.Rules {
-		if r.ID == "SMART-AUTHZ-01" && r.Change == Changed && strings.Contains(r.Detail, "oauth.rego") {
-			ruleSeen = true
-		}
+		details[r.ID] = r.Change + ": " + r.Detail
 	}
-	if !ruleSeen {
+	// The edited rule's own Rego changed; its neighbours in the file only
+	// share it.
+	if details["SMART-AUTHZ-01"] != "changed: its Rego in policies/oauth.rego changed" ||
+		details["SMART-AUTHZ-02"] != "changed: severity; other Rego in its file policies/oauth.rego changed" ||
+		details["SMART-AUTHZ-03"] != "changed: other Rego in its file policies/oauth.rego changed" {
 		t.Errorf("rules: %+v", d.Rules)
 	}
 	if len(d.Tests) != 1 || d.Tests[0].ID != "smart-app/scope-request" || d.Tests[0].Detail != "title" {
