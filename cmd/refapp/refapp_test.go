@@ -33,9 +33,10 @@ import (
 const testOrg = "974760673"
 
 type sandbox struct {
-	url     string
-	tenants *tenant.Service
-	catalog runs.Catalog
+	lastTenant tenant.Created
+	url        string
+	tenants    *tenant.Service
+	catalog    runs.Catalog
 }
 
 // newSandbox is the whole sandbox in-process: SQLite in a temp dir, the
@@ -173,6 +174,7 @@ func TestReferenceApps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		sb.lastTenant = ten
 		var log bytes.Buffer
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -203,7 +205,13 @@ func TestReferenceApps(t *testing.T) {
 					}
 				}
 			}
-			issueCertificate(t, sb.catalog[suiteID], run, rep)
+			// The report as the sandbox serves it, byte for byte.
+			ten := sb.lastTenant
+			stored := sb.call(t, ten, "GET", "/runs/"+run.ID+"?format=json", nil)
+			if stored.status != 200 {
+				t.Fatalf("JSON report: %d", stored.status)
+			}
+			issueCertificate(t, sb.catalog[suiteID], run, rep, stored.body)
 		})
 	}
 	covered := map[string]bool{}
@@ -264,7 +272,7 @@ func TestReferenceApps(t *testing.T) {
 
 // issueCertificate signs a certificate over the good run's report with a
 // test key and verifies it, as the marketplace would.
-func issueCertificate(t *testing.T, cs *runs.Suite, run api.RunJSON, rep *suitereport.Report) {
+func issueCertificate(t *testing.T, cs *runs.Suite, run api.RunJSON, rep *suitereport.Report, stored []byte) {
 	t.Helper()
 	key, err := cert.GenerateKey(rand.Reader)
 	if err != nil {
@@ -274,7 +282,7 @@ func issueCertificate(t *testing.T, cs *runs.Suite, run api.RunJSON, rep *suiter
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := sha256.Sum256(run.Report)
+	sum := sha256.Sum256(stored)
 	token, _, err := signer.Sign(cert.Payload{
 		App:          cert.App{Name: run.App, Version: run.Version, ArtifactDigest: run.ArtifactDigest},
 		Vendor:       cert.Vendor{OrgNumber: testOrg},

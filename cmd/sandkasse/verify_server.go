@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,11 +15,14 @@ import (
 	"time"
 
 	"github.com/sandkasse/sandkasse/sandbox/runs"
+	"github.com/sandkasse/sandkasse/validator/cert"
+	"github.com/sandkasse/sandkasse/validator/suite"
 	"github.com/sandkasse/sandkasse/validator/suitereport"
 )
 
 const verifyServerSynopsis = "--suite ID --server URL --tenant T [--token TOKEN] [--wait 30s] [--after SEQ]\n" +
-	"       [--format text|json|junit|sarif|html] [--app NAME --version V --artifact-digest D]\n\n" +
+	"       [--format text|json|junit|sarif|html] [--app NAME --version V --artifact-digest D]\n" +
+	"       [--issue --key FILE --vendor-org ORGNR [--out FILE]]\n\n" +
 	"Runs suite ID (dho-journal, smart-app) on the sandbox at URL over what the app sent to\n" +
 	"tenant T's mock endpoints: POST /t/T/runs, then watches the run (progress on stderr) and\n" +
 	"prints its report. The token is the tenant's developer token (--token, or the environment\n" +
@@ -56,6 +61,11 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 	artifact := fs.String("artifact-digest", "", "digest of the app artifact, sha256:…")
 	wait := fs.Duration("wait", runs.DefaultWait, "how long the run waits for the app's traffic")
 	after := fs.Int64("after", 0, "examine only traffic after this sequence number")
+	issueCert := fs.Bool("issue", false, "issue a certificate when every required test passes")
+	keyFile := fs.String("key", "", "with --issue: signing key file from `sandkasse cert keygen`")
+	vendorOrg := fs.String("vendor-org", "", "with --issue: the vendor's organisation number")
+	vendorName := fs.String("vendor-name", "", "with --issue: the vendor's name (optional)")
+	certOut := fs.String("out", "", "with --issue: file to write the certificate to")
 	rest, code, done := parseFlags(fs, args)
 	if done {
 		return code
@@ -83,6 +93,26 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 	}
 	if _, err := suitereport.Get(*format); err != nil {
 		return fail("%v", err)
+	}
+	var signer *cert.Signer
+	if *issueCert {
+		switch {
+		case *keyFile == "" || *vendorOrg == "" || *artifact == "":
+			return fail("--issue needs --key, --vendor-org and --artifact-digest")
+		case *appName == "" || *appVersion == "":
+			return fail("--issue needs --app and --version: a certificate names the app version")
+		case *certOut == "" && *format != "text":
+			return fail("--issue with --format %s needs --out (the certificate would be mixed into the report)", *format)
+		}
+		key, err := cert.LoadSigningKey(*keyFile)
+		if err != nil {
+			return fail("--key: %v", err)
+		}
+		if signer, err = cert.NewSigner(key); err != nil {
+			return fail("--key: %v", err)
+		}
+	} else if *keyFile != "" || *vendorOrg != "" || *certOut != "" {
+		return fail("--key, --vendor-org and --out only go with --issue")
 	}
 	base, err := url.Parse(strings.TrimRight(*server, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
@@ -131,6 +161,22 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 		return fail("fetching the report: %v", err)
 	}
 	io.out.Write(report)
+	if signer != nil {
+		if run.Status != "passed" {
+			fmt.Fprintf(io.err, "sandkasse verify: no certificate issued: the run %s, and a certificate needs every required test to pass\n", run.Status)
+			return exitFindings
+		}
+		// The digest is over the stored report as GET ?format=json serves
+		// it (the copy inside the run's JSON is re-encoded).
+		var stored []byte
+		if err := c.do(ctx, "GET", "/"+run.ID+"?format=json", "", nil, http.StatusOK, &stored); err != nil {
+			return fail("no certificate issued: fetching the JSON report: %v", err)
+		}
+		if err := issueFromRun(signer, stored, cert.App{Name: *appName, Version: *appVersion, ArtifactDigest: *artifact},
+			cert.Vendor{OrgNumber: *vendorOrg, Name: *vendorName}, *certOut, io); err != nil {
+			return fail("no certificate issued: %v", err)
+		}
+	}
 	switch run.Status {
 	case "passed":
 		return exitOK
@@ -139,6 +185,39 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 	default:
 		return exitUsage
 	}
+}
+
+// issueFromRun signs a certificate over a passed run's JSON report: the
+// report digest is the sha256 of the report bytes the server stored, the
+// ones GET ?format=json returns.
+func issueFromRun(signer *cert.Signer, report []byte, app cert.App, vendor cert.Vendor, out string, io stdio) error {
+	var rep suitereport.Report
+	if err := json.Unmarshal(report, &rep); err != nil {
+		return fmt.Errorf("the run's report: %v", err)
+	}
+	if rep.Outcome != suite.Pass {
+		return fmt.Errorf("the report's outcome is %s", rep.Outcome)
+	}
+	if rep.App == nil || rep.App.Name != app.Name || rep.App.Version != app.Version {
+		return fmt.Errorf("the report is not about %s %s", app.Name, app.Version)
+	}
+	sum := sha256.Sum256(report)
+	token, signed, err := signer.Sign(cert.Payload{App: app, Vendor: vendor,
+		Suite:        cert.Suite{ID: rep.Suite.ID, Version: rep.Suite.Version},
+		RuleSet:      cert.RuleSet{ID: rep.RuleSet.ID, Version: rep.RuleSet.Version, Digest: rep.RuleSet.Digest},
+		ReportDigest: "sha256:" + hex.EncodeToString(sum[:])})
+	if err != nil {
+		return err
+	}
+	if out != "" {
+		if err := os.WriteFile(out, []byte(token+"\n"), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(io.err, "sandkasse verify: certificate %s written to %s\n", signed.ID, out)
+		return nil
+	}
+	fmt.Fprintf(io.out, "\nCertificate %s:\n%s\n", signed.ID, token)
+	return nil
 }
 
 type runState struct {

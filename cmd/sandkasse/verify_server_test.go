@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +23,7 @@ import (
 	"github.com/sandkasse/sandkasse/sandbox/tenant"
 	"github.com/sandkasse/sandkasse/sandbox/traffic"
 	"github.com/sandkasse/sandkasse/validator"
+	"github.com/sandkasse/sandkasse/validator/cert"
 )
 
 type liveSandbox struct {
@@ -158,5 +164,50 @@ func TestVerifyServerCannotRun(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errs, tc.want) {
 			t.Errorf("%v: exit %d, want 2 with %q:\n%s", tc.args, code, tc.want, errs)
 		}
+	}
+}
+
+// A passed run gets a certificate over the server's report; a failed one
+// gets none.
+func TestVerifyServerIssue(t *testing.T) {
+	l := newLiveSandbox(t)
+	dir := t.TempDir()
+	key, err := cert.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "key.pem")
+	if err := cert.WriteSigningKey(keyFile, key, cert.PEM); err != nil {
+		t.Fatal(err)
+	}
+	issue := func(out string) (int, string, string) {
+		return l.verify("--wait", "0s", "--app", "Demo", "--version", "1.0", "--artifact-digest", "sha256:"+strings.Repeat("cd", 32),
+			"--issue", "--key", keyFile, "--vendor-org", "974760673", "--out", out, "--format", "json")
+	}
+	l.record(t, strings.Repeat("v", 43))
+	out := filepath.Join(dir, "cert.jws")
+	code, report, errs := issue(out)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	tok, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, _ := cert.NewKeySet(key.Public())
+	res := cert.NewVerifier(ks).Verify(strings.TrimSpace(string(tok)))
+	sum := sha256.Sum256([]byte(report))
+	if !res.Valid() || res.Payload.ReportDigest != "sha256:"+hex.EncodeToString(sum[:]) || res.Payload.Suite.ID != "smart-app" ||
+		res.Payload.App.Version != "1.0" || res.Payload.RuleSet.Digest == "" {
+		t.Fatalf("certificate %+v (%v)", res.Payload, res.Err())
+	}
+
+	xs, _ := l.st.Traffic(context.Background(), l.ten.Tenant.ID, 0, 100)
+	l.record(t, "short")
+	out2 := filepath.Join(dir, "none.jws")
+	code, _, errs = l.verify("--wait", "0s", "--after", itoa(xs[len(xs)-1].Seq), "--app", "Demo", "--version", "1.0",
+		"--artifact-digest", "sha256:"+strings.Repeat("cd", 32), "--issue", "--key", keyFile, "--vendor-org", "974760673", "--out", out2)
+	if _, err := os.Stat(out2); code != exitFindings || err == nil || !strings.Contains(errs, "no certificate issued") {
+		t.Fatalf("failed run: exit %d, certificate file: %v\n%s", code, err, errs)
 	}
 }
