@@ -412,8 +412,9 @@ func (s *Store) Revoke(signer *cert.Signer, id, reason string, at time.Time) (ce
 	return got, nil
 }
 
-// lockWait bounds how long Revoke waits for another writer of the list.
-const lockWait = 5 * time.Second
+// lockWait bounds how long Revoke waits for another writer of the list
+// (a variable so a test can shorten it).
+var lockWait = 5 * time.Second
 
 // lock serialises writers of the revocation list with an exclusive lock
 // file; portable, unlike flock, so the library still runs in a vendor's CI

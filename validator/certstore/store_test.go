@@ -356,3 +356,26 @@ func TestRetiredKeyIsNotAProblem(t *testing.T) {
 		t.Errorf("list with the signing key retired: %+v %v", es, err)
 	}
 }
+
+func TestRevokeWaitsForTheLockThenGivesUp(t *testing.T) {
+	f := newFixture(t)
+	p, err := f.store.Put(f.issue(t, f.report), f.report, recording(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { lockWait = d }(lockWait)
+	lockWait = 200 * time.Millisecond
+	lock := filepath.Join(f.store.Dir, ".revocations.lock")
+	os.WriteFile(lock, nil, 0o600)
+	if _, err := f.store.Revoke(f.signer, p.ID, "x", time.Now()); err == nil || !strings.Contains(err.Error(), lock) {
+		t.Errorf("held lock: %v", err)
+	}
+	if l, _, _ := f.store.Revocations(cert.NewVerifier(f.keys)); l != nil {
+		t.Error("a list was written while the lock was held")
+	}
+	// Released within the wait: the revocation goes through.
+	go func() { time.Sleep(50 * time.Millisecond); os.Remove(lock) }()
+	if _, err := f.store.Revoke(f.signer, p.ID, "x", time.Now()); err != nil {
+		t.Errorf("after release: %v", err)
+	}
+}
