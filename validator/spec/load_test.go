@@ -3,6 +3,7 @@ package spec_test
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"os"
 	"path/filepath"
@@ -13,9 +14,12 @@ import (
 	"github.com/sandkasse/sandkasse/validator/spec/r4"
 )
 
-const (
-	noBasis = "/work/shared/profiles/no-basis-2.2.0"
-	vkp     = "/work/shared/profiles/vkp-r4-0.9.0"
+// The Norwegian packages sit in ../shared/profiles beside the repository;
+// SANDKASSE_PROFILES names another folder holding them.
+var (
+	profiles = cmp.Or(os.Getenv("SANDKASSE_PROFILES"), filepath.Join("..", "..", "..", "shared", "profiles"))
+	noBasis  = filepath.Join(profiles, "no-basis-2.2.0")
+	vkp      = filepath.Join(profiles, "vkp-r4-0.9.0")
 )
 
 func needDir(t *testing.T, dir string) {
