@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -233,6 +234,18 @@ func TestStaffRoutes(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(f.dir, "..", "evil.rego")); err == nil {
 		t.Error("traversal wrote outside")
+	}
+	// More entries than MaxArchiveFiles.
+	var many bytes.Buffer
+	zw := gzip.NewWriter(&many)
+	tw := tar.NewWriter(zw)
+	for i := 0; i <= MaxArchiveFiles; i++ {
+		tw.WriteHeader(&tar.Header{Name: "f" + strconv.Itoa(i), Mode: 0o644, Typeflag: tar.TypeReg})
+	}
+	tw.Close()
+	zw.Close()
+	if w := f.do("POST", "/admin/rulesets?signer=Kari", admin, "application/gzip", many.Bytes()); w.Code != 400 || !strings.Contains(w.Body.String(), "more than 2000 entries") {
+		t.Errorf("too many entries: %d %s", w.Code, w.Body)
 	}
 	f.trust.MaxArchiveBytes = 1000
 	if w := f.do("POST", "/admin/rulesets?signer=Kari", admin, "application/gzip", arc); w.Code != 400 || !strings.Contains(w.Body.String(), "more than 1000 bytes") {
