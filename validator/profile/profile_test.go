@@ -202,6 +202,10 @@ func TestBadProfiles(t *testing.T) {
 	}{
 		{"differential does not fit", []string{sd(A, "Patient", "", `{"id":"Patient.shoeSize","path":"Patient.shoeSize","min":1}`)}, A,
 			[]string{"profile-invalid", A, "Patient.shoeSize"}},
+		// Lookups once handed profile validation a lenient snapshot that
+		// let the profile loosen its base.
+		{"wider max than the base", []string{sd(A, "Patient", "", `{"id":"Patient.gender","path":"Patient.gender","max":"*"}`)}, A,
+			[]string{"profile-invalid", A, "Patient.gender", "wider than the base's max 1"}},
 		{"circular", []string{sd(A, "Patient", B, `{"id":"Patient","path":"Patient"}`), sd(B, "Patient", A, `{"id":"Patient","path":"Patient"}`)}, A,
 			[]string{"profile-invalid", A, "circular"}},
 		{"missing base", []string{sd(A, "Patient", "http://example.org/StructureDefinition/gone", `{"id":"Patient","path":"Patient"}`)}, A,

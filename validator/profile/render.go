@@ -85,7 +85,7 @@ func markConstrained(n *spec.ElementNode, keep map[*spec.ElementNode]bool) bool 
 }
 
 func constrained(d *spec.ElementDefinition) bool {
-	if d.SliceName != "" || d.MustSupport || d.Slicing != nil && !defaultExtensionSlicing(d) {
+	if d.SliceName != "" || d.MustSupport || d.Slicing != nil && !d.HasImplicitSlicing() {
 		return true
 	}
 	if _, _, ok := d.Value("fixed"); ok {
@@ -210,12 +210,4 @@ func valueNote(k string, raw json.RawMessage) string {
 		return "max " + v
 	}
 	return k + " " + v
-}
-
-// defaultExtensionSlicing is the open slicing by url that snapshot
-// generators put on extension elements; it constrains nothing.
-func defaultExtensionSlicing(d *spec.ElementDefinition) bool {
-	s := d.Slicing
-	return (strings.HasSuffix(d.Path, ".extension") || strings.HasSuffix(d.Path, ".modifierExtension")) &&
-		s.Rules == "open" && !s.Ordered && len(s.Discriminator) == 1 && s.Discriminator[0] == spec.Discriminator{Type: "value", Path: "url"}
 }
