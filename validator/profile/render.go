@@ -36,25 +36,58 @@ func Render(w io.Writer, sd *spec.StructureDefinition, opts RenderOptions) error
 	fmt.Fprintf(w, "type %s, %s of %s\n\n", sd.Type, orDash(sd.Derivation), orDash(sd.BaseDefinition))
 	keep := map[*spec.ElementNode]bool{}
 	if opts.Constrained {
-		markConstrained(x.Root, keep)
+		markConstrained(x.Root, keep, map[*spec.ElementNode]bool{})
 		keep[x.Root] = true
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	open := map[*spec.ElementNode]bool{}
 	var walk func(n *spec.ElementNode, depth int)
 	walk = func(n *spec.ElementNode, depth int) {
 		if opts.Constrained && !keep[n] {
 			return
 		}
 		fmt.Fprintln(tw, line(n, depth))
-		for _, c := range n.Children {
+		kids := children(n, open)
+		leave := enter(n, open)
+		for _, c := range kids {
 			walk(c, depth+1)
 		}
+		leave()
 		for _, s := range n.Slices {
 			walk(s, depth)
 		}
 	}
 	walk(x.Root, 0)
 	return tw.Flush()
+}
+
+// children are the children shown under n. An element with a
+// contentReference shares the referenced element's children; they are
+// shown under it too, unless that element is already open on the way down
+// (Composition.section.section), where the line's "see …" says enough and
+// expanding would never end. open holds the elements above n and the
+// elements their references name.
+func children(n *spec.ElementNode, open map[*spec.ElementNode]bool) []*spec.ElementNode {
+	if n.Ref != nil && open[n.Ref] {
+		return nil
+	}
+	return n.Children
+}
+
+// enter marks n (and what it refers to) open and returns the undo.
+func enter(n *spec.ElementNode, open map[*spec.ElementNode]bool) func() {
+	added := []*spec.ElementNode{}
+	for _, m := range []*spec.ElementNode{n, n.Ref} {
+		if m != nil && !open[m] {
+			open[m] = true
+			added = append(added, m)
+		}
+	}
+	return func() {
+		for _, m := range added {
+			delete(open, m)
+		}
+	}
 }
 
 func orDash(s string) string {
@@ -66,15 +99,18 @@ func orDash(s string) string {
 
 // markConstrained marks the elements that say more than their base
 // definition does, and their ancestors.
-func markConstrained(n *spec.ElementNode, keep map[*spec.ElementNode]bool) bool {
+func markConstrained(n *spec.ElementNode, keep, open map[*spec.ElementNode]bool) bool {
 	hit := constrained(n.Def)
-	for _, c := range n.Children {
-		if markConstrained(c, keep) {
+	kids := children(n, open)
+	leave := enter(n, open)
+	for _, c := range kids {
+		if markConstrained(c, keep, open) {
 			hit = true
 		}
 	}
+	leave()
 	for _, s := range n.Slices {
-		if markConstrained(s, keep) {
+		if markConstrained(s, keep, open) {
 			hit = true
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/sandkasse/sandkasse/validator/profile"
+	"github.com/sandkasse/sandkasse/validator/spec"
+	"github.com/sandkasse/sandkasse/validator/spec/r4"
 )
 
 func TestRenderVKPBloodPressure(t *testing.T) {
@@ -50,5 +52,28 @@ func TestRenderVKPBloodPressure(t *testing.T) {
 func TestRenderNeedsSnapshot(t *testing.T) {
 	if err := profile.Render(&strings.Builder{}, nil, profile.RenderOptions{}); err == nil {
 		t.Error("no error for a missing definition")
+	}
+}
+
+// An element that refers to an ancestor (Composition.section.section) is
+// printed once with a pointer to it, not expanded forever.
+func TestRenderRecursiveContentReference(t *testing.T) {
+	reg := r4.NewRegistry()
+	v := profile.New(reg, nil, profile.Options{})
+	sd, err := v.Profile(spec.CoreBase + "clinicaldocument")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []profile.RenderOptions{{}, {Constrained: true}} {
+		var out strings.Builder
+		if err := profile.Render(&out, sd, opts); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(out.String(), "\n"); n > 200 {
+			t.Errorf("%+v: %d lines", opts, n)
+		}
+		if !opts.Constrained && !strings.Contains(out.String(), "see Composition.section") {
+			t.Errorf("section.section not shown as a reference:\n%s", out.String())
+		}
 	}
 }
