@@ -41,6 +41,9 @@ const (
 	// MaxExchanges is the most exchanges one run examines (a tenant keeps
 	// at most traffic.KeepPerTenant anyway).
 	MaxExchanges = 10000
+	// MaxEvidenceBytes bounds the request and response bodies one run
+	// holds in memory.
+	MaxEvidenceBytes = 256 << 20
 	// MaxField bounds the app, version and digest strings.
 	MaxField = 200
 )
@@ -71,6 +74,10 @@ type Options struct {
 	Poll time.Duration
 	// Workers is how many runs this instance works on at once (8).
 	Workers int
+	// MaxExchanges and MaxEvidenceBytes bound what one run examines
+	// (defaults: the constants of the same names).
+	MaxExchanges     int
+	MaxEvidenceBytes int64
 	// Heartbeat is how often a running run shows it is alive (2 s); a run
 	// silent for StaleAfter (10 × Heartbeat) is ended as error.
 	Heartbeat, StaleAfter time.Duration
@@ -99,6 +106,12 @@ func New(o Options) *Service {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 8
+	}
+	if o.MaxExchanges <= 0 {
+		o.MaxExchanges = MaxExchanges
+	}
+	if o.MaxEvidenceBytes <= 0 {
+		o.MaxEvidenceBytes = MaxEvidenceBytes
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
@@ -346,8 +359,7 @@ func (s *Service) work(ctx context.Context, r store.Run, progress func(string)) 
 	rsID := cs.RuleSet.Manifest.ID
 	start := s.o.Now()
 	deadline := start.Add(r.Wait)
-	var xs []store.Exchange
-	var err error
+	ev := &evidence{after: r.After}
 	lastCount, quietSince := -1, start
 	for {
 		if s.o.Traffic != nil {
@@ -355,14 +367,14 @@ func (s *Service) work(ctx context.Context, r store.Run, progress func(string)) 
 			s.o.Traffic.Flush(fctx)
 			cancel()
 		}
-		xs, err = s.exchanges(ctx, r, rsID)
-		if err != nil {
+		if err := s.gather(ctx, r, rsID, ev); err != nil {
 			out.Message = "error: reading the tenant's traffic failed"
 			if ctx.Err() != nil {
 				out.Message = "error: the run was stopped before it finished: " + ctx.Err().Error()
 			}
 			return out
 		}
+		xs := ev.xs
 		now := s.o.Now()
 		if len(xs) != lastCount {
 			lastCount, quietSince = len(xs), now
@@ -389,6 +401,7 @@ func (s *Service) work(ctx context.Context, r store.Run, progress func(string)) 
 		case <-t.C:
 		}
 	}
+	xs := ev.xs
 	if len(xs) == 0 {
 		progress("timed out waiting for the app")
 	} else {
@@ -415,8 +428,9 @@ func (s *Service) work(ctx context.Context, r store.Run, progress func(string)) 
 	if truncated > 0 {
 		notes = append(notes, fmt.Sprintf("%d exchanges had bodies longer than the sandbox records; those bodies were examined as cut", truncated))
 	}
-	if len(xs) >= MaxExchanges {
-		notes = append(notes, fmt.Sprintf("only the first %d exchanges were examined", MaxExchanges))
+	if ev.full {
+		notes = append(notes, fmt.Sprintf("only the first %d exchanges (%d bytes of bodies) were examined; the limits are %d exchanges and %d bytes",
+			len(xs), ev.bytes, s.o.MaxExchanges, s.o.MaxEvidenceBytes))
 	}
 	switch res.Outcome {
 	case suite.Pass, suite.Omit:
@@ -437,27 +451,43 @@ func (s *Service) work(ctx context.Context, r store.Run, progress func(string)) 
 	return out
 }
 
-// exchanges reads the tenant's traffic after r.After that the rule set's
-// suites examine.
-func (s *Service) exchanges(ctx context.Context, r store.Run, ruleSet string) ([]store.Exchange, error) {
-	var out []store.Exchange
-	after := r.After
-	for len(out) < MaxExchanges {
-		page, err := s.o.Store.Traffic(ctx, r.Tenant, after, 500)
+// evidence gathers a run's exchanges incrementally: each call reads only
+// what was recorded since the last one, and stops taking exchanges at
+// MaxExchanges or MaxEvidenceBytes of bodies (full says so).
+type evidence struct {
+	xs    []store.Exchange
+	after int64
+	bytes int64
+	full  bool
+}
+
+func (s *Service) gather(ctx context.Context, r store.Run, ruleSet string, ev *evidence) error {
+	for !ev.full {
+		page, err := s.o.Store.Traffic(ctx, r.Tenant, ev.after, 500)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for i := range page {
-			if inSurface(ruleSet, r.Tenant, &page[i]) && len(out) < MaxExchanges {
-				out = append(out, page[i])
+			x := &page[i]
+			if !inSurface(ruleSet, r.Tenant, x) {
+				continue
 			}
+			size := int64(len(x.RequestBody) + len(x.ResponseBody))
+			if len(ev.xs) >= s.o.MaxExchanges || ev.bytes+size > s.o.MaxEvidenceBytes {
+				ev.full = true
+				break
+			}
+			ev.xs, ev.bytes = append(ev.xs, *x), ev.bytes+size
+			ev.after = x.Seq
+		}
+		if !ev.full && len(page) > 0 {
+			ev.after = page[len(page)-1].Seq
 		}
 		if len(page) < 500 {
 			break
 		}
-		after = page[len(page)-1].Seq
 	}
-	return out, nil
+	return nil
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

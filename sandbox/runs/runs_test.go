@@ -222,6 +222,43 @@ func TestRunOverTraffic(t *testing.T) {
 	}
 }
 
+// A run examines at most MaxExchanges exchanges and MaxEvidenceBytes of
+// bodies, and says so.
+func TestEvidenceLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    runs.Options
+		want string
+	}{
+		{"exchanges", runs.Options{MaxExchanges: 2}, "only the first 2 exchanges"},
+		{"bytes", runs.Options{MaxEvidenceBytes: 200}, "only the first 1 exchanges"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t)
+			s := service(t, st, tc.o)
+			start(t, s)
+			rec(t, st, "t1", smartSession("t1", "http://x/t/t1/fhir", strings.Repeat("v", 43))...)
+			r, err := s.Create(context.Background(), "t1", "http://x/t/t1/fhir", runs.Request{Suite: "smart-app", Wait: "0s"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := await(t, st, "t1", r.ID)
+			if !strings.Contains(got.Message, tc.want) {
+				t.Fatalf("message %q, want %q", got.Message, tc.want)
+			}
+			var rep suitereport.Report
+			jsonDecode(got.Report, &rep)
+			for _, g := range rep.Groups {
+				for _, tr := range g.Tests {
+					if tr.ID == "tokens-in-headers" && tr.Inputs > 2 {
+						t.Errorf("tokens-in-headers examined %d exchanges past the limit", tr.Inputs)
+					}
+				}
+			}
+		})
+	}
+}
+
 // Traffic that arrives while a run waits is examined once it settles.
 func TestRunWaitsForTraffic(t *testing.T) {
 	st := openStore(t)
