@@ -65,6 +65,12 @@ func (tf *trustFlags) open() (*api.Trust, error) {
 		// What it signed would not verify against what is served.
 		return nil, fmt.Errorf("--signing-key: key %s is not in the served key set", sk.ID())
 	}
+	// The registry checks revocations against its own jwks.json too.
+	if rk, err := t.Store.Keys(); err != nil {
+		return nil, fmt.Errorf("--signing-key: %w", err)
+	} else if _, ok := rk.Lookup(sk.ID()); !ok {
+		return nil, fmt.Errorf("--signing-key: key %s is not in %s", sk.ID(), t.Store.KeySetPath())
+	}
 	if t.Signer, err = cert.NewSigner(sk); err != nil {
 		return nil, err
 	}
