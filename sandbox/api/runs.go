@@ -197,6 +197,14 @@ func (h *sandboxRoutes) recordOAuth(c *gin.Context) {
 	})
 }
 
+// otherTenant reports whether authentication refused the request because
+// its credential belongs to another tenant: such a request is not this
+// tenant's app, and is not recorded as its evidence.
+func otherTenant(c *gin.Context) bool {
+	_, authenticated := c.Get(principalKey)
+	return !authenticated && c.Writer.Status() == http.StatusForbidden
+}
+
 // captureBody keeps what a handler reads of a request body, up to the
 // record limit.
 type captureBody struct {

@@ -148,3 +148,20 @@ func TestOAuthTrafficRedacted(t *testing.T) {
 		}
 	}
 }
+
+// A request with another tenant's credential is not recorded as this
+// tenant's evidence; one without any credential is (it may be the app's).
+func TestTrafficKeepsOtherTenantsOut(t *testing.T) {
+	f := newSandbox(t, 1)
+	a, b := f.tenant(t, "A"), f.tenant(t, "B")
+	if r := f.do(t, b.Token, "GET", "/t/"+a.Tenant.ID+"/fhir/Patient?name=from-b", ""); r.status != http.StatusForbidden {
+		t.Fatalf("B's token at A: %d", r.status)
+	}
+	if r := f.do(t, "", "GET", "/t/"+a.Tenant.ID+"/fhir/Patient?name=anonymous", ""); r.status != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", r.status)
+	}
+	body := string(f.do(t, a.Token, "GET", "/t/"+a.Tenant.ID+"/traffic", "").body)
+	if strings.Contains(body, "from-b") || !strings.Contains(body, "anonymous") {
+		t.Fatalf("A's traffic:\n%s", body)
+	}
+}

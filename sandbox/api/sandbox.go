@@ -441,6 +441,9 @@ func (h *sandboxRoutes) record(c *gin.Context) {
 	tw := &teeWriter{ResponseWriter: c.Writer}
 	c.Writer = tw
 	c.Next()
+	if otherTenant(c) {
+		return
+	}
 	var reqBody []byte
 	if v, ok := c.Get(bodyKey); ok {
 		reqBody = v.([]byte)
