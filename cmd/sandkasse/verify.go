@@ -28,7 +28,9 @@ const verifySynopsis = "--suite FILE --offline DIR [--format text|json|junit|sar
 	"also issues a signed certificate: written to --out, or printed after a text report; a run\n" +
 	"that did not pass gets none (exit 1).\n" +
 	"Exit status: 0 every required test passed, 1 a required test failed or had nothing to\n" +
-	"examine, 2 the suite could not run."
+	"examine, 2 the suite could not run.\n" +
+	"On a running sandbox: verify --suite ID --server URL --tenant T (verify --server URL -h\n" +
+	"lists its flags)."
 
 func runVerify(ctx context.Context, args []string, io stdio) int {
 	if serverMode(args) {
