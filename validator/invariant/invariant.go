@@ -81,35 +81,71 @@ func Check(sites []structure.Site, opts Options, at Locate) issue.List {
 	env := &fhirpath.Env{Model: opts.Model, MaxSteps: opts.MaxSteps, MemberOf: opts.MemberOf, Deadline: opts.Deadline}
 	var one [1]fhirpath.Item
 	var m memo
-	for _, s := range sites {
-		seen := 0
-		for _, d := range [2]*spec.ElementDefinition{s.Def, s.TypeRoot} {
-			if d == nil {
+	// Past the deadline every evaluation reports that it could not run;
+	// guards would hide some of those reports, so they are then not used.
+	useGuards := true
+	for i, s := range sites {
+		if i%256 == 0 && !opts.Deadline.IsZero() && !time.Now().Before(opts.Deadline) {
+			useGuards = false
+		}
+		for _, st := range stepsFor(s.Def, s.TypeRoot) {
+			// The dom-* rules speak for a container about its
+			// contained resources (contained.contained.empty(), narrative
+			// as best practice); a contained resource is judged by its
+			// container's evaluation, not its own.
+			if st.dom && s.Elem.IsResource && s.Elem.Name == "contained" {
 				continue
 			}
-			for i := range d.Constraint {
-				c := &d.Constraint[i]
-				if native[c.Key] || c.Expression == "" {
-					continue
-				}
-				// The dom-* rules speak for a container about its
-				// contained resources (contained.contained.empty(), narrative
-				// as best practice); a contained resource is judged by its
-				// container's evaluation, not its own.
-				if s.Elem.IsResource && s.Elem.Name == "contained" && strings.HasPrefix(c.Key, "dom-") {
-					continue
-				}
-				// The type root repeats constraints the element already
-				// carries (ele-1, ext-1); evaluate each key once.
-				if seen > 0 && d == s.TypeRoot && s.Def.HasConstraint(c.Key) {
-					continue
-				}
-				out = append(out, evaluate(env, s.Elem, c, one[:], at, &m)...)
+			if useGuards && st.plan.guard != nil && !s.Elem.IsPrimitive() && st.plan.guard.absent(s.Elem) {
+				continue
 			}
-			seen++
+			out = append(out, evaluate(env, s.Elem, st.c, st.plan, one[:], at, &m)...)
 		}
 	}
 	return out
+}
+
+// step is one constraint to check at a site, with its plan.
+type step struct {
+	c    *spec.Constraint
+	plan *plan
+	dom  bool // a dom-* rule
+}
+
+type stepsKey struct{ def, root *spec.ElementDefinition }
+
+// steps caches, per pair of definitions a site can have, the constraints
+// to evaluate there: one look-up per site instead of several per
+// constraint. Definitions never change once loaded.
+var steps sync.Map // stepsKey -> []step
+
+func stepsFor(def, root *spec.ElementDefinition) []step {
+	key := stepsKey{def, root}
+	if v, ok := steps.Load(key); ok {
+		return v.([]step)
+	}
+	var list []step
+	seen := 0
+	for _, d := range [2]*spec.ElementDefinition{def, root} {
+		if d == nil {
+			continue
+		}
+		for i := range d.Constraint {
+			c := &d.Constraint[i]
+			if native[c.Key] || c.Expression == "" {
+				continue
+			}
+			// The type root repeats constraints the element already
+			// carries (ele-1, ext-1); evaluate each key once.
+			if seen > 0 && d == root && def.HasConstraint(c.Key) {
+				continue
+			}
+			list = append(list, step{c: c, plan: planFor(c), dom: strings.HasPrefix(c.Key, "dom-")})
+		}
+		seen++
+	}
+	v, _ := steps.LoadOrStore(key, list)
+	return v.([]step)
 }
 
 // plan is how one constraint is checked, decided once per constraint:
@@ -117,6 +153,9 @@ func Check(sites []structure.Site, opts Options, at Locate) issue.List {
 type plan struct {
 	native func(*element.Element, *memo) bool
 	cp     *compiled
+	// guard, when set, names children whose absence alone makes the
+	// compiled expression pass (see guardOf).
+	guard *guard
 }
 
 // plans caches a plan per constraint; constraints live in definitions,
@@ -137,13 +176,15 @@ func planFor(c *spec.Constraint) *plan {
 			src = fixed.use
 		}
 		pl.cp = compile(src)
+		if pl.cp.err == nil {
+			pl.guard = guardOf(src)
+		}
 	}
 	v, _ := plans.LoadOrStore(c, pl)
 	return v.(*plan)
 }
 
-func evaluate(env *fhirpath.Env, e *element.Element, c *spec.Constraint, buf []fhirpath.Item, at Locate, m *memo) issue.List {
-	pl := planFor(c)
+func evaluate(env *fhirpath.Env, e *element.Element, c *spec.Constraint, pl *plan, buf []fhirpath.Item, at Locate, m *memo) issue.List {
 	if pl.native != nil {
 		if pl.native(e, m) {
 			return nil
