@@ -27,8 +27,9 @@ const verifyServerSynopsis = "--suite ID --server URL --tenant T [--token TOKEN]
 	"tenant T's mock endpoints: POST /t/T/runs, then watches the run (progress on stderr) and\n" +
 	"prints its report. The token is the tenant's developer token (--token, or the environment\n" +
 	"variable SANDKASSE_TOKEN). The run waits up to --wait for the app's traffic; a run that\n" +
-	"saw none ends with a timeout (no evidence). --after SEQ examines only traffic after\n" +
-	"sequence number SEQ (GET /t/T/traffic lists them).\n" +
+	"saw none ends with a timeout (no evidence). The run examines all the tenant's recorded\n" +
+	"traffic; --after SEQ only traffic after sequence number SEQ (GET /t/T/traffic lists\n" +
+	"them), for a second attempt on the same tenant.\n" +
 	"Exit status: 0 every required test passed, 1 a required test failed or had nothing to\n" +
 	"examine (including the timeout), 2 the run could not be made or ended in error."
 
