@@ -144,17 +144,30 @@ type node struct {
 
 // copyTree copies an element tree of a base snapshot. The children an
 // index lends a contentReference element are not copied: they belong to
-// the referenced element and are expanded only when constrained.
+// the referenced element and are expanded only when constrained. The index
+// hangs a reslice ("a/b") under its slice; the builder keeps all slices of
+// an element, reslices included, in one list in snapshot order.
 func copyTree(n *ElementNode) *node {
+	c := copyElement(n)
+	var add func([]*ElementNode)
+	add = func(ss []*ElementNode) {
+		for _, s := range ss {
+			c.slices = append(c.slices, copyElement(s))
+			add(s.Slices)
+		}
+	}
+	add(n.Slices)
+	return c
+}
+
+// copyElement copies n and its children, without n's slices.
+func copyElement(n *ElementNode) *node {
 	c := &node{def: cloneDef(n.Def), base: n.Def, name: n.Name}
 	if n.Ref == nil {
 		for _, ch := range n.Children {
 			c.children = append(c.children, copyTree(ch))
 		}
 		c.expanded = len(n.Children) > 0 || len(n.Def.Type) == 0
-	}
-	for _, s := range n.Slices {
-		c.slices = append(c.slices, copyTree(s))
 	}
 	return c
 }

@@ -425,6 +425,42 @@ func TestSlicesWithoutIDs(t *testing.T) {
 	}
 }
 
+// A profile on a profile with reslices constrains the base's reslice, not a
+// copy of it.
+func TestResliceOfABase(t *testing.T) {
+	reg := r4.NewRegistry()
+	reg.AddStructureDefinition(mustSD(t, profileJSON("http://x/A", "Observation", "constraint", "",
+		`{"id":"Observation.identifier","path":"Observation.identifier","slicing":{"discriminator":[{"type":"value","path":"system"}],"rules":"open"}}`,
+		`{"id":"Observation.identifier:a","path":"Observation.identifier","sliceName":"a","slicing":{"discriminator":[{"type":"value","path":"value"}],"rules":"open"}}`,
+		`{"id":"Observation.identifier:a/b","path":"Observation.identifier","sliceName":"a/b","max":"1"}`)))
+	b := mustSD(t, profileJSON("http://x/B", "Observation", "constraint", "http://x/A",
+		`{"id":"Observation.identifier:a/b.system","path":"Observation.identifier.system","min":1}`))
+	full, err := reg.Snapshot(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, e := range full.Snapshot.Element {
+		if e.Path == "Observation.identifier" {
+			ids = append(ids, e.ID)
+		}
+	}
+	if strings.Join(ids, ",") != "Observation.identifier,Observation.identifier:a,Observation.identifier:a/b" {
+		t.Errorf("identifier and its slices: %v", ids)
+	}
+	x, err := reg.Elements(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := x.ByID("Observation.identifier:a/b")
+	if r == nil || r.Def.Max != "1" || r.SliceOf == nil || r.SliceOf.Def.SliceName != "a" {
+		t.Fatalf("reslice a/b lost the base's max or its slice: %+v", r)
+	}
+	if s := x.ByID("Observation.identifier:a/b.system"); s == nil || *s.Def.Min != 1 {
+		t.Error("constraint inside the reslice not applied")
+	}
+}
+
 // A new slice starts from the element as the base defines it, as the HL7
 // publisher's do: codesystem-history forbids further extensions on its
 // revision extension (max 0) and then allows four named ones, each 1..1.
