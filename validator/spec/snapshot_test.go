@@ -304,6 +304,30 @@ func TestBadDefinitions(t *testing.T) {
 	}
 }
 
+// The baseDefinition chain is bounded: 32 profiles deep generate, 33 do not.
+func TestBaseChainLimit(t *testing.T) {
+	for _, tc := range []struct {
+		depth int
+		ok    bool
+	}{{32, true}, {33, false}} {
+		reg := r4.NewRegistry()
+		base := ""
+		var last *spec.StructureDefinition
+		for i := range tc.depth {
+			last = mustSD(t, profileJSON(fmt.Sprintf("http://x/chain%d", i), "Patient", "constraint", base, `{"id":"Patient","path":"Patient"}`))
+			reg.AddStructureDefinition(last)
+			base = last.URL
+		}
+		_, err := reg.Snapshot(last)
+		if tc.ok && err != nil {
+			t.Errorf("%d deep: %v", tc.depth, err)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "baseDefinition chain deeper than 32")) {
+			t.Errorf("%d deep: %v", tc.depth, err)
+		}
+	}
+}
+
 func TestSnapshotThroughLookup(t *testing.T) {
 	reg := r4.NewRegistry()
 	c := mustSD(t, profileJSON("http://x/c", "Patient", "constraint", "",
