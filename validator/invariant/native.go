@@ -9,12 +9,33 @@ import "github.com/sandkasse/sandkasse/validator/element"
 var nativeRules = map[string]func(e *element.Element, memo *memo) bool{
 	"dom-3": func(r *element.Element, _ *memo) bool { return containedReferenced(r) },
 	"ref-1": localReferenceResolves,
+	// dom-6 (every resource) and bdl-5 (every Bundle entry) only ask
+	// whether children exist, which FHIRPath answers without an error.
+	"dom-6": func(r *element.Element, _ *memo) bool {
+		for _, t := range r.Children {
+			if t.Name == "text" && t.First("div") != nil {
+				return true
+			}
+		}
+		return false
+	},
+	"bdl-5": func(e *element.Element, _ *memo) bool {
+		for _, c := range e.Children {
+			switch c.Name {
+			case "resource", "request", "response":
+				return true
+			}
+		}
+		return false
+	},
 }
 
 // nativeText is the R4 text of the rules evaluated in Go that are not
 // errata; a constraint with another text (a profile's own) is left to
 // FHIRPath.
 var nativeText = map[string]string{
+	"dom-6": "text.`div`.exists()",
+	"bdl-5": "resource.exists() or request.exists() or response.exists()",
 	"ref-1": "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",
 }
 
