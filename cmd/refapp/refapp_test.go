@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,8 @@ import (
 	"github.com/sandkasse/sandkasse/sandbox/api"
 	"github.com/sandkasse/sandkasse/sandbox/epr"
 	"github.com/sandkasse/sandkasse/sandbox/runs"
+	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/sandbox/store/postgres"
 	"github.com/sandkasse/sandkasse/sandbox/store/sqlite"
 	"github.com/sandkasse/sandkasse/sandbox/tenant"
 	"github.com/sandkasse/sandkasse/sandbox/traffic"
@@ -43,11 +47,18 @@ type sandbox struct {
 // run worker, an HTTP server on a loopback port.
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := sqlite.Open(ctx, t.TempDir())
+	st, err := sqlite.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newSandboxOn(t, st, true, "")
+}
+
+// newSandboxOn is one sandbox instance on a store; publicURL, when set, is
+// the address the instances share (a load balancer's).
+func newSandboxOn(t *testing.T, st store.Store, exclusive bool, publicURL string) *sandbox {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
 	v, err := validator.New(validator.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -58,12 +69,12 @@ func newSandbox(t *testing.T) *sandbox {
 	}
 	tenants := tenant.New(tenant.Options{Store: st, Patients: 3, Days: 2, Seed: 7})
 	rec := traffic.New(st)
-	svc := runs.New(runs.Options{Store: st, Catalog: cat, Traffic: rec, Exclusive: true, Poll: 20 * time.Millisecond,
+	svc := runs.New(runs.Options{Store: st, Catalog: cat, Traffic: rec, Exclusive: exclusive, Poll: 20 * time.Millisecond,
 		Settle:    100 * time.Millisecond,
 		Validator: suite.ValidatorFunc(func(ctx context.Context, b []byte) issue.List { return v.Validate(ctx, b).Issues })})
 	stopped := svc.Start(ctx)
 	srv := httptest.NewServer(api.New(api.Config{Validator: v, Logger: slog.New(slog.DiscardHandler), Sandbox: &api.Sandbox{
-		EPR: epr.New(epr.Options{Store: st, Validator: v}), Tenants: tenants, Auth: tenants, Traffic: rec, Runs: svc}}))
+		EPR: epr.New(epr.Options{Store: st, Validator: v}), Tenants: tenants, Auth: tenants, Traffic: rec, Runs: svc, PublicURL: publicURL}}))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
@@ -77,8 +88,12 @@ func newSandbox(t *testing.T) *sandbox {
 // verify runs the suite over the tenant's traffic through the API and
 // returns the finished run.
 func (sb *sandbox) verify(t *testing.T, ten tenant.Created, suiteID string) (api.RunJSON, *suitereport.Report) {
+	return sb.verifyWait(t, ten, suiteID, "0s")
+}
+
+func (sb *sandbox) verifyWait(t *testing.T, ten tenant.Created, suiteID, wait string) (api.RunJSON, *suitereport.Report) {
 	t.Helper()
-	body, _ := json.Marshal(runs.Request{Suite: suiteID, App: "refapp", Version: "1.0.0", ArtifactDigest: "sha256:" + strings.Repeat("ab", 32), Wait: "0s"})
+	body, _ := json.Marshal(runs.Request{Suite: suiteID, App: "refapp", Version: "1.0.0", ArtifactDigest: "sha256:" + strings.Repeat("ab", 32), Wait: wait})
 	resp := sb.call(t, ten, "POST", "/runs", body)
 	if resp.status != http.StatusAccepted {
 		t.Fatalf("POST runs: %d %s", resp.status, resp.body)
@@ -266,6 +281,77 @@ func TestReferenceApps(t *testing.T) {
 					t.Errorf("suite %s test %s has no bad variant", id, tt.ID)
 				}
 			}
+		}
+	}
+}
+
+// TestTwoInstancesOnPostgres: two sandbox instances share one PostgreSQL
+// behind one public address. The apps talk to instance A; the runs are
+// started and watched on instance B; either instance's worker may run them.
+// Needs SANDKASSE_TEST_POSTGRES_DSN (bash .ci/run starts a server).
+func TestTwoInstancesOnPostgres(t *testing.T) {
+	dsn := os.Getenv("SANDKASSE_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		if os.Getenv("SANDKASSE_REQUIRE_POSTGRES") != "" {
+			t.Fatal("SANDKASSE_REQUIRE_POSTGRES is set but SANDKASSE_TEST_POSTGRES_DSN is not")
+		}
+		t.Skip("no PostgreSQL: set SANDKASSE_TEST_POSTGRES_DSN")
+	}
+	ctx := context.Background()
+	admin, err := postgres.OpenRaw(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := "refapp_" + strings.ToLower(rand.Text()[:10])
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); admin.Close() })
+	if strings.Contains(dsn, "://") {
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		dsn += sep + "search_path=" + schema
+	} else {
+		dsn += " search_path=" + schema
+	}
+	open := func() store.Store {
+		st, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// Both instances answer as http://sandbox.test (a load balancer's
+	// address); the apps reach it through instance A.
+	const public = "http://sandbox.test"
+	a := newSandboxOn(t, open(), false, public)
+	b := newSandboxOn(t, open(), false, public)
+	aAddr := strings.TrimPrefix(a.url, "http://")
+	viaA := &http.Client{
+		Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, aAddr)
+		}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	for suiteID, app := range map[string]func(context.Context, Config) error{"dho-journal": RunDHO, "smart-app": RunSMART} {
+		ten, err := a.tenants.Create(ctx, "Two instances", testOrg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log bytes.Buffer
+		if err := app(ctx, Config{Server: public, Tenant: ten.Tenant.ID, DevToken: ten.Token, Org: testOrg, Log: &log, HTTP: viaA}); err != nil {
+			t.Fatalf("%s: %v\n%s", suiteID, err, log.String())
+		}
+		run, rep := b.verifyWait(t, ten, suiteID, "5s")
+		if run.Status != "passed" {
+			for id, o := range outcomes(rep) {
+				if o != "pass" {
+					t.Errorf("%s %s: %s\n%s", suiteID, id, o, findings(rep, id))
+				}
+			}
+			t.Fatalf("%s on two instances: %s (%s)", suiteID, run.Status, run.Message)
 		}
 	}
 }
