@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sandkasse/sandkasse/validator/issue"
 	"github.com/sandkasse/sandkasse/validator/policy"
@@ -222,22 +223,24 @@ func (r *Runner) prefetch(ctx context.Context, s *Suite, rec *Recording, matches
 		}
 		return
 	}
-	next := make(chan job)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for j := range next {
-				r.do(ctx, rec, xc, rc, j.kind, j.i)
+	// Workers take the next job by an atomic counter rather than from a
+	// channel: on a busy machine every hand-over through a channel can wait
+	// for a thread to be woken, which cost more than the parallelism gained.
+	var next atomic.Int64
+	work := func() {
+		for {
+			n := int(next.Add(1)) - 1
+			if n >= len(jobs) || ctx.Err() != nil {
+				return
 			}
-		})
-	}
-	for _, j := range jobs {
-		if ctx.Err() != nil {
-			break
+			r.do(ctx, rec, xc, rc, jobs[n].kind, jobs[n].i)
 		}
-		next <- j
 	}
-	close(next)
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(work)
+	}
+	work()
 	wg.Wait()
 }
 
