@@ -7,14 +7,22 @@ import (
 )
 
 // WithProfiles returns a Validator that also validates the root resource
-// against profiles, besides those of its Options. It shares v's registry,
+// against profiles, besides those of its Options (a profile already there
+// is not added twice). It shares v's registry,
 // terminology, compiled profiles and questionnaire trees, so a derived
 // Validator costs a struct, not a second load: the HTTP edge makes one per
 // $validate profile parameter. Unknown profiles are not refused here; they
 // become profile-not-found findings as with Options.Profiles.
 func (v *Validator) WithProfiles(profiles ...string) *Validator {
 	opts := v.opts
-	opts.Profiles = append(slices.Clip(opts.Profiles), profiles...)
+	opts.Profiles = slices.Clip(opts.Profiles)
+	for _, p := range profiles {
+		// A profile named twice would be checked twice and every finding
+		// reported twice.
+		if !slices.Contains(opts.Profiles, p) {
+			opts.Profiles = append(opts.Profiles, p)
+		}
+	}
 	// hints is a cache of fix hints with a lock inside, so it cannot be
 	// copied; a fresh one refills on use. A field added to Validator must
 	// be added here too (TestWithProfilesCopiesEveryField).

@@ -62,6 +62,9 @@ func TestWithProfiles(t *testing.T) {
 	if !slices.ContainsFunc(got, func(s string) bool { return len(s) > 17 && s[:17] == "profile-not-found" }) {
 		t.Fatalf("an unknown added profile must be a profile-not-found finding, got %v", got)
 	}
+	if got := profileFindings(base.WithProfiles(needsBirth, needsName, needsName).Validate(ctx, doc)); len(got) != 2 {
+		t.Fatalf("a profile named twice must be checked once, got %v", got)
+	}
 	if derived.Registry() != base.Registry() {
 		t.Fatal("a derived validator must share the registry")
 	}
