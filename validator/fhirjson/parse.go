@@ -64,6 +64,9 @@ type Arena struct {
 	// arrays being parsed, kept from one document to the next.
 	fieldStack []Field
 	itemStack  []*Node
+	// How far the stacks grew in the last document: only that much of
+	// them points into it.
+	fieldHigh, itemHigh int
 }
 
 // maxKeptStack bounds the stacks an arena keeps between documents.
@@ -76,15 +79,16 @@ func (a *Arena) Release() {
 	a.fields.Release()
 	a.items.Release()
 	// The stacks are empty but still point into the document.
-	a.fieldStack = keepStack(a.fieldStack)
-	a.itemStack = keepStack(a.itemStack)
+	a.fieldStack = keepStack(a.fieldStack, a.fieldHigh)
+	a.itemStack = keepStack(a.itemStack, a.itemHigh)
+	a.fieldHigh, a.itemHigh = 0, 0
 }
 
-func keepStack[T any](s []T) []T {
+func keepStack[T any](s []T, high int) []T {
 	if cap(s) > maxKeptStack {
 		return nil
 	}
-	clear(s[:cap(s)])
+	clear(s[:high])
 	return s[:0]
 }
 
@@ -125,6 +129,7 @@ func ParseIn(data []byte, lim Limits, a *Arena) (*Doc, error) {
 	p.ws()
 	root := p.value(0)
 	a.fieldStack, a.itemStack = p.fields, p.items
+	a.fieldHigh, a.itemHigh = max(a.fieldHigh, p.fieldHigh), max(a.itemHigh, p.itemHigh)
 	if p.err == nil {
 		p.ws()
 		if p.pos < len(p.data) {
@@ -146,16 +151,17 @@ type parser struct {
 	// once, by the decoding of the string it belongs to, before any
 	// string over that byte is made; after that it never changes, which
 	// is what makes the strings made over it sound.
-	own    []byte
-	fields []Field // scratch stack of members of the objects being parsed
-	items  []*Node // scratch stack of items of the arrays being parsed
-	values int
-	data   []byte
-	pos    int
-	lim    Limits
-	err    *SyntaxError
-	errOff int
-	dups   []Field
+	own                 []byte
+	fieldHigh, itemHigh int     // the stacks' greatest lengths
+	fields              []Field // scratch stack of members of the objects being parsed
+	items               []*Node // scratch stack of items of the arrays being parsed
+	values              int
+	data                []byte
+	pos                 int
+	lim                 Limits
+	err                 *SyntaxError
+	errOff              int
+	dups                []Field
 }
 
 // text returns own[i:j] as a string sharing its memory (see own).
@@ -586,6 +592,7 @@ func (p *parser) object(depth int) *Node {
 			seen[name] = struct{}{}
 		}
 		p.fields = append(p.fields, f)
+		p.fieldHigh = max(p.fieldHigh, len(p.fields))
 		p.ws()
 		if p.pos >= len(p.data) {
 			p.fail("json-syntax", p.pos, "unexpected end of input inside an object")
@@ -642,6 +649,7 @@ func (p *parser) array(depth int) *Node {
 			return nil
 		}
 		p.items = append(p.items, v)
+		p.itemHigh = max(p.itemHigh, len(p.items))
 		p.ws()
 		if p.pos >= len(p.data) {
 			p.fail("json-syntax", p.pos, "unexpected end of input inside an array")

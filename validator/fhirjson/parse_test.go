@@ -351,3 +351,25 @@ func BenchmarkParseExamples(b *testing.B) {
 		}
 	}
 }
+
+// After Release the arena keeps no pointer into the documents it parsed:
+// its stacks are zero however far they grew.
+func TestArenaReleaseClearsStacks(t *testing.T) {
+	var a Arena
+	for _, in := range []string{`{"a":[1,2,3,{"b":{"c":[4,5]}}],"d":6,"e":{"f":7}}`, `[1]`, `{"x":[[[[1,2,3,4,5,6,7,8]]]]}`} {
+		if _, err := ParseIn([]byte(in), Limits{}, &a); err != nil {
+			t.Fatal(err)
+		}
+		a.Release()
+		for _, f := range a.fieldStack[:cap(a.fieldStack)] {
+			if f.Value != nil || f.Name != "" {
+				t.Fatalf("after %s: field stack keeps %+v", in, f)
+			}
+		}
+		for _, n := range a.itemStack[:cap(a.itemStack)] {
+			if n != nil {
+				t.Fatalf("after %s: item stack keeps %+v", in, n)
+			}
+		}
+	}
+}

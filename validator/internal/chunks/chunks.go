@@ -20,8 +20,12 @@ type Pool[T any] struct {
 // Take returns n zeroed, contiguous elements (a slice of length n and
 // capacity n).
 func (p *Pool[T]) Take(n int) []T {
+	if n > p.size() {
+		// Larger than a chunk: its own allocation, not kept.
+		return make([]T, n)
+	}
 	if len(p.cur) < n {
-		p.cur = p.chunk(n)
+		p.cur = p.chunk()
 	}
 	out := p.cur[:n:n]
 	p.cur = p.cur[n:]
@@ -31,27 +35,28 @@ func (p *Pool[T]) Take(n int) []T {
 // One returns a pointer to one zeroed element.
 func (p *Pool[T]) One() *T {
 	if len(p.cur) == 0 {
-		p.cur = p.chunk(1)
+		p.cur = p.chunk()
 	}
 	e := &p.cur[0]
 	p.cur = p.cur[1:]
 	return e
 }
 
-func (p *Pool[T]) chunk(n int) []T {
-	size := p.Size
-	if size <= 0 {
-		size = 256
+func (p *Pool[T]) size() int {
+	if p.Size <= 0 {
+		return 256
 	}
-	if n > size {
-		// Larger than a chunk: its own allocation, not kept.
-		return make([]T, n)
-	}
+	return p.Size
+}
+
+// chunk starts a new chunk; p.cur is then always the unused end of the
+// last chunk in p.used.
+func (p *Pool[T]) chunk() []T {
 	var c []T
 	if k := len(p.free); k > 0 {
 		c, p.free = p.free[k-1], p.free[:k-1]
 	} else {
-		c = make([]T, size)
+		c = make([]T, p.size())
 	}
 	p.used = append(p.used, c)
 	return c
@@ -59,9 +64,16 @@ func (p *Pool[T]) chunk(n int) []T {
 
 // Release zeroes the chunks handed out since the last Release and keeps up
 // to Keep of them for reuse. Nothing taken before may be used afterwards.
+// Of the last chunk only the part handed out is zeroed: the rest never
+// left the zeroed state, and a small document uses a small part of it.
 func (p *Pool[T]) Release() {
+	if k := len(p.used); k > 0 {
+		last := p.used[k-1]
+		p.used[k-1] = last[:len(last)-len(p.cur)]
+	}
 	for _, c := range p.used {
 		clear(c)
+		c = c[:cap(c)]
 		if len(p.free) < p.Keep {
 			p.free = append(p.free, c)
 		}
