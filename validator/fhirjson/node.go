@@ -5,6 +5,8 @@
 package fhirjson
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"sort"
 )
 
@@ -107,6 +109,13 @@ func (d *Doc) Position(off int32) (line, col int) {
 // character add up, which the checkpoints rely on.
 func runeCount(b []byte) int {
 	n := 0
+	// Eight bytes at a time: a continuation byte is 10xxxxxx, so its
+	// top bit is set and the next one is not.
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
+		n += 8 - bits.OnesCount64(x&^(x<<1)&0x8080808080808080)
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c&0xC0 != 0x80 {
 			n++

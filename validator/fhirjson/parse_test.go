@@ -373,3 +373,21 @@ func TestArenaReleaseClearsStacks(t *testing.T) {
 		}
 	}
 }
+
+// runeCount counts the bytes that start a character, eight at a time.
+func TestRuneCount(t *testing.T) {
+	src := []byte("aæø€😀\xff\x80bcdefghijklmnoæææææææææ" + strings.Repeat("x€", 20))
+	for i := 0; i <= len(src); i++ {
+		for j := i; j <= len(src); j++ {
+			want := 0
+			for _, c := range src[i:j] {
+				if c&0xC0 != 0x80 {
+					want++
+				}
+			}
+			if got := runeCount(src[i:j]); got != want {
+				t.Fatalf("runeCount(%q) = %d, want %d", src[i:j], got, want)
+			}
+		}
+	}
+}

@@ -98,6 +98,11 @@ func TestValidBase64(t *testing.T) {
 	for s, want := range map[string]bool{
 		"aGVsbG8=": true, "aGVs bG8=\n": true, "aGVsbA==": true, "aGVsbG8": false, "aGV=bG8=": false,
 		"a===": false, "": false, "aGVsbG8*": false, "////": true, "aGVsbG8=aGVs": false,
+		// Long enough for the eight-at-a-time loop, at several offsets.
+		"aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=": true, "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ": false,
+		"aGVsbG8gd29y bGQgaGVsbG8gd29ybGQ=": true, "aGVsbG8gd29ybGQgaGVs*G8gd29ybGQ=": false,
+		"aGVsbG8gd29ybGQgaGVsbG8gd29ybA==": true, "aGVsbG8gd29ybGQgaGVsbG8gd29yb===": false,
+		"aGVsbG8gd29ybA==aGVsbG8gd29ybGQ=": false, "aGVsbG8gd29ybGQgaGVsbG8gd29ybGQ=\n": true,
 	} {
 		if got := validBase64(s); got != want {
 			t.Errorf("validBase64(%q) = %v, want %v", s, got, want)
