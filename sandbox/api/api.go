@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -37,7 +39,12 @@ const (
 	CodeMediaType        = "unsupported-media-type"
 	CodeTypeMismatch     = "resource-type-mismatch"
 	CodeNotSupported     = "parameter-not-supported"
-	CodeInternal         = "internal-error"
+	CodeParameterInvalid = "parameter-invalid"
+	// CodeProfileNotFound and CodeProfileInvalid are the engine's codes
+	// for a profile it cannot use; here they refuse the request.
+	CodeProfileNotFound = "profile-not-found"
+	CodeProfileInvalid  = "profile-invalid"
+	CodeInternal        = "internal-error"
 )
 
 // Config wires the handler.
@@ -54,9 +61,10 @@ type Config struct {
 }
 
 type server struct {
-	v   *validator.Validator
-	max int64
-	log *slog.Logger
+	v        *validator.Validator
+	max      int64
+	log      *slog.Logger
+	profiles *profileCache // validators for $validate's profile parameter
 }
 
 // New returns the HTTP handler of the sandbox.
@@ -64,7 +72,8 @@ func New(cfg Config) http.Handler {
 	// Release mode is process-wide in gin; debug mode would print every
 	// route at start-up and warn on stderr.
 	gin.SetMode(gin.ReleaseMode)
-	s := &server{v: cfg.Validator, max: cfg.MaxBodyBytes, log: cfg.Logger}
+	s := &server{v: cfg.Validator, max: cfg.MaxBodyBytes, log: cfg.Logger,
+		profiles: newProfileCache(cfg.Validator, MaxProfileValidators)}
 	if s.max <= 0 {
 		s.max = DefaultMaxBodyBytes
 	}
@@ -167,7 +176,7 @@ func (s *server) validate(c *gin.Context) {
 		fail(c, http.StatusBadRequest, "exception", CodeBodyUnreadable, "the request body could not be read")
 		return
 	}
-	status, res := s.check(c.Request.Context(), body, c.Param("type"))
+	status, res := s.check(c.Request.Context(), body, c.Param("type"), c.Request.URL.Query())
 	respond(c, status, report.Outcome(report.Result{ResourceType: res.ResourceType, Issues: res.Issues}))
 }
 
@@ -178,37 +187,148 @@ func (s *server) tooLarge(c *gin.Context) {
 
 // check validates a request body and picks the status: 200 whenever the
 // resource could be validated, valid or not (the verdict is in the
-// outcome), 400 when the body is not a resource or not the one the URL
-// names.
-func (s *server) check(ctx context.Context, body []byte, urlType string) (int, validator.Result) {
-	doc, err := fhirjson.Parse(body, fhirjson.Limits{MaxBytes: int(s.max)})
+// outcome); 400 when the body is not a resource or not the one the URL
+// names, when a parameter is wrong, unsupported or names a profile the
+// server cannot validate against, and when a limit stopped the validation
+// (the spec's $validate: a 4xx means the validation could not be
+// performed, so the resource's validity is unknown).
+func (s *server) check(ctx context.Context, body []byte, urlType string, query url.Values) (int, validator.Result) {
+	lim := s.v.ParseLimits()
+	lim.MaxBytes = min(lim.MaxBytes, int(s.max))
+	doc, err := fhirjson.Parse(body, lim)
 	if err != nil {
 		// The engine words the syntax error the same way the CLI does.
 		return http.StatusBadRequest, s.v.Validate(ctx, body)
 	}
 	target, typ := body, resourceType(doc.Root)
 	line, col := 1, 1
+	op := operation{profiles: query["profile"], modes: query["mode"]}
 	if typ == "Parameters" {
-		res, profile := parametersInput(doc.Root)
-		if profile {
-			return http.StatusBadRequest, failure("not-supported", CodeNotSupported,
-				"the profile parameter is not supported yet; start the server with --profile instead")
+		in, bad := parametersInput(doc.Root)
+		if bad != "" {
+			return http.StatusBadRequest, failure("invalid", CodeParameterInvalid, bad)
 		}
-		if res != nil {
-			start := int(res.Off)
-			target, typ = body[start:fhirjson.ValueEnd(body, start)], resourceType(res)
-			line, col = doc.Position(res.Off)
+		if in.resource != nil {
+			start := int(in.resource.Off)
+			target, typ = body[start:fhirjson.ValueEnd(body, start)], resourceType(in.resource)
+			line, col = doc.Position(in.resource.Off)
+			op.profiles = append(op.profiles, in.profiles...)
+			op.modes = append(op.modes, in.modes...)
+		} else if len(in.profiles)+len(in.modes) > 0 {
+			// Without a resource part the Parameters would be validated
+			// as the resource itself, and its profile or mode ignored.
+			return http.StatusBadRequest, failure("required", CodeParameterInvalid,
+				"the Parameters has a profile or mode parameter but no parameter named resource holding the resource to validate")
 		}
 	}
 	if urlType != "" && typ != urlType {
 		return http.StatusBadRequest, failure("invalid", CodeTypeMismatch,
 			"the resource's resourceType is not the type named in the URL")
 	}
-	res := s.v.Validate(ctx, target)
+	profile, status, res := op.resolve()
+	if status != 0 {
+		return status, res
+	}
+	v := s.v
+	if profile != "" {
+		if status, res := s.knownProfile(profile); status != 0 {
+			return status, res
+		}
+		v = s.profiles.get(profile)
+	}
+	res = v.Validate(ctx, target)
 	if line != 1 || col != 1 {
 		shift(res.Issues, line, col)
 	}
+	for _, i := range res.Issues {
+		if i.Severity == issue.Fatal && i.Type == "too-costly" {
+			return http.StatusBadRequest, res
+		}
+	}
 	return http.StatusOK, res
+}
+
+// operation holds the $validate parameters of one request, from the URL
+// and from a Parameters body.
+type operation struct {
+	resource        *fhirjson.Node
+	profiles, modes []string
+}
+
+// resolve checks the mode and profile parameters and returns the one
+// profile asked for ("" for none), or a status and the refusal.
+func (op operation) resolve() (string, int, validator.Result) {
+	mode := ""
+	for _, m := range op.modes {
+		if mode != "" && m != mode {
+			return "", http.StatusBadRequest, failure("invalid", CodeParameterInvalid, "the mode parameter is given twice with different values")
+		}
+		mode = m
+	}
+	switch mode {
+	case "", "create", "profile":
+		// create: the content is checked; this validator stores nothing,
+		// so no uniqueness rule of a store applies.
+	case "update", "delete":
+		return "", http.StatusBadRequest, failure("not-supported", CodeNotSupported,
+			"mode "+mode+" checks a change to a stored resource and is only defined at the instance level ([base]/{type}/{id}/$validate); this validator stores no resources: use mode create or profile, or none")
+	default:
+		return "", http.StatusBadRequest, failure("invalid", CodeParameterInvalid,
+			"the mode parameter must be one of create | update | delete | profile")
+	}
+	profile := ""
+	for _, p := range op.profiles {
+		switch {
+		case p == "":
+			return "", http.StatusBadRequest, failure("invalid", CodeParameterInvalid, "the profile parameter is empty; give the profile's canonical URL")
+		case profile != "" && p != profile:
+			return "", http.StatusBadRequest, failure("invalid", CodeParameterInvalid,
+				"$validate takes one profile parameter (0..1); validate once per profile")
+		}
+		profile = p
+	}
+	if mode == "profile" && profile == "" {
+		return "", http.StatusBadRequest, failure("required", CodeParameterInvalid, "mode profile needs a profile parameter naming the profile")
+	}
+	return profile, 0, validator.Result{}
+}
+
+// knownProfile answers whether the server can validate against a profile
+// (canonical URL, optionally |version): the spec's $validate says that a
+// server that cannot SHALL return an error, not a verdict without it.
+func (s *server) knownProfile(profile string) (int, validator.Result) {
+	canonical, version, _ := strings.Cut(profile, "|")
+	shown := clip(profile)
+	sd := s.v.Registry().StructureDefinition(canonical)
+	switch {
+	case sd == nil:
+		return http.StatusBadRequest, failure("not-found", CodeProfileNotFound,
+			"the profile "+shown+" is not known to this server; it validates against the FHIR R4 core and what it was started with (serve --load)")
+	case version != "" && sd.Version != version:
+		have := sd.Version
+		if have == "" {
+			have = "no version"
+		}
+		return http.StatusBadRequest, failure("not-found", CodeProfileNotFound,
+			"the profile "+shown+" is not known to this server in that version (it has "+clip(have)+")")
+	case sd.Kind != "resource":
+		return http.StatusBadRequest, failure("invalid", CodeParameterInvalid,
+			"the profile "+shown+" defines a "+sd.Kind+" ("+clip(sd.Type)+"), not a resource")
+	}
+	if _, err := s.v.Registry().Snapshot(sd); err != nil {
+		return http.StatusBadRequest, failure("invalid", CodeProfileInvalid,
+			"the profile "+shown+" cannot be used: "+err.Error())
+	}
+	return 0, validator.Result{}
+}
+
+// clip bounds a value from the request that an error message repeats.
+func clip(s string) string {
+	const max = 200
+	if r := []rune(s); len(r) > max {
+		return string(r[:max]) + "…"
+	}
+	return s
 }
 
 func failure(typ, code, msg string) validator.Result {
@@ -222,12 +342,13 @@ func resourceType(n *fhirjson.Node) string {
 	return ""
 }
 
-// parametersInput finds the resource of a $validate Parameters input, and
-// whether a profile parameter was given.
-func parametersInput(root *fhirjson.Node) (res *fhirjson.Node, profile bool) {
+// parametersInput reads the $validate parameters of a Parameters body:
+// the resource part, and the profile and mode values. bad says what is
+// wrong with a parameter that is there but malformed.
+func parametersInput(root *fhirjson.Node) (in operation, bad string) {
 	params := root.Get("parameter")
 	if params == nil || params.Kind != fhirjson.Array {
-		return nil, false
+		return in, ""
 	}
 	for _, p := range params.Items {
 		name := p.Get("name")
@@ -236,14 +357,34 @@ func parametersInput(root *fhirjson.Node) (res *fhirjson.Node, profile bool) {
 		}
 		switch name.Str {
 		case "resource":
-			if r := p.Get("resource"); r != nil && r.Kind == fhirjson.Object && res == nil {
-				res = r
+			if r := p.Get("resource"); r != nil && r.Kind == fhirjson.Object && in.resource == nil {
+				in.resource = r
 			}
 		case "profile":
-			profile = true
+			// uri in R4, canonical from R5; clients send either.
+			v := stringValue(p, "valueUri", "valueCanonical")
+			if v == nil {
+				return in, "the profile parameter must have a valueUri or valueCanonical"
+			}
+			in.profiles = append(in.profiles, *v)
+		case "mode":
+			v := stringValue(p, "valueCode")
+			if v == nil {
+				return in, "the mode parameter must have a valueCode"
+			}
+			in.modes = append(in.modes, *v)
 		}
 	}
-	return res, profile
+	return in, ""
+}
+
+func stringValue(p *fhirjson.Node, names ...string) *string {
+	for _, n := range names {
+		if v := p.Get(n); v != nil && v.Kind == fhirjson.String {
+			return &v.Str
+		}
+	}
+	return nil
 }
 
 // shift moves positions counted from a nested resource's first byte to

@@ -98,7 +98,7 @@ func TestRoutes(t *testing.T) {
 		{"invalid resource is still 200", "POST", "/fhir/$validate", "application/fhir+json", unknownElement, 200, "structure-unknown-element", false},
 		{"type mismatch", "POST", "/fhir/Observation/$validate", "application/fhir+json", patient, 400, CodeTypeMismatch, false},
 		{"type mismatch in Parameters", "POST", "/fhir/Observation/$validate", "application/fhir+json", parameters(patient), 400, CodeTypeMismatch, false},
-		{"profile parameter", "POST", "/fhir/$validate", "application/fhir+json", parameters(patient, `{"name":"profile","valueUri":"http://x/y"}`), 400, CodeNotSupported, false},
+		{"unknown profile parameter", "POST", "/fhir/$validate", "application/fhir+json", parameters(patient, `{"name":"profile","valueUri":"http://x/y"}`), 400, CodeProfileNotFound, false},
 		{"malformed JSON", "POST", "/fhir/$validate", "application/fhir+json", `{"resourceType":"Patient",}`, 400, "json-syntax", false},
 		{"empty body", "POST", "/fhir/$validate", "application/fhir+json", ``, 400, "json-syntax", false},
 		{"wrong media type", "POST", "/fhir/$validate", "application/x-www-form-urlencoded", patient, 415, CodeMediaType, false},
