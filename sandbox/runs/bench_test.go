@@ -77,7 +77,7 @@ func BenchmarkLiveRun1000(b *testing.B) {
 	run := store.Run{ID: "r", Tenant: "t1", Suite: "smart-app", FHIRBase: "http://x/t/t1/fhir"}
 	b.ResetTimer()
 	for b.Loop() {
-		out := s.work(ctx, run, func(string) {})
+		out, _ := s.work(ctx, run, func(string) {})
 		if out.Outcome != "pass" {
 			b.Fatalf("run: %s %s", out.Status, out.Message)
 		}

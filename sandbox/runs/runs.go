@@ -11,6 +11,15 @@
 // process died) is ended as error by whichever instance sweeps next; with
 // Exclusive (one process on an embedded store) every run left running is
 // ended at start-up.
+//
+// Certificates: a run created with Issue (and an app, version and artifact
+// digest) gets, when every required test passes, a certificate the
+// platform signs (Options.Signer) for the tenant's organisation, stored
+// with the JSON report and the recording in the registry (Options.Registry,
+// validator/certstore), and its id recorded on the run by the same write
+// that records the pass. Only the run's owner issues, and only an instance
+// that can sign claims such a run. The certificate id is derived from the
+// run id, so the registry itself refuses a second certificate for a run.
 package runs
 
 import (
@@ -28,6 +37,8 @@ import (
 	"time"
 
 	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/validator/cert"
+	"github.com/sandkasse/sandkasse/validator/certstore"
 	"github.com/sandkasse/sandkasse/validator/suite"
 	"github.com/sandkasse/sandkasse/validator/suitereport"
 )
@@ -51,6 +62,13 @@ const (
 // ErrInvalid is a run request that is refused; the message says why.
 var ErrInvalid = errors.New("invalid run request")
 
+// ErrCannotIssue refuses a request for a certificate on an instance without
+// a signing key and a registry: at creation, not after the run.
+var ErrCannotIssue = errors.New("this sandbox does not issue certificates: it was started without --registry and --signing-key")
+
+// ErrNoRegistry: the instance has no certificate registry to read from.
+var ErrNoRegistry = errors.New("this sandbox has no certificate registry (serve --registry)")
+
 // Flusher makes recorded traffic visible in the store (traffic.Recorder).
 type Flusher interface {
 	Flush(ctx context.Context) error
@@ -65,6 +83,11 @@ type Options struct {
 	Validator suite.Validator
 	// Traffic, when set, is flushed before the traffic is read.
 	Traffic Flusher
+	// Registry is the certificate registry; with Signer (whose key must be
+	// in the registry's key set and in the served JWKS) the service issues
+	// certificates for runs that ask. Registry alone serves the ones issued.
+	Registry *certstore.Store
+	Signer   *cert.Signer
 	// Owner names this instance in claimed runs (default: random).
 	Owner string
 	// Exclusive says this process is the only one on the store: every run
@@ -146,7 +169,14 @@ type Request struct {
 	// Wait is how long to wait for the app's traffic, as a Go duration
 	// ("30s"); empty: DefaultWait; "0s": examine what is there now.
 	Wait string `json:"wait,omitempty"`
+	// Issue asks the platform for a certificate when the run passes: the
+	// app, version and artifact digest are then required, and the vendor
+	// is the tenant's organisation.
+	Issue bool `json:"issue,omitempty"`
 }
+
+// CanIssue reports whether this instance signs certificates.
+func (s *Service) CanIssue() bool { return s.o.Signer != nil && s.o.Registry != nil }
 
 // Create queues a run for a tenant. fhirBase is the tenant's FHIR base URL
 // as the app sees it.
@@ -168,6 +198,23 @@ func (s *Service) Create(ctx context.Context, tenant, fhirBase string, req Reque
 	if req.After < 0 {
 		return bad("after must be a traffic sequence number (0 or more)")
 	}
+	var vendorOrg string
+	if req.Issue {
+		if !s.CanIssue() {
+			return store.Run{}, ErrCannotIssue
+		}
+		t, err := s.o.Store.Tenant(ctx, tenant)
+		if errors.Is(err, store.ErrNotFound) {
+			return bad("tenant %s does not exist", tenant)
+		}
+		if err != nil {
+			return store.Run{}, err
+		}
+		if msg := issueProblems(req, t.Org); msg != "" {
+			return bad("a certificate cannot be issued for this request: %s", msg)
+		}
+		vendorOrg = t.Org
+	}
 	wait := DefaultWait
 	if req.Wait != "" {
 		d, err := time.ParseDuration(req.Wait)
@@ -180,7 +227,7 @@ func (s *Service) Create(ctx context.Context, tenant, fhirBase string, req Reque
 	rand.Read(b[:])
 	r := store.Run{ID: "run-" + hex.EncodeToString(b[:]), Tenant: tenant, Suite: req.Suite, App: req.App,
 		Version: req.Version, ArtifactDigest: req.ArtifactDigest, After: req.After, Wait: wait, FHIRBase: fhirBase,
-		Status: store.RunQueued, Progress: "queued", Created: s.o.Now().UTC().Truncate(time.Millisecond)}
+		Issue: req.Issue, VendorOrg: vendorOrg, Status: store.RunQueued, Progress: "queued", Created: s.o.Now().UTC().Truncate(time.Millisecond)}
 	if err := s.o.Store.CreateRun(ctx, r); err != nil {
 		return store.Run{}, err
 	}
@@ -272,7 +319,7 @@ func (s *Service) loop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		r, err := s.o.Store.ClaimRun(ctx, s.o.Owner, s.o.Now())
+		r, err := s.o.Store.ClaimRun(ctx, s.o.Owner, s.o.Now(), s.CanIssue())
 		if err == nil {
 			wg.Add(1)
 			go func() {
@@ -336,7 +383,11 @@ func (s *Service) execute(parent context.Context, r store.Run) {
 			}
 		}
 	}()
-	final := s.work(ctx, r, setProgress)
+	final, rec := s.work(ctx, r, setProgress)
+	if r.Issue {
+		// Still under the heartbeat: the owner issues while it owns the run.
+		final = s.issue(ctx, r, final, rec)
+	}
 	cancel()
 	<-hbDone
 	final.ID, final.Owner = r.ID, s.o.Owner
@@ -344,17 +395,20 @@ func (s *Service) execute(parent context.Context, r store.Run) {
 	defer fcancel()
 	if err := s.o.Store.FinishRun(fctx, final, s.o.Now()); err != nil {
 		s.o.Logger.Error("runs: recording a run's end failed", slog.String("run", r.ID), slog.String("error", err.Error()))
+		if final.CertificateID != "" {
+			s.withdraw(fctx, r, final.CertificateID)
+		}
 	}
 }
 
 // work waits for the app's traffic, runs the suite and returns the final
-// state of the run.
-func (s *Service) work(ctx context.Context, r store.Run, progress func(string)) store.Run {
+// state of the run and the recording the suite examined.
+func (s *Service) work(ctx context.Context, r store.Run, progress func(string)) (store.Run, *suite.Recording) {
 	out := store.Run{Status: store.RunError, Outcome: suite.Error.String()}
 	cs, ok := s.o.Catalog[r.Suite]
 	if !ok {
 		out.Message = fmt.Sprintf("error: suite %q is not one this instance runs", r.Suite)
-		return out
+		return out, nil
 	}
 	rsID := cs.RuleSet.Manifest.ID
 	start := s.o.Now()
@@ -372,7 +426,7 @@ func (s *Service) work(ctx context.Context, r store.Run, progress func(string)) 
 			if ctx.Err() != nil {
 				out.Message = "error: the run was stopped before it finished: " + ctx.Err().Error()
 			}
-			return out
+			return out, nil
 		}
 		xs := ev.xs
 		now := s.o.Now()
@@ -397,7 +451,7 @@ func (s *Service) work(ctx context.Context, r store.Run, progress func(string)) 
 		case <-ctx.Done():
 			t.Stop()
 			out.Message = "error: the run was stopped before it finished: " + ctx.Err().Error()
-			return out
+			return out, nil
 		case <-t.C:
 		}
 	}
@@ -420,7 +474,7 @@ func (s *Service) work(ctx context.Context, r store.Run, progress func(string)) 
 	js, _ := suitereport.Get("json")
 	if err := js.Render(&buf, rep); err != nil {
 		out.Message = "error: the report could not be written"
-		return out
+		return out, nil
 	}
 	out.Report, out.Outcome = buf.Bytes(), res.Outcome.String()
 	out.Progress = fmt.Sprintf("done: %d exchanges examined", len(xs))
@@ -448,7 +502,7 @@ func (s *Service) work(ctx context.Context, r store.Run, progress func(string)) 
 	if len(notes) > 0 {
 		out.Message += " (" + strings.Join(notes, "; ") + ")"
 	}
-	return out
+	return out, rec
 }
 
 // evidence gathers a run's exchanges incrementally: each call reads only

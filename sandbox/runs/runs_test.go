@@ -313,7 +313,7 @@ func TestRestartEndsOrphanedRuns(t *testing.T) {
 		if err := st.CreateRun(ctx, store.Run{ID: id, Tenant: "t1", Suite: "smart-app", Status: store.RunQueued, Created: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.ClaimRun(ctx, "dead-instance", time.Now()); err != nil {
+		if _, err := st.ClaimRun(ctx, "dead-instance", time.Now(), false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -331,7 +331,7 @@ func TestRestartEndsOrphanedRuns(t *testing.T) {
 	if err := st2.CreateRun(ctx, store.Run{ID: "r3", Tenant: "t1", Suite: "smart-app", Status: store.RunQueued, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st2.ClaimRun(ctx, "other-instance", time.Now()); err != nil {
+	if _, err := st2.ClaimRun(ctx, "other-instance", time.Now(), false); err != nil {
 		t.Fatal(err)
 	}
 	start(t, service(t, st2, runs.Options{StaleAfter: 300 * time.Millisecond}))

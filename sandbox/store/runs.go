@@ -36,6 +36,13 @@ type Run struct {
 	After int64
 	// Wait bounds how long the run waits for the app's traffic.
 	Wait time.Duration
+	// Issue asks for a certificate when the run passes, naming VendorOrg
+	// (the tenant's organisation number when the run was created).
+	// CertificateID is the id (jti) of the certificate the run issued, set
+	// by the FinishRun that records the pass: one run, at most one.
+	Issue         bool
+	VendorOrg     string
+	CertificateID string
 	// FHIRBase is the tenant's FHIR base URL as the app sees it (the aud a
 	// SMART app must send).
 	FHIRBase string
@@ -65,13 +72,17 @@ type Runs interface {
 	// tenant's run).
 	Run(ctx context.Context, tenant, id string) (Run, error)
 	// ClaimRun moves the oldest queued run to running under owner and
-	// returns it; ErrNotFound when none is queued.
-	ClaimRun(ctx context.Context, owner string, now time.Time) (Run, error)
+	// returns it; ErrNotFound when none is queued. An instance that cannot
+	// sign certificates passes canIssue false and never gets a run that
+	// asks for one.
+	ClaimRun(ctx context.Context, owner string, now time.Time, canIssue bool) (Run, error)
 	// RunProgress records progress and a heartbeat (ErrConflict: not the
 	// owner's running run).
 	RunProgress(ctx context.Context, id, owner, progress string, now time.Time) error
-	// FinishRun records the final status, message, outcome and report
-	// (ErrConflict: not the owner's running run).
+	// FinishRun records the final status, message, outcome, report and,
+	// for a run that issued one, the certificate id (ErrConflict: not the
+	// owner's running run; a certificate id on a run that did not ask for
+	// one is an error).
 	FinishRun(ctx context.Context, r Run, now time.Time) error
 	// FailStaleRuns ends as error, with message, every running run whose
 	// heartbeat is older than before; it returns how many.

@@ -26,20 +26,35 @@ func RunsSchema(t Types) []string {
 			heartbeat_ms BIGINT NOT NULL)`),
 		`CREATE INDEX IF NOT EXISTS runs_queue ON runs (status, created_ms, id)`,
 		`CREATE INDEX IF NOT EXISTS runs_tenant ON runs (tenant, created_ms)`,
+		// A run that asks for a certificate, and the one it issued. A table
+		// of its own, not columns of runs: the store has no migrations, and
+		// CREATE TABLE IF NOT EXISTS would leave an existing runs table
+		// without new columns.
+		r.Replace(`CREATE TABLE IF NOT EXISTS run_issues (
+			run_id {T} PRIMARY KEY, vendor_org {T} NOT NULL, certificate_id {T} NOT NULL)`),
 	}
 }
 
 const runCols = `id, tenant, suite, app, app_version, artifact_digest, after_seq, wait_ms, fhir_base,
 	status, progress, message, outcome, report, owner, created_ms, started_ms, finished_ms, heartbeat_ms`
 
+// selectRun reads runCols and the run's issue request, if any.
+const selectRun = `SELECT r.id, r.tenant, r.suite, r.app, r.app_version, r.artifact_digest, r.after_seq, r.wait_ms,
+	r.fhir_base, r.status, r.progress, r.message, r.outcome, r.report, r.owner, r.created_ms, r.started_ms,
+	r.finished_ms, r.heartbeat_ms, CASE WHEN i.run_id IS NULL THEN 0 ELSE 1 END,
+	COALESCE(i.vendor_org, ''), COALESCE(i.certificate_id, '')
+	FROM runs r LEFT JOIN run_issues i ON i.run_id = r.id`
+
 func scanRun(sc interface{ Scan(...any) error }) (store.Run, error) {
 	var r store.Run
-	var wait, created, started, finished, heartbeat int64
+	var wait, created, started, finished, heartbeat, issue int64
 	var status string
 	if err := sc.Scan(&r.ID, &r.Tenant, &r.Suite, &r.App, &r.Version, &r.ArtifactDigest, &r.After, &wait, &r.FHIRBase,
-		&status, &r.Progress, &r.Message, &r.Outcome, &r.Report, &r.Owner, &created, &started, &finished, &heartbeat); err != nil {
+		&status, &r.Progress, &r.Message, &r.Outcome, &r.Report, &r.Owner, &created, &started, &finished, &heartbeat,
+		&issue, &r.VendorOrg, &r.CertificateID); err != nil {
 		return r, err
 	}
+	r.Issue = issue == 1
 	r.Status, r.Wait = store.RunStatus(status), time.Duration(wait)*time.Millisecond
 	r.Created, r.Started, r.Finished, r.Heartbeat = fromMS(created), fromMS(started), fromMS(finished), fromMS(heartbeat)
 	if len(r.Report) == 0 {
@@ -55,7 +70,18 @@ func (db *DB) CreateRun(ctx context.Context, r store.Run) error {
 	if r.Status == "" {
 		r.Status = store.RunQueued
 	}
-	res, err := db.w.ExecContext(ctx, db.bind(`INSERT INTO runs (`+runCols+`)
+	if r.Issue && r.VendorOrg == "" {
+		return errors.New("sqlstore: a run that asks for a certificate needs the vendor's organisation number")
+	}
+	if !r.Issue && (r.VendorOrg != "" || r.CertificateID != "") {
+		return errors.New("sqlstore: a vendor organisation or certificate id on a run that does not ask for a certificate")
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: create run: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, db.bind(`INSERT INTO runs (`+runCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
 		r.ID, r.Tenant, r.Suite, r.App, r.Version, r.ArtifactDigest, r.After, r.Wait.Milliseconds(), r.FHIRBase,
 		string(r.Status), r.Progress, r.Message, r.Outcome, nonNil(r.Report), r.Owner,
@@ -68,11 +94,20 @@ func (db *DB) CreateRun(ctx context.Context, r store.Run) error {
 	} else if n == 0 {
 		return store.ErrExists
 	}
+	if r.Issue {
+		if _, err := tx.ExecContext(ctx, db.bind(`INSERT INTO run_issues (run_id, vendor_org, certificate_id) VALUES (?, ?, ?)`),
+			r.ID, r.VendorOrg, r.CertificateID); err != nil {
+			return fmt.Errorf("sqlstore: create run: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: create run: %w", err)
+	}
 	return nil
 }
 
 func (db *DB) Run(ctx context.Context, tenant, id string) (store.Run, error) {
-	r, err := scanRun(db.r.QueryRowContext(ctx, db.bind(`SELECT `+runCols+` FROM runs WHERE tenant = ? AND id = ?`), tenant, id))
+	r, err := scanRun(db.r.QueryRowContext(ctx, db.bind(selectRun+` WHERE r.tenant = ? AND r.id = ?`), tenant, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, store.ErrNotFound
 	}
@@ -85,8 +120,14 @@ func (db *DB) Run(ctx context.Context, tenant, id string) (store.Run, error) {
 // committed) and claims nothing. PostgreSQL also skips rows another
 // transaction holds (FOR UPDATE SKIP LOCKED) so that a second instance takes
 // the next run instead of waiting; SQLite has one writer at a time anyway.
-func (db *DB) ClaimRun(ctx context.Context, owner string, now time.Time) (store.Run, error) {
-	pick := `SELECT id FROM runs WHERE status = 'queued' ORDER BY created_ms, id LIMIT 1`
+// Without canIssue, runs that ask for a certificate are left to an instance
+// that can sign one.
+func (db *DB) ClaimRun(ctx context.Context, owner string, now time.Time, canIssue bool) (store.Run, error) {
+	pick := `SELECT id FROM runs WHERE status = 'queued'`
+	if !canIssue {
+		pick += ` AND NOT EXISTS (SELECT 1 FROM run_issues WHERE run_issues.run_id = runs.id)`
+	}
+	pick += ` ORDER BY created_ms, id LIMIT 1`
 	if db.d.Dollar {
 		pick += ` FOR UPDATE SKIP LOCKED`
 	}
@@ -100,7 +141,7 @@ func (db *DB) ClaimRun(ctx context.Context, owner string, now time.Time) (store.
 	if err != nil {
 		return store.Run{}, fmt.Errorf("sqlstore: claim run: %w", err)
 	}
-	r, err := scanRun(db.w.QueryRowContext(ctx, db.bind(`SELECT `+runCols+` FROM runs WHERE id = ?`), id))
+	r, err := scanRun(db.w.QueryRowContext(ctx, db.bind(selectRun+` WHERE r.id = ?`), id))
 	if err != nil {
 		return r, fmt.Errorf("sqlstore: claimed run: %w", err)
 	}
@@ -117,10 +158,37 @@ func (db *DB) FinishRun(ctx context.Context, r store.Run, now time.Time) error {
 	if !r.Status.Done() {
 		return fmt.Errorf("sqlstore: finish run: %q is not a final status", r.Status)
 	}
-	res, err := db.w.ExecContext(ctx, db.bind(`UPDATE runs SET status = ?, progress = ?, message = ?, outcome = ?, report = ?,
+	if r.CertificateID != "" && r.Status != store.RunPassed {
+		return fmt.Errorf("sqlstore: finish run: a certificate on a run that ends %s", r.Status)
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: finish run: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, db.bind(`UPDATE runs SET status = ?, progress = ?, message = ?, outcome = ?, report = ?,
 		finished_ms = ?, heartbeat_ms = ? WHERE id = ? AND owner = ? AND status = 'running'`),
 		string(r.Status), r.Progress, r.Message, r.Outcome, nonNil(r.Report), ms(now), ms(now), r.ID, r.Owner)
-	return affectedOne(res, err)
+	if err := affectedOne(res, err); err != nil {
+		return err
+	}
+	if r.CertificateID != "" {
+		// Once: a run whose certificate is recorded keeps it.
+		res, err := tx.ExecContext(ctx, db.bind(`UPDATE run_issues SET certificate_id = ? WHERE run_id = ? AND certificate_id = ''`),
+			r.CertificateID, r.ID)
+		if err != nil {
+			return fmt.Errorf("sqlstore: finish run: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return fmt.Errorf("sqlstore: finish run %s: it did not ask for a certificate, or has one: %w", r.ID, store.ErrConflict)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: finish run: %w", err)
+	}
+	return nil
 }
 
 func (db *DB) FailStaleRuns(ctx context.Context, before time.Time, message string, now time.Time) (int, error) {

@@ -37,7 +37,7 @@ func testRuns(t *testing.T, s store.Store) {
 	// Oldest first, each once.
 	var order []string
 	for range 3 {
-		r, err := s.ClaimRun(ctx, "inst-1", t0.Add(time.Minute))
+		r, err := s.ClaimRun(ctx, "inst-1", t0.Add(time.Minute), true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +49,7 @@ func testRuns(t *testing.T, s store.Store) {
 	if fmt.Sprint(order) != "[r1 r2 r3]" {
 		t.Fatalf("claim order %v, want oldest first", order)
 	}
-	if _, err := s.ClaimRun(ctx, "inst-1", t0); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.ClaimRun(ctx, "inst-1", t0, true); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("claim on an empty queue: %v, want ErrNotFound", err)
 	}
 
@@ -115,7 +115,7 @@ func testRuns(t *testing.T, s store.Store) {
 			defer wg.Done()
 			owner := fmt.Sprintf("w%d", w)
 			for {
-				r, err := s.ClaimRun(ctx, owner, t0.Add(time.Hour))
+				r, err := s.ClaimRun(ctx, owner, t0.Add(time.Hour), true)
 				if errors.Is(err, store.ErrNotFound) {
 					return
 				}
@@ -141,5 +141,61 @@ func testRuns(t *testing.T, s store.Store) {
 	}
 	if len(claimed) != runs {
 		t.Fatalf("%d runs claimed, want %d", len(claimed), runs)
+	}
+}
+
+// testRunCertificates: a run that asks for a certificate keeps the vendor's
+// organisation number, is claimed only by an instance that can issue, and
+// records its certificate id once, with its pass, under the owner's check.
+func testRunCertificates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	plain := store.Run{ID: "p1", Tenant: "a1", Suite: "smart-app", Status: store.RunQueued, Created: t0}
+	issue := store.Run{ID: "i1", Tenant: "a1", Suite: "smart-app", App: "app", Version: "1", ArtifactDigest: "sha256:x",
+		Issue: true, VendorOrg: "974760673", Status: store.RunQueued, Created: t0.Add(-time.Second)}
+	if err := s.CreateRun(ctx, store.Run{ID: "bad", Tenant: "a1", Suite: "smart-app", Issue: true}); err == nil {
+		t.Fatal("an issue run without a vendor organisation was created")
+	}
+	for _, r := range []store.Run{issue, plain} {
+		if err := s.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.Run(ctx, "a1", "i1")
+	if err != nil || !got.Issue || got.VendorOrg != "974760673" || got.CertificateID != "" {
+		t.Fatalf("Run(i1) = %+v, %v", got, err)
+	}
+	if got, _ := s.Run(ctx, "a1", "p1"); got.Issue || got.VendorOrg != "" {
+		t.Fatalf("Run(p1) = %+v", got)
+	}
+	// The issue run is older, but an instance that cannot sign skips it.
+	r, err := s.ClaimRun(ctx, "nokey", t0, false)
+	if err != nil || r.ID != "p1" {
+		t.Fatalf("ClaimRun without issuing = %s, %v; want p1", r.ID, err)
+	}
+	if _, err := s.ClaimRun(ctx, "nokey", t0, false); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second ClaimRun without issuing: %v, want ErrNotFound", err)
+	}
+	r, err = s.ClaimRun(ctx, "key", t0, true)
+	if err != nil || r.ID != "i1" || !r.Issue || r.VendorOrg != "974760673" {
+		t.Fatalf("ClaimRun with issuing = %+v, %v", r, err)
+	}
+	// A certificate goes only with a pass, and only on a run that asked.
+	if err := s.FinishRun(ctx, store.Run{ID: "p1", Owner: "nokey", Status: store.RunFailed, CertificateID: "c"}, t0); err == nil {
+		t.Fatal("a failed run recorded a certificate")
+	}
+	if err := s.FinishRun(ctx, store.Run{ID: "p1", Owner: "nokey", Status: store.RunPassed, CertificateID: "c"}, t0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("certificate on a run that did not ask: %v, want ErrConflict", err)
+	}
+	if got, _ := s.Run(ctx, "a1", "p1"); got.Status != store.RunRunning {
+		t.Fatalf("the refused finish was partly written: %+v", got)
+	}
+	if err := s.FinishRun(ctx, store.Run{ID: "i1", Owner: "nokey", Status: store.RunPassed, CertificateID: "c1"}, t0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("finish by another instance: %v, want ErrConflict", err)
+	}
+	if err := s.FinishRun(ctx, store.Run{ID: "i1", Owner: "key", Status: store.RunPassed, Outcome: "pass", CertificateID: "c1"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Run(ctx, "a1", "i1"); got.CertificateID != "c1" || got.Status != store.RunPassed {
+		t.Fatalf("Run(i1) after finish = %+v", got)
 	}
 }

@@ -38,6 +38,7 @@ func Run(t *testing.T, open Open) {
 		{"Grants", testGrants},
 		{"ClearForgetsOAuth", testClearOAuth},
 		{"Runs", testRuns},
+		{"RunCertificates", testRunCertificates},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
