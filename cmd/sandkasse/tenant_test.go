@@ -12,7 +12,7 @@ func TestTenantCreateListReset(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	var out, errb bytes.Buffer
-	code := run(ctx, []string{"tenant", "create", "--data", dir, "--name", "Sårpleie AS", "--org", "312345674", "--patients", "2", "--days", "2", "--format", "json"},
+	code := run(ctx, []string{"tenant", "create", "--data", dir, "--name", "Sårpleie AS", "--org", "312345676", "--patients", "2", "--days", "2", "--format", "json"},
 		stdio{in: strings.NewReader(""), out: &out, err: &errb})
 	if code != exitOK {
 		t.Fatalf("create exit %d: %s", code, errb.String())
@@ -38,6 +38,13 @@ func TestTenantCreateListReset(t *testing.T) {
 	out.Reset()
 	if code := run(ctx, []string{"tenant", "reset", c.ID, "--data", dir, "--patients", "2", "--days", "2"}, stdio{out: &out, err: &errb}); code != exitOK {
 		t.Fatalf("reset exit %d: %s", code, errb.String())
+	}
+	// An organisation number with a wrong control digit is refused by
+	// name, and no tenant is made.
+	errb.Reset()
+	if code := run(ctx, []string{"tenant", "create", "--data", dir, "--name", "x", "--org", "312345674"}, stdio{out: &out, err: &errb}); code != exitUsage ||
+		!strings.Contains(errb.String(), "mod-11") {
+		t.Errorf("invalid org: exit %d, %q", code, errb.String())
 	}
 	for _, args := range [][]string{
 		{"tenant", "reset", "nope", "--data", dir},

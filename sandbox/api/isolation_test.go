@@ -61,7 +61,7 @@ func (k *isoKit) bearer(method, path, contentType, body string, header ...string
 // and must hold nothing of B's data.
 func isolationRows() map[string]func(k *isoKit) (attempts []attempt, public bool) {
 	fhir := func(k *isoKit) string { return "/t/" + k.b + "/fhir" }
-	vkpPath := func(k *isoKit) string { return "/t/" + k.b + "/vkp/epj/r4/312345674" }
+	vkpPath := func(k *isoKit) string { return "/t/" + k.b + "/vkp/epj/r4/312345676" }
 	vkpHdr := []string{"ServiceCodes", "dho"}
 	bearer := func(method string, path func(k *isoKit) string, contentType, body string, header ...string) func(k *isoKit) ([]attempt, bool) {
 		return func(k *isoKit) ([]attempt, bool) {
@@ -141,7 +141,7 @@ func isolationRows() map[string]func(k *isoKit) (attempts []attempt, public bool
 		"POST /t/:tenant/runs":                bearer("POST", func(k *isoKit) string { return "/t/" + k.b + "/runs" }, "application/json", `{"suite":"dho-journal"}`),
 		"GET /t/:tenant/runs/:id":             bearer("GET", func(k *isoKit) string { return "/t/" + k.b + "/runs/any" }, "", ""),
 		"GET /admin/tenants":                  bearer("GET", func(k *isoKit) string { return "/admin/tenants" }, "", ""),
-		"POST /admin/tenants":                 bearer("POST", func(k *isoKit) string { return "/admin/tenants" }, "application/json", `{"name":"x","org":"312345674"}`),
+		"POST /admin/tenants":                 bearer("POST", func(k *isoKit) string { return "/admin/tenants" }, "application/json", `{"name":"x","org":"312345676"}`),
 		"POST /admin/tenants/:tenant/reset":   bearer("POST", func(k *isoKit) string { return "/admin/tenants/" + k.b + "/reset" }, "", ""),
 		"POST /admin/rulesets":                bearer("POST", func(k *isoKit) string { return "/admin/rulesets" }, "application/json", `{}`),
 		"POST /admin/certificates/:id/revoke": bearer("POST", func(k *isoKit) string { return "/admin/certificates/any/revoke" }, "", ""),

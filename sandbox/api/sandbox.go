@@ -540,12 +540,27 @@ func (h *sandboxRoutes) admin(c *gin.Context) {
 		return
 	}
 	tok, ok := auth.Bearer(c.Request.Header)
-	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(h.sb.AdminToken)) != 1 {
-		c.Header("WWW-Authenticate", `Bearer realm="sandkasse-admin"`)
-		h.refuse(c, http.StatusUnauthorized, "login", CodeUnauthenticated, "send the admin token as a bearer token")
+	if ok && subtle.ConstantTimeCompare([]byte(tok), []byte(h.sb.AdminToken)) == 1 {
+		c.Next()
 		return
 	}
-	c.Next()
+	// A credential the sandbox knows (a tenant's developer or SMART token)
+	// is authenticated but not allowed: 403. None, an unknown, a forged or
+	// an expired one is 401.
+	if ok && h.sb.Auth != nil {
+		_, err := h.sb.Auth.Authenticate(c.Request.Context(), tok)
+		switch {
+		case err == nil:
+			h.refuse(c, http.StatusForbidden, "forbidden", CodeStaffOnly, "the admin API takes the admin token, not a tenant's token")
+			return
+		case !errors.Is(err, auth.ErrNoToken) && !errors.Is(err, auth.ErrBadToken) && !errors.Is(err, auth.ErrExpired):
+			h.log.Error("authentication failed", slog.String("error", "store error"))
+			h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error while checking the token")
+			return
+		}
+	}
+	c.Header("WWW-Authenticate", `Bearer realm="sandkasse-admin"`)
+	h.refuse(c, http.StatusUnauthorized, "login", CodeUnauthenticated, "send the admin token as a bearer token")
 }
 
 // TenantJSON is a tenant on the wire (the CLI prints the same).

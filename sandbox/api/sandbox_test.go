@@ -231,7 +231,12 @@ func TestBadInput(t *testing.T) {
 		{"not a bundle", a.Token, "POST", base, `{"resourceType":"Patient"}`, nil, 400, "invalid-bundle"},
 		{"media type", a.Token, "POST", base + "/Patient", newPatient, []string{"Content-Type", "text/plain"}, 415, CodeMediaType},
 		{"admin without token", "", "GET", "/admin/tenants", "", nil, 401, CodeUnauthenticated},
-		{"admin with tenant token", a.Token, "GET", "/admin/tenants", "", nil, 401, CodeUnauthenticated},
+		{"admin with tenant token", a.Token, "GET", "/admin/tenants", "", nil, 403, CodeStaffOnly},
+		{"admin reset with tenant token", a.Token, "POST", "/admin/tenants/" + a.Tenant.ID + "/reset", "", nil, 403, CodeStaffOnly},
+		{"admin with forged token", "skdev_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", "/admin/tenants", "", nil, 401, CodeUnauthenticated},
+		{"admin with expired tenant token", expired, "GET", "/admin/tenants", "", nil, 401, CodeUnauthenticated},
+		{"admin with a wrong admin token", "admin-secreT", "GET", "/admin/tenants", "", nil, 401, CodeUnauthenticated},
+		{"admin create with an invalid org", "admin-secret", "POST", "/admin/tenants", `{"name":"x","org":"312345674"}`, []string{"Content-Type", "application/json"}, 400, CodeBadRequest},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -467,7 +472,7 @@ func TestResetRestoresSeededState(t *testing.T) {
 	}
 	created := f.do(t, a.Token, "POST", base+"/Patient", newPatient).str("id")
 	vkpSearch := func(tok string) int {
-		rec := send(t, f, attempt{method: "POST", path: "/t/" + id + "/vkp/epj/r4/312345674/Patient/_search",
+		rec := send(t, f, attempt{method: "POST", path: "/t/" + id + "/vkp/epj/r4/312345676/Patient/_search",
 			contentType: "application/x-www-form-urlencoded", body: "_count=1", header: []string{"ServiceCodes", "dho", "Authorization", "Bearer " + tok}})
 		return rec.Code
 	}
@@ -535,7 +540,7 @@ func TestInstancesAreStateless(t *testing.T) {
 	if r := other.do(t, o.smartToken, "GET", "/t/"+id+"/fhir/Patient", ""); r.status != 200 {
 		t.Fatalf("the first instance's SMART token at the second: %d", r.status)
 	}
-	rec := send(t, other, attempt{method: "POST", path: "/t/" + id + "/vkp/epj/r4/312345674/Patient/_search",
+	rec := send(t, other, attempt{method: "POST", path: "/t/" + id + "/vkp/epj/r4/312345676/Patient/_search",
 		contentType: "application/x-www-form-urlencoded", body: "_count=1", header: []string{"ServiceCodes", "dho", "Authorization", "Bearer " + o.vkpToken}})
 	if rec.Code != 200 {
 		t.Fatalf("the first instance's VKP token at the second: %d", rec.Code)

@@ -148,7 +148,7 @@ func testPayload() cert.Payload {
 
 func TestStaffRoutes(t *testing.T) {
 	f := newTrust(t, true)
-	c, err := f.tenants.Create(context.Background(), "Vendor", "312345674")
+	c, err := f.tenants.Create(context.Background(), "Vendor", "312345676")
 	if err != nil {
 		t.Fatal(err)
 	}

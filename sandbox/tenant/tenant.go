@@ -27,6 +27,7 @@ import (
 	"github.com/sandkasse/sandkasse/sandbox/epr"
 	"github.com/sandkasse/sandkasse/sandbox/store"
 	"github.com/sandkasse/sandkasse/sandbox/synth"
+	"github.com/sandkasse/sandkasse/validator/nationalid"
 )
 
 // TokenPrefix starts every developer token, so that secret scanners and
@@ -109,14 +110,33 @@ type Created struct {
 // ErrInvalid is a refused name or organisation number.
 var ErrInvalid = errors.New("tenant: invalid")
 
+// CheckOrg refuses what is not an organisation number: 9 digits whose last
+// is the mod-11 control digit over the first eight (Enhetsregisteret). The
+// tenant's number is the municipality its mock VKP answers for, and the
+// dho-vkp rules refuse a request addressed to an invalid one, so a tenant
+// made with one could never pass its own suite.
+func CheckOrg(org string) error {
+	switch nationalid.CheckOrgNumber(org) {
+	case nationalid.OK:
+		return nil
+	case nationalid.ReasonControlDigit:
+		return fmt.Errorf("%w: organisation number %q fails the mod-11 control digit check (Enhetsregisteret); use a real or synthetic valid number such as 974760673", ErrInvalid, org)
+	default:
+		if len(org) > 20 {
+			return fmt.Errorf("%w: the organisation number must be 9 digits, got %d characters", ErrInvalid, len(org))
+		}
+		return fmt.Errorf("%w: the organisation number must be 9 digits, got %q", ErrInvalid, org)
+	}
+}
+
 // Create makes a tenant with a seeded population and a developer token.
 func (s *Service) Create(ctx context.Context, name, org string) (Created, error) {
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > 200 {
 		return Created{}, fmt.Errorf("%w: a name of 1 to 200 characters is required", ErrInvalid)
 	}
-	if len(org) != 9 || strings.Trim(org, "0123456789") != "" {
-		return Created{}, fmt.Errorf("%w: the organisation number must be 9 digits", ErrInvalid)
+	if err := CheckOrg(org); err != nil {
+		return Created{}, err
 	}
 	seed := uint64(0)
 	if s.seed0 != 0 {

@@ -3,6 +3,7 @@ package tenant_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,13 +25,17 @@ func newService(t *testing.T, now func() time.Time) (*tenant.Service, store.Stor
 
 func TestCreateRefusesBadInput(t *testing.T) {
 	s, _ := newService(t, nil)
-	for _, c := range []struct{ name, org string }{{"", "312345674"}, {"  ", "312345674"}, {"A", "31234567"}, {"A", "31234567x"}} {
+	for _, c := range []struct{ name, org string }{{"", "312345676"}, {"  ", "312345676"}, {"A", "31234567"}, {"A", "31234567x"}, {"A", "312345674"}, {"A", "314159265"}} {
 		if _, err := s.Create(context.Background(), c.name, c.org); !errors.Is(err, tenant.ErrInvalid) {
 			t.Errorf("Create(%q, %q): %v, want ErrInvalid", c.name, c.org, err)
 		}
 	}
 	if ts, _ := s.List(context.Background()); len(ts) != 0 {
 		t.Fatalf("a refused tenant was stored: %v", ts)
+	}
+	// The message says what is wrong with the number, not only that it is.
+	if _, err := s.Create(context.Background(), "A", "312345674"); err == nil || !strings.Contains(err.Error(), "mod-11") || !strings.Contains(err.Error(), "312345674") {
+		t.Errorf("invalid control digit: %v, want a message naming the mod-11 check and the number", err)
 	}
 }
 
@@ -39,11 +44,11 @@ func TestCreateRefusesBadInput(t *testing.T) {
 func TestResetRestoresSeedAndForgetsOAuth(t *testing.T) {
 	s, st := newService(t, nil)
 	ctx := context.Background()
-	a, err := s.Create(ctx, "A", "312345674")
+	a, err := s.Create(ctx, "A", "312345676")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Create(ctx, "B", "312345674")
+	b, err := s.Create(ctx, "B", "312345676")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +107,7 @@ func TestDeveloperTokens(t *testing.T) {
 	clock := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	s, _ := newService(t, func() time.Time { return clock })
 	ctx := context.Background()
-	a, err := s.Create(ctx, "A", "312345674")
+	a, err := s.Create(ctx, "A", "312345676")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,7 +31,7 @@ import (
 )
 
 const (
-	org      = "312345674"
+	org      = "312345676"
 	otherOrg = "974760673"
 	host     = "http://example.com"
 )
