@@ -27,7 +27,10 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	sf := addStoreFlags(fs)
 	adminFile := fs.String("admin-token-file", "", "file holding the bearer token of the admin API (/admin); without it the admin API is off")
 	publicURL := fs.String("public-url", "", "external base URL for links and Location headers (default: from each request's Host)")
-	maxBody := fs.Int64("max-body-bytes", api.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
+	maxBody := fs.Int64("max-body-bytes", api.DefaultMaxBodyBytes, "largest request body accepted, in bytes; a larger one is refused with 413")
+	// The engine's limits and modes, as for validate; they apply to every
+	// validation the server makes ($validate, the mock EPR's writes, runs).
+	ef := addEngineFlags(fs)
 	tf := addTrustFlags(fs)
 	var loads, profiles multi
 	fs.Var(&loads, "load", "load conformance resources (JSON file, directory or npm package .tgz); repeatable")
@@ -44,8 +47,14 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 		fmt.Fprintln(io.err, "sandkasse serve: --max-body-bytes must be positive and below 2 GiB")
 		return exitUsage
 	}
+	if err := ef.check(); err != nil {
+		fmt.Fprintln(io.err, "sandkasse serve:", err)
+		return exitUsage
+	}
 	log := slog.New(slog.NewJSONHandler(io.err, nil))
-	v, err := validator.New(validator.Options{Load: loads, Profiles: profiles})
+	vopts := validator.Options{Load: loads, Profiles: profiles}
+	ef.apply(&vopts)
+	v, err := validator.New(vopts)
 	if err != nil {
 		fmt.Fprintln(io.err, "sandkasse serve:", err)
 		return exitUsage
@@ -105,12 +114,16 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 		PublicURL:  *publicURL,
 		Trust:      trust,
 	}
+	const readTimeout = 60 * time.Second
 	srv := &http.Server{
 		Handler:           api.New(api.Config{Validator: v, MaxBodyBytes: *maxBody, Logger: log, Sandbox: sb}),
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadTimeout:       readTimeout,
+		// The write deadline runs from the end of the headers, so it must
+		// cover reading the body, the validation and the answer; else a
+		// validation near --timeout would lose its answer.
+		WriteTimeout: readTimeout + *ef.timeout + 10*time.Second,
+		IdleTimeout:  120 * time.Second,
 		// net/http's own complaints (TLS handshakes, bad requests) go to
 		// the structured log too, not to a bare stderr line.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -2,19 +2,83 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/sandkasse/sandkasse/validator"
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
 	"github.com/sandkasse/sandkasse/validator/report"
 	"github.com/sandkasse/sandkasse/validator/ruleset"
 	"github.com/sandkasse/sandkasse/validator/source"
+	"github.com/sandkasse/sandkasse/validator/structure"
 )
 
-const validateSynopsis = "[--format text|json|outcome] [--load PATH]... [--profile URL]... PATH...\n\n" +
+// engineFlags are the engine's options a vendor sets from the command
+// line; validate and serve share them so that both take the same names.
+type engineFlags struct {
+	maxDepth, maxValues, maxElements, maxBundleEntries *int
+	timeout                                            *time.Duration
+	securityChecks, noHTMLInMarkdown, allowComments    *bool
+	mustSupport                                        *bool
+}
+
+// maxDepthCeiling bounds --max-depth: the parser and the tree builder
+// recurse once per level, and FHIR resources nest a few dozen levels.
+const maxDepthCeiling = 10_000
+
+func addEngineFlags(fs *flag.FlagSet) *engineFlags {
+	d := fhirjson.DefaultLimits
+	return &engineFlags{
+		maxDepth:         fs.Int("max-depth", d.MaxDepth, fmt.Sprintf("deepest nesting of JSON objects and arrays in one document (at most %d); deeper is a fatal json-depth finding", maxDepthCeiling)),
+		maxValues:        fs.Int("max-values", d.MaxValues, "most JSON values in one document; more is a fatal json-values finding"),
+		maxElements:      fs.Int("max-elements", structure.DefaultMaxElements, "most FHIR elements validated in one document; past it a fatal limit-elements finding and the rest is not validated"),
+		maxBundleEntries: fs.Int("max-bundle-entries", structure.DefaultMaxBundleEntries, "most entries in one Bundle; a larger Bundle is a fatal limit-bundle-entries finding and is not validated"),
+		timeout:          fs.Duration("timeout", validator.DefaultTimeout, "longest time one document may take (e.g. 30s, 2m); past it a fatal validation-timeout finding marks the findings incomplete"),
+		securityChecks:   fs.Bool("security-checks", false, "security-checks mode: string and markdown values that look like HTML tags are errors (security-html), as apps may render them unescaped"),
+		noHTMLInMarkdown: fs.Bool("no-html-in-markdown", false, "markdown values that embed HTML tags are errors (security-html); implied by --security-checks"),
+		allowComments:    fs.Bool("allow-comments", false, "tolerate // and /* */ comments in the JSON, as some tools write them (FHIR JSON has none; off, they are json-syntax findings)"),
+		mustSupport:      fs.Bool("must-support", false, "report a profile's must-support elements that are missing, as information"),
+	}
+}
+
+// check names the flag whose value cannot be used.
+func (f *engineFlags) check() error {
+	if *f.maxDepth < 1 || *f.maxDepth > maxDepthCeiling {
+		return fmt.Errorf("--max-depth must be between 1 and %d (got %d)", maxDepthCeiling, *f.maxDepth)
+	}
+	if *f.timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive (got %s)", *f.timeout)
+	}
+	return errors.Join(positive("max-values", int64(*f.maxValues), 0), positive("max-elements", int64(*f.maxElements), 0),
+		positive("max-bundle-entries", int64(*f.maxBundleEntries), 0))
+}
+
+func (f *engineFlags) apply(o *validator.Options) {
+	o.Limits.MaxDepth, o.Limits.MaxValues, o.Limits.AllowComments = *f.maxDepth, *f.maxValues, *f.allowComments
+	o.MaxElements, o.MaxBundleEntries = *f.maxElements, *f.maxBundleEntries
+	o.Timeout = *f.timeout
+	o.SecurityChecks, o.NoHTMLInMarkdown = *f.securityChecks, *f.noHTMLInMarkdown
+	o.MustSupport = *f.mustSupport
+}
+
+// positive checks a numeric flag: above zero and, when ceiling > 0, at
+// most ceiling. The error names the flag.
+func positive(name string, v, ceiling int64) error {
+	if v <= 0 {
+		return fmt.Errorf("--%s must be positive (got %d)", name, v)
+	}
+	if ceiling > 0 && v > ceiling {
+		return fmt.Errorf("--%s must be at most %d (got %d)", name, ceiling, v)
+	}
+	return nil
+}
+
+const validateSynopsis = "[--format text|json|outcome] [--load PATH]... [--profile URL]... [--security-checks] [--allow-comments] PATH...\n\n" +
 	"PATH is a JSON file, a directory (every *.json and *.ndjson below it), an NDJSON file\n" +
 	"(*.ndjson, one resource a line) or - for one document on stdin."
 
@@ -43,7 +107,7 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 	maxBytes := fs.Int64("max-bytes", source.DefaultMaxBytes, "largest file or stdin document read, in bytes")
 	maxLine := fs.Int("max-line-bytes", source.DefaultMaxLineBytes, "longest NDJSON line read, in bytes")
 	jobs := fs.Int("jobs", runtime.GOMAXPROCS(0), "documents validated in parallel")
-	timeout := fs.Duration("timeout", validator.DefaultTimeout, "longest time one document may take; its findings are then marked incomplete")
+	ef := addEngineFlags(fs)
 	rulesDir := fs.String("rules", "", "validate under a rule set (directory): its packages are loaded and its identifier policy applies")
 	var packages multi
 	fs.Var(&packages, "packages", "with --rules: directory of FHIR packages for its name@version entries (repeatable; default as for rules test)")
@@ -56,9 +120,10 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if *maxBytes <= 0 || *maxLine <= 0 || *jobs <= 0 || *maxBytes > 1<<31-1 {
-		// The parser keeps offsets in int32, so 2 GiB is a hard ceiling.
-		fmt.Fprintln(io.err, "sandkasse validate: --max-bytes, --max-line-bytes and --jobs must be positive (and --max-bytes below 2 GiB)")
+	// The parser keeps offsets in int32, so 2 GiB is a hard ceiling.
+	if err := errors.Join(positive("max-bytes", *maxBytes, 1<<31-1), positive("max-line-bytes", int64(*maxLine), 1<<31-1),
+		positive("jobs", int64(*jobs), 0), ef.check()); err != nil {
+		fmt.Fprintln(io.err, "sandkasse validate:", err)
 		return exitUsage
 	}
 	rend, err := report.New(*format)
@@ -75,8 +140,8 @@ func runValidate(ctx context.Context, args []string, io stdio) int {
 		Limits:   fhirjson.Limits{MaxBytes: docMax},
 		Load:     loads,
 		Profiles: profiles,
-		Timeout:  *timeout,
 	}
+	ef.apply(&opts)
 	if *rulesDir != "" {
 		if len(packages) == 0 {
 			packages = defaultPackagePath()

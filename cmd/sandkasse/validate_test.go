@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -306,5 +307,95 @@ func TestValidateUnderRuleSet(t *testing.T) {
 	}
 	if r := runCLI(t, "", "validate", "--rules", t.TempDir(), f); r.code != exitUsage {
 		t.Fatalf("a directory that is no rule set: exit %d, want %d", r.code, exitUsage)
+	}
+}
+
+// Each engine option has a flag, and each flag changes the verdict the way
+// its help says: the same input without the flag must not carry the code.
+func TestValidateEngineFlags(t *testing.T) {
+	dir := t.TempDir()
+	narrative := `"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}`
+	htmlString := writeFile(t, dir, "html-string.json", `{"resourceType":"Patient",`+narrative+`,"name":[{"text":"<b>Kari</b>"}]}`)
+	htmlMarkdown := writeFile(t, dir, "html-markdown.json", `{"resourceType":"Observation",`+narrative+`,"status":"final","code":{"text":"x"},"note":[{"text":"see <img src=x onerror=alert(1)>"}]}`)
+	comments := writeFile(t, dir, "comments.json", "{\n  // exported by a tool\n  \"resourceType\": \"Basic\", "+narrative+", \"code\": {\"text\": \"x\"}\n}")
+	bundle := writeFile(t, dir, "bundle.json", `{"resourceType":"Bundle","type":"collection","entry":[`+
+		`{"fullUrl":"urn:uuid:0b9d3c4e-7a59-4b7e-8d2c-3f6a1e2b9c01","resource":{"resourceType":"Basic",`+narrative+`,"code":{"text":"x"}}},`+
+		`{"fullUrl":"urn:uuid:0b9d3c4e-7a59-4b7e-8d2c-3f6a1e2b9c02","resource":{"resourceType":"Basic",`+narrative+`,"code":{"text":"x"}}}]}`)
+	const ms = "http://example.org/StructureDefinition/ms"
+	msProfile := writeFile(t, dir, "defs/ms.json", `{"resourceType":"StructureDefinition","url":"`+ms+`","name":"MS","type":"Patient","kind":"resource",`+
+		`"derivation":"constraint","baseDefinition":"http://hl7.org/fhir/StructureDefinition/Patient",`+
+		`"differential":{"element":[{"id":"Patient.birthDate","path":"Patient.birthDate","mustSupport":true}]}}`)
+	ok := filepath.Join("testdata", "patient-ok.json")
+	for _, tc := range []struct {
+		name       string
+		flags      []string
+		path       string
+		code       string // the finding the flags add
+		exit, base int    // exit status with and without the flags
+	}{
+		{"security checks: HTML in a string", []string{"--security-checks"}, htmlString, "security-html", exitFindings, exitOK},
+		{"security checks: HTML in markdown", []string{"--security-checks"}, htmlMarkdown, "security-html", exitFindings, exitOK},
+		{"no HTML in markdown", []string{"--no-html-in-markdown"}, htmlMarkdown, "security-html", exitFindings, exitOK},
+		{"allow comments", []string{"--allow-comments"}, comments, "", exitOK, exitFindings},
+		{"max depth", []string{"--max-depth", "1"}, ok, "json-depth", exitFindings, exitOK},
+		{"max values", []string{"--max-values", "4"}, ok, "json-values", exitFindings, exitOK},
+		{"max elements", []string{"--max-elements", "2"}, ok, "limit-elements", exitFindings, exitOK},
+		{"max bundle entries", []string{"--max-bundle-entries", "1"}, bundle, "limit-bundle-entries", exitFindings, exitOK},
+		{"timeout", []string{"--timeout", "1ns"}, ok, "validation-timeout", exitFindings, exitOK},
+		{"must support", []string{"--must-support", "--load", msProfile, "--profile", ms}, ok, "profile-must-support", exitOK, exitOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			with := runCLI(t, "", append(append([]string{"validate", "--format", "json"}, tc.flags...), tc.path)...)
+			if with.code != tc.exit {
+				t.Fatalf("with %v: exit %d, want %d\n%s%s", tc.flags, with.code, tc.exit, with.out, with.err)
+			}
+			baseArgs := []string{"validate", "--format", "json", tc.path}
+			if tc.code == "profile-must-support" {
+				baseArgs = []string{"validate", "--format", "json", "--load", msProfile, "--profile", ms, tc.path}
+			}
+			without := runCLI(t, "", baseArgs...)
+			if without.code != tc.base {
+				t.Fatalf("without %v: exit %d, want %d\n%s%s", tc.flags, without.code, tc.base, without.out, without.err)
+			}
+			if tc.code == "" {
+				return
+			}
+			rs, base := jsonLines(t, with.out), jsonLines(t, without.out)
+			if len(rs) != 1 || !slices.Contains(codes(rs[0]), tc.code) {
+				t.Fatalf("with %v: no %s finding:\n%s", tc.flags, tc.code, with.out)
+			}
+			if len(base) != 1 || slices.Contains(codes(base[0]), tc.code) {
+				t.Fatalf("without %v the input already has %s:\n%s", tc.flags, tc.code, without.out)
+			}
+		})
+	}
+}
+
+// A flag value the tool cannot use stops it before any output, with a
+// message naming the flag.
+func TestValidateBadFlagValues(t *testing.T) {
+	ok := filepath.Join("testdata", "patient-ok.json")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-depth", "0"}, "--max-depth must be between 1 and 10000"},
+		{[]string{"--max-depth", "10001"}, "--max-depth must be between 1 and 10000"},
+		{[]string{"--max-values", "0"}, "--max-values must be positive"},
+		{[]string{"--max-elements", "-5"}, "--max-elements must be positive"},
+		{[]string{"--max-bundle-entries", "0"}, "--max-bundle-entries must be positive"},
+		{[]string{"--timeout", "0s"}, "--timeout must be positive"},
+		{[]string{"--timeout", "-1m"}, "--timeout must be positive"},
+		{[]string{"--timeout", "soon"}, "-timeout"},
+		{[]string{"--max-depth", "deep"}, "-max-depth"},
+		{[]string{"--jobs", "0"}, "--jobs must be positive"},
+		{[]string{"--max-line-bytes", "-1"}, "--max-line-bytes must be positive"},
+		{[]string{"--max-bytes", "3000000000"}, "--max-bytes must be at most 2147483647"},
+		{[]string{"--security-checks=maybe"}, "-security-checks"},
+	} {
+		r := runCLI(t, "", append(append([]string{"validate"}, tc.args...), ok)...)
+		if r.code != exitUsage || r.out != "" || !strings.Contains(r.err, tc.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr lacks %q:\n%s", tc.args, r.code, r.out, tc.want, r.err)
+		}
 	}
 }
