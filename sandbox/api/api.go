@@ -217,6 +217,10 @@ func (s *server) check(ctx context.Context, body []byte, urlType string, query u
 		} else if len(in.profiles)+len(in.modes) > 0 {
 			// Without a resource part the Parameters would be validated
 			// as the resource itself, and its profile or mode ignored.
+			// (mode delete has no resource, and is refused as such.)
+			if _, status, res := (operation{modes: append(op.modes, in.modes...)}).resolve(); status != 0 {
+				return status, res
+			}
 			return http.StatusBadRequest, failure("required", CodeParameterInvalid,
 				"the Parameters has a profile or mode parameter but no parameter named resource holding the resource to validate")
 		}

@@ -236,6 +236,8 @@ func FuzzValidate(f *testing.F) {
 	f.Add(`{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Basic"}}]}`, "Basic")
 	f.Add(`{"resourceType":"Parameters","parameter":{"name":"resource"}}`, "")
 	f.Add(`[1,2,{"a":"\u00e5"}]`, "x")
+	f.Add(parameters(patient, `{"name":"profile","valueUri":"http://hl7.org/fhir/StructureDefinition/Patient|4.0.1"}`), "Patient")
+	f.Add(`{"resourceType":"Parameters","parameter":[{"name":"mode","valueCode":"profile"},{"name":"profile","valueCanonical":""}]}`, "")
 	h, _ := newServer(f, 4096)
 	f.Fuzz(func(t *testing.T, body, typ string) {
 		path := "/fhir/$validate"

@@ -90,6 +90,7 @@ func TestValidateProfileAndModeParameters(t *testing.T) {
 		{"profile without a resource part", "/fhir/$validate", `{"resourceType":"Parameters","parameter":[` + uri(needsName) + `]}`, 400, CodeParameterInvalid, false, "resource"},
 		{"mode profile without a profile", "/fhir/$validate", wrap(patient, mode("profile")), 400, CodeParameterInvalid, false, "mode profile"},
 		{"mode update", "/fhir/$validate", wrap(patient, mode("update")), 400, CodeNotSupported, false, "instance level"},
+		{"mode delete without a resource", "/fhir/$validate", `{"resourceType":"Parameters","parameter":[` + mode("delete") + `]}`, 400, CodeNotSupported, false, "instance level"},
 		{"mode delete in the URL", "/fhir/Patient/$validate?mode=delete", patient, 400, CodeNotSupported, false, "instance level"},
 		{"unknown mode", "/fhir/$validate", wrap(patient, mode("dryrun")), 400, CodeParameterInvalid, false, "create | update | delete | profile"},
 		{"modes that disagree", "/fhir/$validate?mode=profile", wrap(patient, mode("create"), uri(needsName)), 400, CodeParameterInvalid, false, "mode"},
