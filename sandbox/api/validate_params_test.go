@@ -28,7 +28,9 @@ func constraint(url, version, typ string, elems ...string) string {
 
 // profileServer knows three profiles: one requiring Patient.name, one on
 // Observation, and one whose differential names an element Patient lacks.
-func profileServer(t *testing.T) *validator.Validator {
+func profileServer(t *testing.T) *validator.Validator { return profileServerB(t) }
+
+func profileServerB(t testing.TB) *validator.Validator {
 	t.Helper()
 	reg := r4.NewRegistry()
 	for _, d := range []string{
@@ -237,5 +239,39 @@ func TestCancelledRequestIsNotAVerdict(t *testing.T) {
 	status, res := s.check(ctx, []byte(patient), "", nil)
 	if status != 400 || !res.Issues.HasErrors() {
 		t.Fatalf("status %d, issues %v", status, res.Issues)
+	}
+}
+
+// BenchmarkValidateProfileParameter: what the profile parameter costs a
+// request, with the profile's validator cached and with the cache too
+// small to hold the two profiles asked for in turn (a new derivation
+// each time).
+func BenchmarkValidateProfileParameter(b *testing.B) {
+	v := profileServerB(b)
+	body := []byte(nameless)
+	for _, bc := range []struct {
+		name     string
+		profiles []string
+		cache    int
+	}{
+		{"none", nil, 0},
+		{"cached", []string{needsName}, 0},
+		{"derived each time", []string{needsName, needsName + "|1.0"}, 1},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := &server{v: v, max: DefaultMaxBodyBytes, profiles: newProfileCache(v, bc.cache)}
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				var q url.Values
+				if len(bc.profiles) > 0 {
+					q = url.Values{"profile": {bc.profiles[i%len(bc.profiles)]}}
+				}
+				i++
+				if status, _ := s.check(ctx, body, "", q); status != 200 {
+					b.Fatalf("status %d", status)
+				}
+			}
+		})
 	}
 }
