@@ -152,7 +152,9 @@ func stepsFor(def, root *spec.ElementDefinition) []step {
 // in Go (native), or by its FHIRPath (with errata replaced), compiled.
 type plan struct {
 	native func(*element.Element, *memo) bool
-	cp     *compiled
+	// deciding, when set, is tried first; where it cannot decide, cp runs.
+	deciding func(*element.Element) (pass, ok bool)
+	cp       *compiled
 	// guard, when set, names children whose absence alone makes the
 	// compiled expression pass (see guardOf).
 	guard *guard
@@ -179,6 +181,9 @@ func planFor(c *spec.Constraint) *plan {
 		if pl.cp.err == nil {
 			pl.guard = guardOf(src)
 		}
+		if f := nativeDeciding[c.Key]; f != nil && c.Expression == nativeText[c.Key] {
+			pl.deciding = f
+		}
 	}
 	v, _ := plans.LoadOrStore(c, pl)
 	return v.(*plan)
@@ -190,6 +195,14 @@ func evaluate(env *fhirpath.Env, e *element.Element, c *spec.Constraint, pl *pla
 			return nil
 		}
 		return failed(e, c, at)
+	}
+	if pl.deciding != nil {
+		if pass, ok := pl.deciding(e); ok {
+			if pass {
+				return nil
+			}
+			return failed(e, c, at)
+		}
 	}
 	cp := pl.cp
 	if cp.err != nil {

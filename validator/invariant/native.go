@@ -30,10 +30,55 @@ var nativeRules = map[string]func(e *element.Element, memo *memo) bool{
 	},
 }
 
+// nativeDeciding are invariants evaluated in Go where Go can decide them,
+// and by their FHIRPath otherwise (ok false). bdl-3 and bdl-4 compare
+// every entry with %resource.type, which FHIRPath finds again for each
+// entry among all the Bundle's children: quadratic in the entries.
+var nativeDeciding = map[string]func(e *element.Element) (pass, ok bool){
+	"bdl-3": entriesAgree("request", "batch", "transaction", "history"),
+	"bdl-4": entriesAgree("response", "batch-response", "transaction-response", "history"),
+}
+
+// entriesAgree is entry.all(<child>.exists() = (%resource.type = t1 or
+// …)) on a Bundle: whether each entry has the child exactly when the
+// Bundle's type is one of types. Only a Bundle with one type that has a
+// value is decided here; the rest (no type, a type with only extensions)
+// goes to FHIRPath, whose empty and unknown results decide otherwise.
+func entriesAgree(child string, types ...string) func(*element.Element) (bool, bool) {
+	return func(b *element.Element) (bool, bool) {
+		var typ *element.Element
+		for _, c := range b.Children {
+			if c.Name == "type" {
+				if typ != nil {
+					return false, false
+				}
+				typ = c
+			}
+		}
+		if typ == nil || !typ.HasValue || !b.IsResource {
+			return false, false
+		}
+		want := false
+		for _, t := range types {
+			if typ.Value == t {
+				want = true
+			}
+		}
+		for _, e := range b.Children {
+			if e.Name == "entry" && (e.First(child) != nil) != want {
+				return false, true
+			}
+		}
+		return true, true
+	}
+}
+
 // nativeText is the R4 text of the rules evaluated in Go that are not
 // errata; a constraint with another text (a profile's own) is left to
 // FHIRPath.
 var nativeText = map[string]string{
+	"bdl-3": "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = 'transaction' or %resource.type = 'history'))",
+	"bdl-4": "entry.all(response.exists() = (%resource.type = 'batch-response' or %resource.type = 'transaction-response' or %resource.type = 'history'))",
 	"dom-6": "text.`div`.exists()",
 	"bdl-5": "resource.exists() or request.exists() or response.exists()",
 	"ref-1": "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",

@@ -178,3 +178,47 @@ func TestNativeExistenceRulesAgreeWithFHIRPath(t *testing.T) {
 	}
 	t.Logf("checked (pass, fail): %v", checked)
 }
+
+// bdl-3 and bdl-4 in Go must answer as their FHIRPath does wherever Go
+// decides, and leave the rest to it.
+func TestNativeBundleEntryRulesAgreeWithFHIRPath(t *testing.T) {
+	reg := r4.NewRegistry()
+	var inputs []string
+	for _, typ := range []string{`"type":"batch",`, `"type":"transaction",`, `"type":"history",`, `"type":"searchset",`,
+		`"type":"batch-response",`, `"type":"transaction-response",`, `"type":"collection",`, ``,
+		`"_type":{"extension":[{"url":"http://x","valueString":"y"}]},`, `"type":"batch","_type":{"id":"t"},`} {
+		for _, entries := range []string{``, `,"entry":[{"request":{"method":"GET","url":"Patient"}}]`,
+			`,"entry":[{"response":{"status":"200"}}]`, `,"entry":[{"fullUrl":"urn:uuid:6b1c3e0e-1f8e-4c55-9a49-51d2a2a5c3a1"}]`,
+			`,"entry":[{"request":{"method":"GET","url":"Patient"},"response":{"status":"200"}},{"request":{"method":"GET","url":"Patient"}}]`,
+			`,"entry":[{"request":{"method":"GET","url":"Patient"}},{"fullUrl":"urn:uuid:6b1c3e0e-1f8e-4c55-9a49-51d2a2a5c3a1"}]`} {
+			inputs = append(inputs, `{"resourceType":"Bundle",`+typ+`"id":"b"`+entries+`}`)
+		}
+	}
+	decided := map[bool]int{}
+	for i, in := range inputs {
+		doc, err := fhirjson.Parse([]byte(in), fhirjson.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := structure.Build(doc, reg, structure.Limits{})
+		b := st.Root
+		for _, key := range []string{"bdl-3", "bdl-4"} {
+			want, err := fhirpath.MustCompile(nativeText[key]).EvalTri(&fhirpath.Env{Model: reg}, fhirpath.Collection{b})
+			if err != nil {
+				t.Fatalf("input %d %s: %v", i, key, err)
+			}
+			got, ok := nativeDeciding[key](b)
+			if !ok {
+				decided[false]++
+				continue
+			}
+			decided[true]++
+			if got != (want != fhirpath.False) {
+				t.Errorf("input %d %s (%s): Go says %v, FHIRPath %v", i, key, in, got, want)
+			}
+		}
+	}
+	if decided[true] < 80 || decided[false] == 0 {
+		t.Errorf("decided %d, left to FHIRPath %d: the cases do not cover both", decided[true], decided[false])
+	}
+}
