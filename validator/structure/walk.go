@@ -272,6 +272,15 @@ func (b *builder) objectShape(n *fhirjson.Node, sd *spec.StructureDefinition, s 
 		}
 		e.Children = b.children(k)
 	}
+	// Only an object with a "_name" member needs the look-up of each
+	// primitive's companion.
+	companions := false
+	for i := range n.Fields {
+		if f := n.Fields[i].Name; len(f) > 1 && f[0] == '_' {
+			companions = true
+			break
+		}
+	}
 	var counts [64]int
 	cnt := counts[:0]
 	if len(s.defs) <= len(counts) {
@@ -310,7 +319,7 @@ func (b *builder) objectShape(n *fhirjson.Node, sd *spec.StructureDefinition, s 
 			b.unknown(f, e)
 			continue
 		}
-		if isPrimitive(c.typ) {
+		if companions && isPrimitive(c.typ) {
 			ext = get(n, "_"+name)
 		}
 		b.member(f, f.Value, ext, c, sd, e, cnt)
