@@ -25,16 +25,23 @@ const (
 	CodeRunNotFound = "run-not-found"
 	CodeRunNotDone  = "run-not-done"
 	CodeRunsOff     = "runs-disabled"
+	// CodeNoCertificate: the run has no certificate (yet, or it did not
+	// ask for one); CodeRunNotPassed: it never will, the run did not pass.
+	CodeNoCertificate = "no-certificate"
+	CodeRunNotPassed  = "run-not-passed"
 )
 
 // mountRuns serves verification runs of a tenant: POST /t/{tenant}/runs
 // queues one (202), GET /t/{tenant}/runs/{id} shows its state and, when
 // done, its report (?format=text|json|junit|sarif|html for the report
-// alone). Both take the tenant's developer token: a run is the vendor's
-// act, not the app's.
+// alone). POST with "issue": true asks the platform for a certificate when
+// the run passes; GET /t/{tenant}/runs/{id}/certificate serves it
+// (application/jose). All take the tenant's developer token: a run is the
+// vendor's act, not the app's.
 func (h *sandboxRoutes) mountRuns(t *gin.RouterGroup) {
 	t.POST("/runs", h.authenticate, h.developerOnly, h.createRun)
 	t.GET("/runs/:id", h.authenticate, h.developerOnly, h.getRun)
+	t.GET("/runs/:id/certificate", h.authenticate, h.developerOnly, h.getRunCertificate)
 }
 
 // RunJSON is a run on the wire (the CLI reads the same).
@@ -54,12 +61,16 @@ type RunJSON struct {
 	Started        *time.Time      `json:"started,omitempty"`
 	Finished       *time.Time      `json:"finished,omitempty"`
 	Report         json.RawMessage `json:"report,omitempty"`
+	// Issue: the run asked for a certificate; CertificateID is the one it
+	// got (GET …/runs/{id}/certificate).
+	Issue         bool   `json:"issue,omitempty"`
+	CertificateID string `json:"certificateId,omitempty"`
 }
 
 func runJSON(r store.Run) RunJSON {
 	out := RunJSON{ID: r.ID, Suite: r.Suite, App: r.App, Version: r.Version, ArtifactDigest: r.ArtifactDigest,
 		After: r.After, Wait: r.Wait.String(), Status: r.Status, Progress: r.Progress, Message: r.Message,
-		Outcome: r.Outcome, Created: r.Created}
+		Outcome: r.Outcome, Created: r.Created, Issue: r.Issue, CertificateID: r.CertificateID}
 	if !r.Started.IsZero() {
 		out.Started = &r.Started
 	}
@@ -93,10 +104,15 @@ func (h *sandboxRoutes) createRun(c *gin.Context) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest,
-			`send {"suite": ID, "app", "version", "artifactDigest", "after": SEQ, "wait": "30s"}`)
+			`send {"suite": ID, "app", "version", "artifactDigest", "after": SEQ, "wait": "30s", "issue": false}`)
 		return
 	}
 	r, err := h.sb.Runs.Create(c.Request.Context(), c.Param("tenant"), h.base(c), req)
+	if errors.Is(err, runs.ErrCannotIssue) {
+		h.refuse(c, http.StatusNotImplemented, "not-supported", CodeSigningDisabled,
+			"no certificate can be issued: this sandbox was started without a signing key (serve --registry with --signing-key); the run was not started")
+		return
+	}
 	if errors.Is(err, runs.ErrInvalid) {
 		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, err.Error())
 		return
@@ -144,6 +160,58 @@ func (h *sandboxRoutes) getRun(c *gin.Context) {
 	ct := map[string]string{"text": "text/plain; charset=utf-8", "json": "application/json", "junit": "application/xml",
 		"sarif": "application/sarif+json", "html": "text/html; charset=utf-8"}[format]
 	c.Data(http.StatusOK, ct, buf.Bytes())
+}
+
+// getRunCertificate serves the certificate a run issued: 404 while there is
+// none (the run is not done, or did not ask for one), 409 when there never
+// will be (the run did not pass), the compact JWS when there is.
+func (h *sandboxRoutes) getRunCertificate(c *gin.Context) {
+	if !h.runsOn(c) {
+		return
+	}
+	r, err := h.sb.Runs.Get(c.Request.Context(), c.Param("tenant"), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		h.refuse(c, http.StatusNotFound, "not-found", CodeRunNotFound, "no such run in this tenant")
+		return
+	}
+	if err != nil {
+		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return
+	}
+	switch {
+	case !r.Issue:
+		h.refuse(c, http.StatusNotFound, "not-found", CodeNoCertificate,
+			`this run did not ask for a certificate; start one with "issue": true (and app, version, artifactDigest)`)
+		return
+	case !r.Status.Done():
+		c.Header("Retry-After", "2")
+		h.refuse(c, http.StatusNotFound, "not-found", CodeNoCertificate,
+			"no certificate yet: the run is "+string(r.Status)+"; a certificate is issued when it passes")
+		return
+	case r.Status == store.RunFailed:
+		h.refuse(c, http.StatusConflict, "business-rule", CodeRunNotPassed,
+			"no certificate is issued for a failed run: "+r.Message)
+		return
+	case r.Status != store.RunPassed:
+		h.refuse(c, http.StatusConflict, "business-rule", CodeRunNotPassed,
+			"no certificate is issued for a run that ended in "+string(r.Status)+": "+r.Message)
+		return
+	case r.CertificateID == "":
+		h.refuse(c, http.StatusConflict, "business-rule", CodeRunNotPassed, "no certificate was issued for this run: "+r.Message)
+		return
+	}
+	token, err := h.sb.Runs.Certificate(r)
+	if errors.Is(err, runs.ErrNoRegistry) {
+		h.refuse(c, http.StatusNotImplemented, "not-supported", CodeSigningDisabled, err.Error())
+		return
+	}
+	if err != nil {
+		h.log.Error("reading a run's certificate failed", slog.String("run", r.ID), slog.String("error", err.Error()))
+		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "the certificate could not be read from the registry")
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "application/jose", []byte(token+"\n"))
 }
 
 // recordOAuth records the SMART authorisation and token exchanges, which

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/sandkasse/sandkasse/sandbox/epr"
 	"github.com/sandkasse/sandkasse/sandbox/runs"
+	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/validator/cert"
+	"github.com/sandkasse/sandkasse/validator/certstore"
 )
 
 var (
@@ -163,5 +167,168 @@ func TestTrafficKeepsOtherTenantsOut(t *testing.T) {
 	body := string(f.do(t, a.Token, "GET", "/t/"+a.Tenant.ID+"/traffic", "").body)
 	if strings.Contains(body, "from-b") || !strings.Contains(body, "anonymous") {
 		t.Fatalf("A's traffic:\n%s", body)
+	}
+}
+
+// TestRunCertificateRoutes: POST "issue": true is refused at once by a
+// sandbox that cannot sign; on one that can, GET …/certificate answers 404
+// while there is none, 409 for a failed run, and the signed certificate
+// (application/jose) for a passed one, verifiable with the registry's keys.
+func TestRunCertificateRoutes(t *testing.T) {
+	const org = "974760673" // passes mod-11
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	issueBody := `{"suite":"smart-app","app":"App","version":"2","artifactDigest":"` + digest + `","wait":"0s","issue":true}`
+
+	noKey := newRunsSandbox(t, true)
+	n, err := noKey.tenants.Create(context.Background(), "No key", org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := noKey.do(t, n.Token, "POST", "/t/"+n.Tenant.ID+"/runs", issueBody, "Content-Type", "application/json")
+	if r.status != http.StatusNotImplemented || !strings.Contains(string(r.body), "signing key") {
+		t.Fatalf("issue on a sandbox without a signing key: %d %s", r.status, r.body)
+	}
+
+	key, err := cert.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := &certstore.Store{Dir: t.TempDir()}
+	if _, err := reg.AddKey(key.Public()); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := cert.NewSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newRunsSandboxWith(t, runs.Options{Registry: reg, Signer: signer})
+	a, err := f.tenants.Create(context.Background(), "Vendor", org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/t/" + a.Tenant.ID + "/runs"
+	start := func(body string) RunJSON {
+		t.Helper()
+		r := f.do(t, a.Token, "POST", path, body, "Content-Type", "application/json")
+		var run RunJSON
+		if r.status != http.StatusAccepted || json.Unmarshal(r.body, &run) != nil {
+			t.Fatalf("POST %s: %d %s", body, r.status, r.body)
+		}
+		return run
+	}
+	wait := func(run RunJSON) RunJSON {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for run.Status != "passed" && run.Status != "failed" && run.Status != "error" {
+			if time.Now().After(deadline) {
+				t.Fatalf("run %s still %s", run.ID, run.Status)
+			}
+			time.Sleep(20 * time.Millisecond)
+			json.Unmarshal(f.do(t, a.Token, "GET", path+"/"+run.ID, "").body, &run)
+		}
+		return run
+	}
+	certOf := func(id string) fhirResp { return f.do(t, a.Token, "GET", path+"/"+id+"/certificate", "") }
+	wantRefusal := func(what string, r fhirResp, status int, code, text string) {
+		t.Helper()
+		if r.status != status || !strings.Contains(strings.Join(r.issueCodes(), " "), code) || !strings.Contains(string(r.body), text) {
+			t.Errorf("%s: %d %s, want %d %s with %q", what, r.status, r.body, status, code, text)
+		}
+	}
+
+	// A bad request for a certificate is refused before the run.
+	bad := f.do(t, a.Token, "POST", path, strings.Replace(issueBody, digest, "md5:1", 1), "Content-Type", "application/json")
+	wantRefusal("a bad artifact digest", bad, 400, CodeBadRequest, "artifactDigest must be sha256:")
+
+	waiting := start(strings.Replace(issueBody, `"0s"`, `"3s"`, 1))
+	wantRefusal("while the run waits", certOf(waiting.ID), 404, CodeNoCertificate, "no certificate yet")
+
+	failed := wait(start(issueBody)) // no traffic yet: timeout, failed
+	if failed.Status != "failed" || failed.CertificateID != "" {
+		t.Fatalf("run without traffic: %s %q", failed.Status, failed.CertificateID)
+	}
+	wantRefusal("a failed run", certOf(failed.ID), 409, CodeRunNotPassed, "no certificate is issued for a failed run")
+
+	recordSMARTSession(t, f, a.Tenant.ID)
+	plain := wait(start(`{"suite":"smart-app","wait":"0s"}`))
+	if plain.Status != "passed" {
+		t.Fatalf("plain run: %s %s\n%s", plain.Status, plain.Message, plain.Report)
+	}
+	wantRefusal("a run that did not ask", certOf(plain.ID), 404, CodeNoCertificate, "did not ask for a certificate")
+
+	passed := wait(start(issueBody))
+	if passed.Status != "passed" || passed.CertificateID != runs.CertificateID(passed.ID) || !passed.Issue {
+		t.Fatalf("issue run: %+v", passed)
+	}
+	got := certOf(passed.ID)
+	if got.status != 200 || got.header.Get("Content-Type") != "application/jose" {
+		t.Fatalf("certificate: %d %s %s", got.status, got.header.Get("Content-Type"), got.body)
+	}
+	ks, _ := cert.NewKeySet(key.Public())
+	res := cert.NewVerifier(ks).Verify(strings.TrimSpace(string(got.body)))
+	if !res.Valid() || res.Payload.ID != passed.CertificateID || res.Payload.Vendor.OrgNumber != org || res.Payload.App.ArtifactDigest != digest {
+		t.Fatalf("certificate does not verify or says otherwise: %+v %v", res.Payload, res.Err())
+	}
+	if r := f.do(t, a.Token, "GET", path+"/run-nope/certificate", ""); r.status != 404 {
+		t.Errorf("certificate of an unknown run: %d", r.status)
+	}
+}
+
+// newRunsSandboxWith is newRunsSandbox with extra run-service options.
+func newRunsSandboxWith(t *testing.T, o runs.Options) *sandboxFixture {
+	t.Helper()
+	f := newRunsSandbox(t, false)
+	runsCatOnce.Do(func() {
+		c, err := runs.Shipped(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		runsCat = c
+	})
+	o.Store, o.Catalog, o.Traffic = f.st, runsCat, f.rec
+	o.Poll, o.Settle = 10*time.Millisecond, 20*time.Millisecond
+	sb := &Sandbox{EPR: epr.New(epr.Options{Store: f.st, Validator: testValidator(t)}), Tenants: f.tenants, Auth: f.tenants,
+		Traffic: f.rec, Runs: runs.New(o)}
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := sb.Runs.Start(ctx)
+	t.Cleanup(func() { cancel(); wait() })
+	f.h = New(Config{Validator: testValidator(t), MaxBodyBytes: 1 << 20, Sandbox: sb})
+	return f
+}
+
+// recordSMARTSession stores a short SMART session that passes the
+// smart-app suite: authorisation with PKCE, code exchange, a read, a write.
+func recordSMARTSession(t *testing.T, f *sandboxFixture, tenantID string) {
+	t.Helper()
+	p := "/t/" + tenantID
+	q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"http://app/cb"}, "state": {"s1"},
+		"aud": {"http://example.com" + p + "/fhir"}, "scope": {"launch/patient patient/Observation.crs"}, "code_challenge_method": {"S256"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "patient": {"p1"}}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {"[redacted]"}, "redirect_uri": {"http://app/cb"},
+		"client_id": {"app"}, "code_verifier": {strings.Repeat("v", 43)}}
+	xs := []store.Exchange{
+		{Method: "GET", Path: p + "/smart/authorize", Query: q.Encode(), Status: 302},
+		{Method: "POST", Path: p + "/smart/token", Status: 200,
+			RequestHeader: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, RequestBody: []byte(form.Encode()),
+			ResponseHeader: http.Header{"Content-Type": {"application/json"}},
+			ResponseBody:   []byte(`{"access_token":"[redacted]","scope":"launch/patient patient/Observation.crs","patient":"p1"}`)},
+		{Method: "GET", Path: p + "/fhir/Observation", Query: "patient=p1", Status: 200, RequestHeader: http.Header{"Authorization": {"Bearer [redacted]"}}},
+		{Method: "POST", Path: p + "/fhir/Observation", Status: 201,
+			RequestHeader: http.Header{"Authorization": {"Bearer [redacted]"}, "Content-Type": {"application/fhir+json"}},
+			RequestBody: []byte(`{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},` +
+				`"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2026-11-20T10:00:00Z",` +
+				`"valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`)},
+	}
+	for i := range xs {
+		xs[i].Tenant, xs[i].At = tenantID, time.Now()
+		if xs[i].RequestHeader == nil {
+			xs[i].RequestHeader = http.Header{}
+		}
+		if xs[i].ResponseHeader == nil {
+			xs[i].ResponseHeader = http.Header{}
+		}
+	}
+	if err := f.st.RecordTraffic(context.Background(), xs); err != nil {
+		t.Fatal(err)
 	}
 }
