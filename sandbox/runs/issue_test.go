@@ -107,8 +107,8 @@ func TestPassingRunIssuesCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ev.Exchanges) != 3 || !strings.HasPrefix(ev.Exchanges[0].File, "traffic#") {
-		t.Fatalf("evidence: %d exchanges, first %q; want the 3 examined, named traffic#SEQ", len(ev.Exchanges), ev.Exchanges[0].File)
+	if len(ev.Exchanges) != 4 || !strings.HasPrefix(ev.Exchanges[0].File, "traffic#") || len(ev.Resources) != 1 {
+		t.Fatalf("evidence: %d exchanges, first %q, %d resources; want the 4 examined and the written Observation, named traffic#SEQ", len(ev.Exchanges), ev.Exchanges[0].File, len(ev.Resources))
 	}
 
 	// rules diff: the same rule set keeps it; one that wants longer code

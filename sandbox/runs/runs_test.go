@@ -148,11 +148,18 @@ func rec(t testing.TB, st store.Store, tenant string, xs ...store.Exchange) {
 	}
 }
 
-// smartSession is a short SMART app session as the sandbox records it.
+// observationBody is a valid Observation of the launch patient, as an app
+// writes one.
+const observationBody = `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},` +
+	`"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2026-11-20T10:00:00Z",` +
+	`"valueQuantity":{"value":72,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`
+
+// smartSession is a short SMART app session as the sandbox records it:
+// authorisation with PKCE, code exchange, a read and a write.
 func smartSession(tenant, fhirBase string, verifier string) []store.Exchange {
 	p := "/t/" + tenant
 	q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {"http://app/cb"}, "state": {"s1"},
-		"aud": {fhirBase}, "scope": {"launch/patient patient/Observation.rs"}, "code_challenge_method": {"S256"},
+		"aud": {fhirBase}, "scope": {"launch/patient patient/Observation.crs"}, "code_challenge_method": {"S256"},
 		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "patient": {"p1"}}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {"[redacted]"}, "redirect_uri": {"http://app/cb"},
 		"client_id": {"app"}, "code_verifier": {verifier}}
@@ -162,8 +169,11 @@ func smartSession(tenant, fhirBase string, verifier string) []store.Exchange {
 		{Method: "POST", Path: p + "/smart/token", Status: 200,
 			RequestHeader: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, RequestBody: []byte(form.Encode()),
 			ResponseHeader: http.Header{"Content-Type": {"application/json"}},
-			ResponseBody:   []byte(`{"access_token":"[redacted]","scope":"launch/patient patient/Observation.rs","patient":"p1"}`)},
+			ResponseBody:   []byte(`{"access_token":"[redacted]","scope":"launch/patient patient/Observation.crs","patient":"p1"}`)},
 		{Method: "GET", Path: p + "/fhir/Observation", Query: "patient=p1", Status: 200, RequestHeader: bearer},
+		{Method: "POST", Path: p + "/fhir/Observation", Status: 201,
+			RequestHeader: http.Header{"Authorization": {"Bearer [redacted]"}, "Content-Type": {"application/fhir+json"}},
+			RequestBody:   []byte(observationBody)},
 		{Method: "POST", Path: p + "/smart/clients", Status: 201}, // the vendor's set-up: not examined
 	}
 }
@@ -193,18 +203,18 @@ func TestRunOverTraffic(t *testing.T) {
 			outcomes[tr.ID], inputs[tr.ID] = tr.Outcome.String(), tr.Inputs
 		}
 	}
-	// No writes in the session. write-endpoint selects every POST, so it
-	// examines the token request and passes; the optional validation of
-	// written resources has nothing to examine.
+	// One write, within the granted scopes. This service has no FHIR
+	// validator, so the optional validation of written resources is an
+	// error of the tool, which does not fail the run.
 	want := map[string]string{"authorize-request": "pass", "scope-request": "pass", "code-exchange": "pass",
-		"tokens-in-headers": "pass", "within-scopes": "pass", "write-endpoint": "pass", "written-resources-valid": "skip"}
+		"tokens-in-headers": "pass", "within-scopes": "pass", "write-endpoint": "pass", "written-resources-valid": "error"}
 	for id, o := range want {
 		if outcomes[id] != o {
 			t.Errorf("%s: %s, want %s", id, outcomes[id], o)
 		}
 	}
-	if inputs["tokens-in-headers"] != 3 {
-		t.Errorf("tokens-in-headers examined %d exchanges, want 3 (the set-up call and the other tenant are not evidence)", inputs["tokens-in-headers"])
+	if inputs["tokens-in-headers"] != 4 {
+		t.Errorf("tokens-in-headers examined %d exchanges, want 4 (the set-up call and the other tenant are not evidence)", inputs["tokens-in-headers"])
 	}
 	if got.Status != store.RunPassed || rep.App == nil || rep.App.Name != "a" {
 		t.Errorf("run %s (%s), app %+v", got.Status, got.Message, rep.App)
@@ -277,7 +287,7 @@ func TestRunWaitsForTraffic(t *testing.T) {
 	}
 	rec(t, st, "t1", smartSession("t1", "http://x/t/t1/fhir", strings.Repeat("v", 43))...)
 	got := await(t, st, "t1", r.ID)
-	if got.Outcome != "pass" || strings.HasPrefix(got.Message, "timeout") || !strings.Contains(got.Progress, "3 exchanges") {
+	if got.Outcome != "pass" || strings.HasPrefix(got.Message, "timeout") || !strings.Contains(got.Progress, "4 exchanges") {
 		t.Fatalf("run %s %s: %s (%s)", got.Status, got.Outcome, got.Message, got.Progress)
 	}
 }
