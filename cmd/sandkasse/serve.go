@@ -97,8 +97,8 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 		ln.Close()
 		return exitUsage
 	}
-	runSvc := runs.New(runs.Options{Store: st, Catalog: catalog, Traffic: rec, Exclusive: *sf.database == "", Logger: log,
-		Validator: suite.ValidatorFunc(func(ctx context.Context, b []byte) issue.List { return v.Validate(ctx, b).Issues })})
+	runSvc := runs.New(issuing(trust, runs.Options{Store: st, Catalog: catalog, Traffic: rec, Exclusive: *sf.database == "", Logger: log,
+		Validator: suite.ValidatorFunc(func(ctx context.Context, b []byte) issue.List { return v.Validate(ctx, b).Issues })}))
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	defer stopWorker()
 	workerDone := runSvc.Start(workerCtx)

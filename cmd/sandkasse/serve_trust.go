@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/sandkasse/sandkasse/sandbox/api"
+	"github.com/sandkasse/sandkasse/sandbox/runs"
 	"github.com/sandkasse/sandkasse/validator/cert"
 	"github.com/sandkasse/sandkasse/validator/certstore"
 	"github.com/sandkasse/sandkasse/validator/publish"
@@ -22,7 +23,7 @@ func addTrustFlags(fs *flag.FlagSet) *trustFlags {
 	tf := &trustFlags{
 		registry: fs.String("registry", "", "registry of published rule sets and certificates; serves /.well-known/jwks.json and revocations.jws from it"),
 		jwks:     fs.String("jwks", "", "with --registry: key set to serve instead of the registry's jwks.json"),
-		key:      fs.String("signing-key", "", "with --registry: key that signs revocation lists and publish records (enables /admin/rulesets and /admin/certificates/ID/revoke)"),
+		key:      fs.String("signing-key", "", "with --registry: key that signs certificates of passed runs (POST /t/T/runs with \"issue\": true), revocation lists and publish records (enables /admin/rulesets and /admin/certificates/ID/revoke)"),
 	}
 	fs.Var(&tf.packages, "packages", "with --registry: directory of FHIR packages for published rule sets (repeatable)")
 	return tf
@@ -82,4 +83,15 @@ func (tf *trustFlags) open() (*api.Trust, error) {
 		return nil, fmt.Errorf("the revocation list: %w", err)
 	}
 	return t, nil
+}
+
+// issuing gives the run service the registry and the signing key: a run
+// that asks for a certificate gets one signed by the platform, kept in the
+// registry with its report and evidence. Without --signing-key such a run
+// is refused when it is asked for.
+func issuing(t *api.Trust, o runs.Options) runs.Options {
+	if t != nil {
+		o.Registry, o.Signer = t.Store, t.Signer
+	}
+	return o
 }

@@ -16,13 +16,12 @@ import (
 
 	"github.com/sandkasse/sandkasse/sandbox/runs"
 	"github.com/sandkasse/sandkasse/validator/cert"
-	"github.com/sandkasse/sandkasse/validator/suite"
 	"github.com/sandkasse/sandkasse/validator/suitereport"
 )
 
 const verifyServerSynopsis = "--suite ID --server URL --tenant T [--token TOKEN] [--wait 30s] [--after SEQ]\n" +
 	"       [--format text|json|junit|sarif|html] [--app NAME --version V --artifact-digest D]\n" +
-	"       [--issue --key FILE --vendor-org ORGNR [--out FILE]]\n\n" +
+	"       [--issue [--out FILE] [--jwks FILE|URL]]\n\n" +
 	"Runs suite ID (dho-journal, smart-app) on the sandbox at URL over what the app sent to\n" +
 	"tenant T's mock endpoints: POST /t/T/runs, then watches the run (progress on stderr) and\n" +
 	"prints its report. The token is the tenant's developer token (--token, or the environment\n" +
@@ -30,8 +29,15 @@ const verifyServerSynopsis = "--suite ID --server URL --tenant T [--token TOKEN]
 	"saw none ends with a timeout (no evidence). The run examines all the tenant's recorded\n" +
 	"traffic; --after SEQ only traffic after sequence number SEQ (GET /t/T/traffic lists\n" +
 	"them), for a second attempt on the same tenant.\n" +
+	"With --issue (and --app, --version, --artifact-digest) the platform issues a certificate\n" +
+	"when the run passes: signed with the sandbox's key for the tenant's organisation and kept\n" +
+	"in its registry. It is fetched (GET /t/T/runs/RUN/certificate), verified against the\n" +
+	"sandbox's /.well-known/jwks.json (or --jwks) and written to --out, or printed after a\n" +
+	"text report; one that does not verify is not written (exit 2). There is no --key: on a\n" +
+	"sandbox the platform signs, not the vendor.\n" +
 	"Exit status: 0 every required test passed, 1 a required test failed or had nothing to\n" +
-	"examine (including the timeout), 2 the run could not be made or ended in error."
+	"examine (including the timeout), 2 the run could not be made or ended in error, or the\n" +
+	"certificate could not be had or did not verify."
 
 // serverMode tells whether verify was asked to run on a server.
 func serverMode(args []string) bool {
@@ -62,11 +68,13 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 	artifact := fs.String("artifact-digest", "", "digest of the app artifact, sha256:…")
 	wait := fs.Duration("wait", runs.DefaultWait, "how long the run waits for the app's traffic")
 	after := fs.Int64("after", 0, "examine only traffic after this sequence number")
-	issueCert := fs.Bool("issue", false, "issue a certificate when every required test passes")
-	keyFile := fs.String("key", "", "with --issue: signing key file from `sandkasse cert keygen`")
-	vendorOrg := fs.String("vendor-org", "", "with --issue: the vendor's organisation number")
-	vendorName := fs.String("vendor-name", "", "with --issue: the vendor's name (optional)")
+	issueCert := fs.Bool("issue", false, "ask the platform for a certificate when every required test passes")
 	certOut := fs.String("out", "", "with --issue: file to write the certificate to")
+	jwksRef := fs.String("jwks", "", "with --issue: key set to verify the certificate with (default: the sandbox's /.well-known/jwks.json)")
+	// Offline flags, refused here with the reason.
+	keyFile := fs.String("key", "", "offline only: on a sandbox the platform signs")
+	vendorOrg := fs.String("vendor-org", "", "offline only: on a sandbox the vendor is the tenant's organisation")
+	vendorName := fs.String("vendor-name", "", "offline only")
 	rest, code, done := parseFlags(fs, args)
 	if done {
 		return code
@@ -95,25 +103,18 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 	if _, err := suitereport.Get(*format); err != nil {
 		return fail("%v", err)
 	}
-	var signer *cert.Signer
+	if *keyFile != "" || *vendorOrg != "" || *vendorName != "" {
+		return fail("--key, --vendor-org and --vendor-name are for offline runs: on a sandbox the platform signs the certificate, for the tenant's organisation (use --issue alone)")
+	}
 	if *issueCert {
 		switch {
-		case *keyFile == "" || *vendorOrg == "" || *artifact == "":
-			return fail("--issue needs --key, --vendor-org and --artifact-digest")
-		case *appName == "" || *appVersion == "":
-			return fail("--issue needs --app and --version: a certificate names the app version")
+		case *appName == "" || *appVersion == "" || *artifact == "":
+			return fail("--issue needs --app, --version and --artifact-digest: a certificate names the app version and its artifact")
 		case *certOut == "" && *format != "text":
 			return fail("--issue with --format %s needs --out (the certificate would be mixed into the report)", *format)
 		}
-		key, err := cert.LoadSigningKey(*keyFile)
-		if err != nil {
-			return fail("--key: %v", err)
-		}
-		if signer, err = cert.NewSigner(key); err != nil {
-			return fail("--key: %v", err)
-		}
-	} else if *keyFile != "" || *vendorOrg != "" || *certOut != "" {
-		return fail("--key, --vendor-org and --out only go with --issue")
+	} else if *certOut != "" || *jwksRef != "" {
+		return fail("--out and --jwks only go with --issue")
 	}
 	base, err := url.Parse(strings.TrimRight(*server, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
@@ -121,7 +122,7 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 	}
 	c := &runClient{base: base.String() + "/t/" + *tenantID + "/runs", token: *token, http: &http.Client{Timeout: 30 * time.Second}}
 	body, _ := json.Marshal(runs.Request{Suite: *suiteID, App: *appName, Version: *appVersion, ArtifactDigest: *artifact,
-		After: *after, Wait: wait.String()})
+		After: *after, Wait: wait.String(), Issue: *issueCert})
 	var run runState
 	if err := c.do(ctx, "POST", "", "application/json", body, http.StatusAccepted, &run); err != nil {
 		return fail("starting the run: %v", err)
@@ -162,20 +163,23 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 		return fail("fetching the report: %v", err)
 	}
 	io.out.Write(report)
-	if signer != nil {
+	if *issueCert {
 		if run.Status != "passed" {
 			fmt.Fprintf(io.err, "sandkasse verify: no certificate issued: the run %s, and a certificate needs every required test to pass\n", run.Status)
-			return exitFindings
+			if run.Status == "failed" {
+				return exitFindings
+			}
+			return exitUsage
 		}
-		// The digest is over the stored report as GET ?format=json serves
-		// it (the copy inside the run's JSON is re-encoded).
-		var stored []byte
-		if err := c.do(ctx, "GET", "/"+run.ID+"?format=json", "", nil, http.StatusOK, &stored); err != nil {
-			return fail("no certificate issued: fetching the JSON report: %v", err)
+		if run.CertificateID == "" {
+			return fail("no certificate issued: %s", run.Message)
 		}
-		if err := issueFromRun(signer, stored, cert.App{Name: *appName, Version: *appVersion, ArtifactDigest: *artifact},
-			cert.Vendor{OrgNumber: *vendorOrg, Name: *vendorName}, *certOut, io); err != nil {
-			return fail("no certificate issued: %v", err)
+		jwks := *jwksRef
+		if jwks == "" {
+			jwks = base.String() + "/.well-known/jwks.json"
+		}
+		if err := fetchIssued(ctx, c, run, jwks, cert.App{Name: *appName, Version: *appVersion, ArtifactDigest: *artifact}, *certOut, io); err != nil {
+			return fail("certificate of run %s: %v", run.ID, err)
 		}
 	}
 	switch run.Status {
@@ -188,45 +192,62 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 	}
 }
 
-// issueFromRun signs a certificate over a passed run's JSON report: the
-// report digest is the sha256 of the report bytes the server stored, the
-// ones GET ?format=json returns.
-func issueFromRun(signer *cert.Signer, report []byte, app cert.App, vendor cert.Vendor, out string, io stdio) error {
-	var rep suitereport.Report
-	if err := json.Unmarshal(report, &rep); err != nil {
-		return fmt.Errorf("the run's report: %v", err)
+// fetchIssued fetches the certificate the platform issued for a passed run
+// and writes it only once it verifies against the key set (the sandbox's
+// published one unless the caller named another) and says what was asked
+// for: this run's certificate, the app version and artifact, and the digest
+// of the report the server stored.
+func fetchIssued(ctx context.Context, c *runClient, run runState, jwksRef string, app cert.App, out string, io stdio) error {
+	var raw []byte
+	if err := c.do(ctx, "GET", "/"+run.ID+"/certificate", "", nil, http.StatusOK, &raw); err != nil {
+		return err
 	}
-	if rep.Outcome != suite.Pass {
-		return fmt.Errorf("the report's outcome is %s", rep.Outcome)
+	token := strings.TrimSpace(string(raw))
+	f := fetcher{ctx: ctx, timeout: 30 * time.Second, stdin: strings.NewReader("")}
+	data, err := f.read(jwksRef, cert.MaxKeySetBytes, true)
+	if err != nil {
+		return fmt.Errorf("the key set: %v", err)
 	}
-	if rep.App == nil || rep.App.Name != app.Name || rep.App.Version != app.Version {
-		return fmt.Errorf("the report is not about %s %s", app.Name, app.Version)
+	keys, err := cert.ParseKeySet(data)
+	if err != nil {
+		return fmt.Errorf("the key set %s: %v", jwksRef, err)
+	}
+	res := cert.NewVerifier(keys).Verify(token)
+	if !res.Valid() {
+		return fmt.Errorf("the certificate the sandbox returned does not verify against %s (%s: %s); it was not written", jwksRef, res.Status, res.Detail)
+	}
+	p := res.Payload
+	var report []byte
+	if err := c.do(ctx, "GET", "/"+run.ID+"?format=json", "", nil, http.StatusOK, &report); err != nil {
+		return fmt.Errorf("the run's JSON report: %v", err)
 	}
 	sum := sha256.Sum256(report)
-	token, signed, err := signer.Sign(cert.Payload{App: app, Vendor: vendor,
-		Suite:        cert.Suite{ID: rep.Suite.ID, Version: rep.Suite.Version},
-		RuleSet:      cert.RuleSet{ID: rep.RuleSet.ID, Version: rep.RuleSet.Version, Digest: rep.RuleSet.Digest},
-		ReportDigest: "sha256:" + hex.EncodeToString(sum[:])})
-	if err != nil {
-		return err
+	switch {
+	case p.ID != run.CertificateID:
+		return fmt.Errorf("the sandbox returned certificate %s, not the run's %s; it was not written", p.ID, run.CertificateID)
+	case p.App != app:
+		return fmt.Errorf("the certificate names %s %s (%s), not what was asked; it was not written", p.App.Name, p.App.Version, p.App.ArtifactDigest)
+	case p.ReportDigest != "sha256:"+hex.EncodeToString(sum[:]):
+		return fmt.Errorf("the certificate's report digest is not the run's report's; it was not written")
 	}
 	if out != "" {
 		if err := os.WriteFile(out, []byte(token+"\n"), 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(io.err, "sandkasse verify: certificate %s written to %s\n", signed.ID, out)
+		fmt.Fprintf(io.err, "sandkasse verify: certificate %s (verified against %s) written to %s\n", p.ID, jwksRef, out)
 		return nil
 	}
-	fmt.Fprintf(io.out, "\nCertificate %s:\n%s\n", signed.ID, token)
+	fmt.Fprintf(io.out, "\nCertificate %s (verified against %s):\n%s\n", p.ID, jwksRef, token)
 	return nil
 }
 
 type runState struct {
-	ID       string          `json:"id"`
-	Status   string          `json:"status"`
-	Progress string          `json:"progress"`
-	Message  string          `json:"message"`
-	Report   json.RawMessage `json:"report"`
+	ID            string          `json:"id"`
+	CertificateID string          `json:"certificateId"`
+	Status        string          `json:"status"`
+	Progress      string          `json:"progress"`
+	Message       string          `json:"message"`
+	Report        json.RawMessage `json:"report"`
 }
 
 type runClient struct {
