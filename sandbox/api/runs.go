@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -16,7 +13,6 @@ import (
 
 	"github.com/sandkasse/sandkasse/sandbox/runs"
 	"github.com/sandkasse/sandkasse/sandbox/store"
-	"github.com/sandkasse/sandkasse/sandbox/traffic"
 	"github.com/sandkasse/sandkasse/validator/suitereport"
 )
 
@@ -212,184 +208,4 @@ func (h *sandboxRoutes) getRunCertificate(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.Data(http.StatusOK, "application/jose", []byte(token+"\n"))
-}
-
-// recordOAuth records the SMART authorisation and token exchanges, which
-// the smart-app suite examines (PKCE, state, aud, scopes, the code
-// exchange), with every credential out of the record: the code in the
-// redirect, the client assertion, and the tokens in the response. The
-// code_verifier is masked with its shape kept (each unreserved character
-// becomes x), because a rule checks its form: by the time it is recorded
-// the code it proves is spent.
-func (h *sandboxRoutes) recordOAuth(c *gin.Context) {
-	if h.sb.Traffic == nil {
-		c.Next()
-		return
-	}
-	start := time.Now()
-	var reqBody []byte
-	// The handler wraps the body (MaxBytesReader) and replaces
-	// c.Request.Body: the capture is kept here, below whatever it read
-	// through.
-	var cb *captureBody
-	if c.Request.Body != nil && c.Request.Method == http.MethodPost {
-		cb = &captureBody{ReadCloser: c.Request.Body}
-		c.Request.Body = cb
-	}
-	tw := &teeWriter{ResponseWriter: c.Writer}
-	c.Writer = tw
-	c.Next()
-	if cb != nil {
-		reqBody = cb.buf.Bytes()
-	}
-	rb, trunc := traffic.Body(redactOAuthForm(reqBody))
-	respHeader := traffic.Redact(tw.Header())
-	respBody := redactTokens(tw.buf.Bytes())
-	if loc := respHeader.Get("Location"); loc != "" {
-		respHeader.Set("Location", redactURLParams(loc, "code", "access_token", "id_token"))
-		// http.Redirect repeats the Location in an HTML body.
-		if pu, err := url.Parse(loc); err == nil {
-			for _, k := range []string{"code", "access_token", "id_token"} {
-				if v := pu.Query().Get(k); len(v) >= 8 {
-					respBody = bytes.ReplaceAll(respBody, []byte(v), []byte("[redacted]"))
-					respBody = bytes.ReplaceAll(respBody, []byte(url.QueryEscape(v)), []byte("[redacted]"))
-				}
-			}
-		}
-	}
-	h.sb.Traffic.Record(store.Exchange{
-		Tenant: c.Param("tenant"), At: start.UTC(), Duration: time.Since(start),
-		Method: c.Request.Method, Path: c.Request.URL.Path, Query: redactQuery(c.Request.URL.RawQuery), Route: c.FullPath(),
-		Status: tw.Status(), RequestHeader: traffic.Redact(c.Request.Header), RequestBody: rb,
-		ResponseHeader: respHeader, ResponseBody: respBody, Truncated: trunc || tw.truncated,
-	})
-}
-
-// otherTenant reports whether authentication refused the request because
-// its credential belongs to another tenant: such a request is not this
-// tenant's app, and is not recorded as its evidence.
-func otherTenant(c *gin.Context) bool {
-	_, authenticated := c.Get(principalKey)
-	return !authenticated && c.Writer.Status() == http.StatusForbidden
-}
-
-// captureBody keeps what a handler reads of a request body, up to the
-// record limit.
-type captureBody struct {
-	io.ReadCloser
-	buf bytes.Buffer
-}
-
-func (b *captureBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if room := traffic.MaxBody - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(n, room)])
-	}
-	return n, err
-}
-
-var oauthSecrets = []string{"client_assertion", "client_secret", "code", "refresh_token", "password", "assertion", "access_token"}
-
-func redactOAuthForm(b []byte) []byte {
-	if len(b) == 0 {
-		return b
-	}
-	v, err := url.ParseQuery(string(b))
-	if err != nil {
-		return []byte("[unreadable form body redacted]")
-	}
-	for _, k := range oauthSecrets {
-		for i := range v[k] {
-			v[k][i] = "[redacted]"
-		}
-	}
-	for i, s := range v["code_verifier"] {
-		v["code_verifier"][i] = maskUnreserved(s)
-	}
-	return []byte(v.Encode())
-}
-
-// queryCredentials are query parameters whose values are credentials. An
-// app that puts one in a URL is recorded with the name and without the
-// value: the suites check the name.
-var queryCredentials = []string{"access_token", "id_token", "refresh_token", "code_verifier", "client_secret",
-	"client_assertion", "password"}
-
-// jwtValue is a JWT in any parameter; it is recorded as a JWT-shaped
-// placeholder, so that the rule against JWTs in URLs still sees one.
-var jwtValue = regexp.MustCompile(`^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$`)
-
-// redactQuery replaces credential values in a raw query string.
-func redactQuery(raw string) string {
-	if raw == "" {
-		return raw
-	}
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return "[unreadable query redacted]"
-	}
-	changed := false
-	for _, k := range queryCredentials {
-		for i := range q[k] {
-			q[k][i], changed = "[redacted]", true
-		}
-	}
-	for _, vs := range q {
-		for i, v := range vs {
-			if jwtValue.MatchString(v) {
-				vs[i], changed = "eyJredacted.redacted.", true
-			}
-		}
-	}
-	if !changed {
-		return raw
-	}
-	return q.Encode()
-}
-
-func maskUnreserved(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("-._~", r) {
-			return 'x'
-		}
-		return r
-	}, s)
-}
-
-func redactURLParams(u string, names ...string) string {
-	pu, err := url.Parse(u)
-	if err != nil {
-		return "[redacted]"
-	}
-	q := pu.Query()
-	for _, n := range names {
-		if q.Has(n) {
-			q.Set(n, "[redacted]")
-		}
-	}
-	pu.RawQuery = q.Encode()
-	return pu.String()
-}
-
-// redactTokens replaces the tokens of a JSON token response.
-func redactTokens(b []byte) []byte {
-	var m map[string]any
-	if json.Unmarshal(b, &m) != nil {
-		return b
-	}
-	changed := false
-	for _, k := range []string{"access_token", "refresh_token", "id_token"} {
-		if _, ok := m[k]; ok {
-			m[k] = "[redacted]"
-			changed = true
-		}
-	}
-	if !changed {
-		return b
-	}
-	out, err := json.Marshal(m)
-	if err != nil {
-		return []byte("[redacted]")
-	}
-	return out
 }

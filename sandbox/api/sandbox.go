@@ -78,7 +78,8 @@ func (s *server) mountSandbox(r *gin.Engine, sb *Sandbox) {
 	t := r.Group("/t/:tenant")
 	t.GET("/fhir/metadata", h.metadata)
 	// Recorded before authentication: a refused request (a token in the URL,
-	// none at all) is what a suite most needs to see.
+	// none at all) is what a suite most needs to see. Only for tenants that
+	// exist, and unauthenticated ones within bounds (record.go).
 	f := t.Group("/fhir", h.record, h.authenticate)
 	f.POST("", h.bundle)
 	f.GET("/:type", h.search)
@@ -190,12 +191,13 @@ func (h *sandboxRoutes) smartLaunch(c *gin.Context) {
 // recorded: unauthenticated endpoints must not let made-up tenant ids fill
 // the traffic table.
 func (h *sandboxRoutes) knownTenant(c *gin.Context) {
-	if _, err := h.sb.Tenants.Get(c.Request.Context(), c.Param("tenant")); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			h.refuse(c, http.StatusNotFound, "not-found", CodeTenantNotFound, "no such tenant")
-			return
-		}
+	ok, err := h.sb.Tenants.Known(c.Request.Context(), c.Param("tenant"))
+	if err != nil {
 		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return
+	}
+	if !ok {
+		h.refuse(c, http.StatusNotFound, "not-found", CodeTenantNotFound, "no such tenant")
 		return
 	}
 	c.Next()
@@ -404,66 +406,6 @@ func (h *sandboxRoutes) update(c *gin.Context) {
 
 func (h *sandboxRoutes) delete(c *gin.Context) {
 	h.send(c, h.sb.EPR.Delete(c.Request.Context(), h.request(c, nil), c.Param("type"), c.Param("id")))
-}
-
-// teeWriter keeps a copy of what a handler writes, up to the record limit.
-type teeWriter struct {
-	gin.ResponseWriter
-	buf       bytes.Buffer
-	truncated bool
-}
-
-func (w *teeWriter) Write(b []byte) (int, error) {
-	w.keep(b)
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *teeWriter) WriteString(s string) (int, error) {
-	w.keep([]byte(s))
-	return w.ResponseWriter.WriteString(s)
-}
-
-func (w *teeWriter) keep(b []byte) {
-	room := traffic.MaxBody - w.buf.Len()
-	if len(b) > room {
-		b, w.truncated = b[:max(room, 0)], true
-	}
-	w.buf.Write(b)
-}
-
-// record stores the exchange in the tenant's traffic once it is answered.
-func (h *sandboxRoutes) record(c *gin.Context) {
-	if h.sb.Traffic == nil {
-		c.Next()
-		return
-	}
-	start := time.Now()
-	tw := &teeWriter{ResponseWriter: c.Writer}
-	c.Writer = tw
-	c.Next()
-	if otherTenant(c) {
-		return
-	}
-	var reqBody []byte
-	if v, ok := c.Get(bodyKey); ok {
-		reqBody = v.([]byte)
-	}
-	rb, trunc := traffic.Body(reqBody)
-	h.sb.Traffic.Record(store.Exchange{
-		Tenant:         c.Param("tenant"),
-		At:             start.UTC(),
-		Duration:       time.Since(start),
-		Method:         c.Request.Method,
-		Path:           c.Request.URL.Path,
-		Query:          redactQuery(c.Request.URL.RawQuery),
-		Route:          c.FullPath(),
-		Status:         tw.Status(),
-		RequestHeader:  traffic.Redact(c.Request.Header),
-		RequestBody:    rb,
-		ResponseHeader: traffic.Redact(tw.Header()),
-		ResponseBody:   tw.buf.Bytes(),
-		Truncated:      trunc || tw.truncated,
-	})
 }
 
 // exchangeJSON is one recorded exchange on the wire.

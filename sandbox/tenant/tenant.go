@@ -72,7 +72,25 @@ type Service struct {
 
 	mu    sync.Mutex
 	cache map[string]cached
+
+	knownMu sync.Mutex
+	known   map[string]time.Time // tenant id → when the store last had it
 }
+
+// Bounds of the cache of tenants known to exist (Known).
+const (
+	// KnownFor is how long a tenant found in the store counts as existing
+	// without asking again. A tenant gone from the store (deleted by
+	// another instance, a store restored from a backup) stops counting at
+	// most this long after; a new one counts from its first request, since
+	// a miss is never cached.
+	KnownFor = time.Minute
+	// MaxKnown is how many tenant ids the cache holds; past it, expired
+	// entries go, and if none has expired, all do.
+	MaxKnown = 4096
+	// maxIDLen: no id this long was ever made, so the store is not asked.
+	maxIDLen = 128
+)
 
 type cached struct {
 	tok store.Token
@@ -85,7 +103,8 @@ const cacheFor = 10 * time.Second
 
 // New returns the tenant service.
 func New(o Options) *Service {
-	s := &Service{st: o.Store, patients: o.Patients, days: o.Days, ttl: o.TokenTTL, now: o.Now, seed0: o.Seed, cache: map[string]cached{}}
+	s := &Service{st: o.Store, patients: o.Patients, days: o.Days, ttl: o.TokenTTL, now: o.Now, seed0: o.Seed, cache: map[string]cached{},
+		known: map[string]time.Time{}}
 	if s.patients <= 0 {
 		s.patients = DefaultPatients
 	}
@@ -193,6 +212,45 @@ func (s *Service) Store() store.Store { return s.st }
 // Get returns one tenant.
 func (s *Service) Get(ctx context.Context, id string) (store.Tenant, error) {
 	return s.st.Tenant(ctx, id)
+}
+
+// Known reports whether a tenant exists, from a small cache of tenants the
+// store recently had (KnownFor, MaxKnown). Recorders ask it before storing
+// an exchange, so that requests to made-up tenant ids cost a look-up and
+// no storage.
+func (s *Service) Known(ctx context.Context, id string) (bool, error) {
+	if id == "" || len(id) > maxIDLen {
+		return false, nil
+	}
+	now := s.now()
+	s.knownMu.Lock()
+	at, ok := s.known[id]
+	s.knownMu.Unlock()
+	if ok && now.Sub(at) < KnownFor && !now.Before(at) {
+		return true, nil
+	}
+	_, err := s.st.Tenant(ctx, id)
+	s.knownMu.Lock()
+	defer s.knownMu.Unlock()
+	if errors.Is(err, store.ErrNotFound) {
+		delete(s.known, id)
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, ok := s.known[id]; !ok && len(s.known) >= MaxKnown {
+		for k, t := range s.known {
+			if now.Sub(t) >= KnownFor {
+				delete(s.known, k)
+			}
+		}
+		if len(s.known) >= MaxKnown {
+			clear(s.known)
+		}
+	}
+	s.known[id] = now
+	return true, nil
 }
 
 func (s *Service) seed(ctx context.Context, t store.Tenant) error {

@@ -15,6 +15,19 @@
 // not fit even so, or finds the queue full, is dropped. Both are counted
 // (BodiesDropped, Dropped) and logged at most once a second with the
 // tenant id and the totals, never with anything of the exchange.
+//
+// What a tenant's traffic can grow to is bounded twice more. Retention: a
+// tenant keeps its newest KeepPerTenant exchanges (Options.KeepPerTenant);
+// the writer prunes a tenant every tenth of that many stored exchanges, so
+// the table holds at most 1.1 times the limit per tenant. Unauthenticated
+// exchanges (RecordAnonymous: no credential, or one the endpoint refused;
+// the open OAuth endpoints), which anyone who knows a tenant id can send:
+// per tenant and clock minute, the first AnonymousWhole are kept whole, the
+// next up to AnonymousPerMinute without bodies (Truncated), and the rest
+// are dropped and counted. An app's own refused requests are evidence, so
+// they are kept; a flood can neither fill the disk nor push a tenant's
+// evidence out of its retention faster than AnonymousPerMinute a minute.
+// Callers record only for tenants that exist (tenant.Service.Known).
 package traffic
 
 import (
@@ -38,8 +51,21 @@ const (
 // MaxBody is the most of one body a record keeps.
 const MaxBody = 256 << 10
 
-// KeepPerTenant is how many exchanges a tenant keeps; older ones go.
+// KeepPerTenant is how many exchanges a tenant keeps by default; older
+// ones go.
 const KeepPerTenant = 10000
+
+// Bounds of unauthenticated exchanges per tenant and clock minute: kept
+// whole, then kept without bodies, then dropped.
+const (
+	AnonymousWhole     = 60
+	AnonymousPerMinute = 600
+)
+
+// maxAnonTenants bounds the per-tenant minute counters; past it, counters
+// of past minutes are dropped, and if none is, all are (which at worst
+// grants every tenant one more minute's allowance).
+const maxAnonTenants = 10000
 
 // secret names headers whose values are credentials.
 func secret(name string) bool {
@@ -94,6 +120,18 @@ type Recorder struct {
 	lastLog  atomic.Int64 // unix nanoseconds of the last drop log line
 	done     chan struct{}
 	once     sync.Once
+
+	keep               int
+	anonWhole, anonMax int
+	now                func() time.Time
+	anonMu             sync.Mutex
+	anon               map[string]*minute
+}
+
+// minute counts a tenant's unauthenticated exchanges in one clock minute.
+type minute struct {
+	start time.Time
+	n     int
 }
 
 type item struct {
@@ -107,6 +145,11 @@ type Options struct {
 	Logger        *slog.Logger // where drops are reported (nil: slog.Default())
 	QueueLen      int          // default QueueLen
 	MaxQueueBytes int64        // default MaxQueueBytes
+	KeepPerTenant int          // default KeepPerTenant
+	// AnonymousWhole and AnonymousPerMinute bound the unauthenticated
+	// exchanges of a tenant per minute (defaults: the constants).
+	AnonymousWhole, AnonymousPerMinute int
+	Now                                func() time.Time // default time.Now
 }
 
 // New starts a recorder on a store with the default options; Close stops it.
@@ -123,7 +166,21 @@ func NewWith(st store.Store, o Options) *Recorder {
 	if o.MaxQueueBytes <= 0 {
 		o.MaxQueueBytes = MaxQueueBytes
 	}
-	r := &Recorder{st: st, log: o.Logger, maxBytes: o.MaxQueueBytes, queue: make(chan item, o.QueueLen), done: make(chan struct{})}
+	if o.KeepPerTenant <= 0 {
+		o.KeepPerTenant = KeepPerTenant
+	}
+	if o.AnonymousPerMinute <= 0 {
+		o.AnonymousPerMinute = AnonymousPerMinute
+	}
+	if o.AnonymousWhole <= 0 {
+		o.AnonymousWhole = AnonymousWhole
+	}
+	o.AnonymousWhole = min(o.AnonymousWhole, o.AnonymousPerMinute)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	r := &Recorder{st: st, log: o.Logger, maxBytes: o.MaxQueueBytes, queue: make(chan item, o.QueueLen), done: make(chan struct{}),
+		keep: o.KeepPerTenant, anonWhole: o.AnonymousWhole, anonMax: o.AnonymousPerMinute, now: o.Now, anon: map[string]*minute{}}
 	go r.run()
 	return r
 }
@@ -170,6 +227,54 @@ func (r *Recorder) Record(x store.Exchange) {
 		r.queued.Add(-n)
 		r.lost(x.Tenant, "queue-full", 1)
 	}
+}
+
+// RecordAnonymous queues an exchange whose request was not authenticated
+// (no credential, or one the endpoint refused), within the tenant's
+// per-minute bounds: kept whole, kept without bodies, or dropped.
+func (r *Recorder) RecordAnonymous(x store.Exchange) {
+	switch n := r.countAnonymous(x.Tenant); {
+	case n <= r.anonWhole:
+	case n <= r.anonMax:
+		x.RequestBody, x.ResponseBody, x.Truncated = nil, nil, true
+		r.stripped.Add(1)
+		r.report(x.Tenant, "anonymous-bodies-dropped")
+	default:
+		r.lost(x.Tenant, "anonymous-rate", 1)
+		return
+	}
+	r.Record(x)
+}
+
+// countAnonymous counts one unauthenticated exchange of tenant in the
+// current clock minute and returns its number in it.
+func (r *Recorder) countAnonymous(tenant string) int {
+	now := r.now()
+	start := now.Truncate(time.Minute)
+	r.anonMu.Lock()
+	defer r.anonMu.Unlock()
+	m := r.anon[tenant]
+	if m == nil {
+		if len(r.anon) >= maxAnonTenants {
+			for t, old := range r.anon {
+				if old.start.Before(start) {
+					delete(r.anon, t)
+				}
+			}
+			if len(r.anon) >= maxAnonTenants {
+				clear(r.anon)
+			}
+		}
+		m = &minute{start: start}
+		r.anon[tenant] = m
+	}
+	if !m.start.Equal(start) {
+		m.start, m.n = start, 0
+	}
+	if m.n <= r.anonMax { // stop counting once past: no overflow on a flood
+		m.n++
+	}
+	return m.n
 }
 
 // lost counts and reports exchanges that will not be stored.
@@ -240,8 +345,11 @@ func (r *Recorder) run() {
 				r.lost(batch[0].Tenant, "write-failed", int64(len(batch)))
 			}
 			for t, n := range touched {
-				if n >= KeepPerTenant/10 {
-					r.st.PruneTraffic(ctx, t, KeepPerTenant)
+				if n >= max(r.keep/10, 1) {
+					// A failed prune is retried after the next tenth.
+					if r.st.PruneTraffic(ctx, t, r.keep) != nil {
+						r.report(t, "prune-failed")
+					}
 					delete(touched, t)
 				}
 			}

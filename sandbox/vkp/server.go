@@ -218,6 +218,7 @@ func (s *Server) Search(w http.ResponseWriter, r *http.Request, tenant, orgnr, r
 	if !ok {
 		return
 	}
+	rec.authed = true
 	params := r.URL.Query()
 	if r.Method != http.MethodGet {
 		form, ok := rec.form(s.maxBody)
@@ -256,6 +257,7 @@ func (s *Server) Journal(w http.ResponseWriter, r *http.Request, tenant, orgnr, 
 	if _, ok := s.authorize(w, r, t, orgnr, Scope("Bundle", "write")); !ok {
 		return
 	}
+	rec.authed = true
 	body, status := rec.read(s.maxBody, "application/fhir+json", "application/json")
 	switch status {
 	case http.StatusUnsupportedMediaType:
@@ -335,6 +337,7 @@ func (s *Server) Journal(w http.ResponseWriter, r *http.Request, tenant, orgnr, 
 // the tenant's developer token): a Client as JSON, public key only.
 func (s *Server) RegisterClient(w http.ResponseWriter, r *http.Request, tenant string) {
 	rec := s.recording(w, r, tenant, "/t/:tenant/vkp/clients")
+	rec.authed = true // behind the sandbox's developer-token check
 	defer rec.done()
 	w = rec
 	body, status := rec.read(1<<20, "application/json")
@@ -379,6 +382,9 @@ type recorder struct {
 	// oauth marks a token endpoint: its form parameters carry credentials
 	// (elsewhere a form is search parameters, where code is no secret).
 	oauth bool
+	// authed marks a request whose credential was accepted; the others
+	// are recorded within the recorder's unauthenticated bounds.
+	authed bool
 }
 
 func (s *Server) recording(w http.ResponseWriter, r *http.Request, tenant, route string) *recorder {
@@ -448,9 +454,15 @@ func (w *recorder) done() {
 	if w.s.traffic == nil {
 		return
 	}
+	// One redaction for query and form: the token endpoint's OAuth
+	// parameters, or the credentials a search must not carry.
+	params := traffic.Elsewhere
+	if w.oauth {
+		params = traffic.OAuth
+	}
 	reqBody := w.reqBody
-	if mt, _, _ := mime.ParseMediaType(w.r.Header.Get("Content-Type")); w.oauth && w.readB && mt == "application/x-www-form-urlencoded" {
-		reqBody = traffic.RedactForm(reqBody)
+	if mt, _, _ := mime.ParseMediaType(w.r.Header.Get("Content-Type")); w.readB && mt == "application/x-www-form-urlencoded" {
+		reqBody = traffic.RedactForm(reqBody, params)
 	}
 	rb, trunc := traffic.Body(reqBody)
 	resp := bytes.Clone(w.buf.Bytes())
@@ -461,13 +473,17 @@ func (w *recorder) done() {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	w.s.traffic.Record(store.Exchange{
+	record := w.s.traffic.RecordAnonymous
+	if w.authed || (w.oauth && status == http.StatusOK) { // a token issued: the client proved itself
+		record = w.s.traffic.Record
+	}
+	record(store.Exchange{
 		Tenant:         w.tenant,
 		At:             w.start.UTC(),
 		Duration:       time.Since(w.start),
 		Method:         w.r.Method,
 		Path:           w.r.URL.Path,
-		Query:          w.r.URL.RawQuery,
+		Query:          traffic.RedactParams(w.r.URL.RawQuery, params),
 		Route:          w.route,
 		Status:         status,
 		RequestHeader:  traffic.Redact(w.r.Header),

@@ -614,3 +614,34 @@ func TestUnknownTenantNotRecorded(t *testing.T) {
 		t.Fatalf("traffic stored for an unknown tenant: %d exchanges, %v", len(xs), err)
 	}
 }
+
+// TestCredentialsInSearchRecordedRedacted: a credential an app puts in a
+// search URL or form is recorded by name with the value redacted, as on
+// the mock EPR; search parameters (code among them) stay as sent.
+func TestCredentialsInSearchRecordedRedacted(t *testing.T) {
+	f := newFixture(t)
+	cr := f.tenant(t)
+	ten := cr.Tenant
+	tok := f.accessToken(t, ten.ID, f.register(t, ten.ID, "app", jose.ES256, nil, allRead...))
+	secret := "s3cr3t-in-the-url"
+	jwt := "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln"
+	f.do(t, "GET", "/t/"+ten.ID+"/vkp/epj/r4/"+org+"/Patient?_count=1&access_token="+secret+"&x="+jwt, "", "",
+		"ServiceCodes", "dho", "Authorization", "Bearer "+tok)
+	f.search(t, ten.ID, org, "Observation", tok, "code=8867-4&token="+secret)
+	// Refused (no token), still recorded.
+	f.do(t, "POST", "/t/"+ten.ID+"/vkp/epj/r4/"+org+"/Observation/_search?client_secret="+secret, "application/x-www-form-urlencoded", "", "ServiceCodes", "dho")
+	tr := f.do(t, "GET", "/t/"+ten.ID+"/traffic?_count=50", "", "", "Authorization", "Bearer "+cr.Token)
+	if tr.status != 200 {
+		t.Fatalf("traffic: %d", tr.status)
+	}
+	for _, s := range []string{secret, jwt, tok} {
+		if strings.Contains(tr.body, s) {
+			t.Errorf("%.20s… is in the recorded traffic", s)
+		}
+	}
+	for _, want := range []string{"access_token=%5Bredacted%5D", "token=%5Bredacted%5D", "client_secret=%5Bredacted%5D", "x=eyJredacted.redacted.", "code=8867-4"} {
+		if !strings.Contains(tr.body, want) {
+			t.Errorf("%s is not in the recorded traffic", want)
+		}
+	}
+}
