@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -27,7 +28,9 @@ import (
 	"github.com/sandkasse/sandkasse/sandbox/traffic"
 	"github.com/sandkasse/sandkasse/validator"
 	"github.com/sandkasse/sandkasse/validator/cert"
+	"github.com/sandkasse/sandkasse/validator/certstore"
 	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/ruleset"
 	"github.com/sandkasse/sandkasse/validator/suite"
 	"github.com/sandkasse/sandkasse/validator/suitereport"
 )
@@ -41,22 +44,51 @@ type sandbox struct {
 	url        string
 	tenants    *tenant.Service
 	catalog    runs.Catalog
+	// registry is the certificate registry the sandbox issues into, with
+	// the validator its runs use (for rules diff).
+	registry  *certstore.Store
+	validator *validator.Validator
 }
 
 // newSandbox is the whole sandbox in-process: SQLite in a temp dir, the
-// run worker, an HTTP server on a loopback port.
+// run worker, a certificate registry with the platform's signing key, an
+// HTTP server on a loopback port.
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newSandboxOn(t, st, true, "")
+	return newSandboxOn(t, st, true, "", newIssuer(t))
+}
+
+// issuer is the platform's signing key and certificate registry, which
+// sandbox instances share.
+type issuer struct {
+	registry *certstore.Store
+	signer   *cert.Signer
+}
+
+func newIssuer(t *testing.T) issuer {
+	t.Helper()
+	key, err := cert.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := &certstore.Store{Dir: t.TempDir()}
+	if _, err := reg.AddKey(key.Public()); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := cert.NewSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return issuer{reg, signer}
 }
 
 // newSandboxOn is one sandbox instance on a store; publicURL, when set, is
 // the address the instances share (a load balancer's).
-func newSandboxOn(t *testing.T, st store.Store, exclusive bool, publicURL string) *sandbox {
+func newSandboxOn(t *testing.T, st store.Store, exclusive bool, publicURL string, iss issuer) *sandbox {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	v, err := validator.New(validator.Options{})
@@ -69,12 +101,15 @@ func newSandboxOn(t *testing.T, st store.Store, exclusive bool, publicURL string
 	}
 	tenants := tenant.New(tenant.Options{Store: st, Patients: 3, Days: 2, Seed: 7})
 	rec := traffic.New(st)
+	reg, signer := iss.registry, iss.signer
 	svc := runs.New(runs.Options{Store: st, Catalog: cat, Traffic: rec, Exclusive: exclusive, Poll: 20 * time.Millisecond,
 		Settle:    100 * time.Millisecond,
-		Validator: suite.ValidatorFunc(func(ctx context.Context, b []byte) issue.List { return v.Validate(ctx, b).Issues })})
+		Validator: suite.ValidatorFunc(func(ctx context.Context, b []byte) issue.List { return v.Validate(ctx, b).Issues }),
+		Registry:  reg, Signer: signer})
 	stopped := svc.Start(ctx)
 	srv := httptest.NewServer(api.New(api.Config{Validator: v, Logger: slog.New(slog.DiscardHandler), Sandbox: &api.Sandbox{
-		EPR: epr.New(epr.Options{Store: st, Validator: v}), Tenants: tenants, Auth: tenants, Traffic: rec, Runs: svc, PublicURL: publicURL}}))
+		EPR: epr.New(epr.Options{Store: st, Validator: v}), Tenants: tenants, Auth: tenants, Traffic: rec, Runs: svc, PublicURL: publicURL,
+		Trust: &api.Trust{Store: reg}}}))
 	t.Cleanup(func() {
 		srv.Close()
 		cancel()
@@ -82,18 +117,19 @@ func newSandboxOn(t *testing.T, st store.Store, exclusive bool, publicURL string
 		rec.Close()
 		st.Close()
 	})
-	return &sandbox{url: srv.URL, tenants: tenants, catalog: cat}
+	return &sandbox{url: srv.URL, tenants: tenants, catalog: cat, registry: reg, validator: v}
 }
 
-// verify runs the suite over the tenant's traffic through the API and
-// returns the finished run.
+// verify runs the suite over the tenant's traffic through the API, asking
+// for a certificate, and returns the finished run.
 func (sb *sandbox) verify(t *testing.T, ten tenant.Created, suiteID string) (api.RunJSON, *suitereport.Report) {
 	return sb.verifyWait(t, ten, suiteID, "0s")
 }
 
 func (sb *sandbox) verifyWait(t *testing.T, ten tenant.Created, suiteID, wait string) (api.RunJSON, *suitereport.Report) {
 	t.Helper()
-	body, _ := json.Marshal(runs.Request{Suite: suiteID, App: "refapp", Version: "1.0.0", ArtifactDigest: "sha256:" + strings.Repeat("ab", 32), Wait: wait})
+	body, _ := json.Marshal(runs.Request{Suite: suiteID, App: "refapp", Version: "1.0.0", ArtifactDigest: "sha256:" + strings.Repeat("ab", 32), Wait: wait,
+		Issue: true})
 	resp := sb.call(t, ten, "POST", "/runs", body)
 	if resp.status != http.StatusAccepted {
 		t.Fatalf("POST runs: %d %s", resp.status, resp.body)
@@ -226,7 +262,7 @@ func TestReferenceApps(t *testing.T) {
 			if stored.status != 200 {
 				t.Fatalf("JSON report: %d", stored.status)
 			}
-			issueCertificate(t, sb.catalog[suiteID], run, rep, stored.body)
+			checkIssued(t, sb, ten, suiteID, run, stored.body)
 		})
 	}
 	covered := map[string]bool{}
@@ -270,6 +306,11 @@ func TestReferenceApps(t *testing.T) {
 			}
 			if string(run.Status) != want {
 				t.Errorf("run status %s, want %s (%s)", run.Status, want, run.Message)
+			}
+			// A failed run asked for a certificate and gets none.
+			if c := sb.call(t, sb.lastTenant, "GET", "/runs/"+run.ID+"/certificate", nil); want == "failed" &&
+				(c.status != http.StatusConflict || run.CertificateID != "" || !strings.Contains(string(c.body), "no certificate is issued for a failed run")) {
+				t.Errorf("failed run's certificate: %d %s (id %q)", c.status, c.body, run.CertificateID)
 			}
 		})
 	}
@@ -326,8 +367,11 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	// Both instances answer as http://sandbox.test (a load balancer's
 	// address); the apps reach it through instance A.
 	const public = "http://sandbox.test"
-	a := newSandboxOn(t, open(), false, public)
-	b := newSandboxOn(t, open(), false, public)
+	// One signing key and one registry directory for both, as in a
+	// deployment: whichever instance runs a run issues its certificate.
+	iss := newIssuer(t)
+	a := newSandboxOn(t, open(), false, public, iss)
+	b := newSandboxOn(t, open(), false, public, iss)
 	aAddr := strings.TrimPrefix(a.url, "http://")
 	viaA := &http.Client{
 		Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -353,37 +397,110 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 			}
 			t.Fatalf("%s on two instances: %s (%s)", suiteID, run.Status, run.Message)
 		}
+		if c := b.call(t, ten, "GET", "/runs/"+run.ID+"/certificate", nil); c.status != 200 || run.CertificateID != runs.CertificateID(run.ID) {
+			t.Errorf("%s: certificate through B: %d %s", suiteID, c.status, c.body)
+		}
+	}
+	// One certificate per run, none twice.
+	keys, _ := iss.registry.Keys()
+	if ents, err := iss.registry.List(cert.NewVerifier(keys)); err != nil || len(ents) != 2 {
+		t.Errorf("registry after two runs: %d entries, %v", len(ents), err)
 	}
 }
 
-// issueCertificate signs a certificate over the good run's report with a
-// test key and verifies it, as the marketplace would.
-func issueCertificate(t *testing.T, cs *runs.Suite, run api.RunJSON, rep *suitereport.Report, stored []byte) {
+// checkIssued checks the certificate the platform issued for a good run: it
+// verifies against the key set the sandbox serves, names the app, the
+// tenant's organisation and the report the sandbox stored, and its evidence
+// is in the registry. For smart-app, rules diff over that registry with a
+// copy of the rule set that wants longer PKCE verifiers than the app sends
+// says the certificate would be lost, and with an unchanged copy that it
+// would be kept.
+func checkIssued(t *testing.T, sb *sandbox, ten tenant.Created, suiteID string, run api.RunJSON, stored []byte) {
 	t.Helper()
-	key, err := cert.GenerateKey(rand.Reader)
+	c := sb.call(t, ten, "GET", "/runs/"+run.ID+"/certificate", nil)
+	if c.status != 200 || run.CertificateID == "" {
+		t.Fatalf("no certificate for the good app: %d %s (run %s: %s)", c.status, c.body, run.Status, run.Message)
+	}
+	resp, err := http.Get(sb.url + "/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := cert.NewSigner(key, cert.WithTestOrgNumbers(testOrg))
+	jwks, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	ks, err := cert.ParseKeySet(jwks)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("served JWKS: %v", err)
 	}
+	res := cert.NewVerifier(ks).Verify(strings.TrimSpace(string(c.body)))
+	if !res.Valid() {
+		t.Fatalf("the certificate does not verify against the served JWKS: %s %s", res.Status, res.Detail)
+	}
+	p := res.Payload
 	sum := sha256.Sum256(stored)
-	token, _, err := signer.Sign(cert.Payload{
-		App:          cert.App{Name: run.App, Version: run.Version, ArtifactDigest: run.ArtifactDigest},
-		Vendor:       cert.Vendor{OrgNumber: testOrg},
-		Suite:        cert.Suite{ID: rep.Suite.ID, Version: rep.Suite.Version},
-		RuleSet:      cert.RuleSet{ID: cs.RuleSet.Manifest.ID, Version: cs.RuleSet.Manifest.Version, Digest: cs.RuleSet.Digest},
-		ReportDigest: "sha256:" + hex.EncodeToString(sum[:]),
-	})
-	if err != nil {
-		t.Fatalf("no certificate for the good app: %v", err)
+	cs := sb.catalog[suiteID]
+	if p.ID != run.CertificateID || p.App.Name != "refapp" || p.Vendor.OrgNumber != testOrg || p.Suite.ID != suiteID ||
+		p.RuleSet.Digest != cs.RuleSet.Digest || p.ReportDigest != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Fatalf("the certificate says %+v", p)
 	}
-	ks, err := cert.NewKeySet(key.Public())
+	e, err := sb.registry.Get(p.ID, cert.NewVerifier(ks))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := cert.NewVerifier(ks, cert.WithTestOrgNumbers(testOrg)).Verify(token); !res.Valid() {
-		t.Fatalf("the certificate does not verify: %v", res.Err())
+	ev, err := sb.registry.Evidence(e)
+	if err != nil || len(ev.Exchanges) == 0 {
+		t.Fatalf("evidence in the registry: %v (%d exchanges)", err, len(ev.Exchanges))
 	}
+	if suiteID != "smart-app" {
+		return
+	}
+	opts := certstore.DiffOptions{Validator: func(*ruleset.RuleSet) (suite.Validator, error) {
+		return suite.ValidatorFunc(func(ctx context.Context, b []byte) issue.List { return sb.validator.Validate(ctx, b).Issues }), nil
+	}}
+	for bounds, want := range map[string]string{"{43,128}": certstore.Keeps, "{65,128}": certstore.Loses} {
+		d, err := sb.registry.Diff(context.Background(), cs.RuleSet, smartCopy(t, bounds), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *certstore.CertImpact
+		for i := range d.Certificates {
+			if d.Certificates[i].ID == p.ID {
+				got = &d.Certificates[i]
+			}
+		}
+		if got == nil || got.Verdict != want {
+			t.Fatalf("rules diff with code_verifier %s: %+v, want %s", bounds, d.Certificates, want)
+		}
+		if want == certstore.Loses && (len(got.Failures) != 1 || got.Failures[0].Test != "code-exchange") {
+			t.Errorf("rules diff names %+v, want code-exchange", got.Failures)
+		}
+	}
+}
+
+// smartCopy is the shipped epr-smart-app rule set copied into a temporary
+// directory with the code_verifier length bounds replaced and the version
+// raised.
+func smartCopy(t *testing.T, bounds string) *ruleset.RuleSet {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "epr-smart-app")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "..", "rules", "epr-smart-app"))); err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string][2]string{
+		"policies/oauth.rego": {"`^[A-Za-z0-9._~-]{43,128}$`", "`^[A-Za-z0-9._~-]" + bounds + "$`"},
+		"ruleset.yaml":        {"\nversion: 0.1.0\n", "\nversion: 0.2.0\n"},
+	} {
+		p := filepath.Join(dir, name)
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), edit[0]) {
+			t.Fatalf("%s no longer holds %q (%v); the test's edit needs updating", name, edit[0], err)
+		}
+		if err := os.WriteFile(p, []byte(strings.Replace(string(b), edit[0], edit[1], 1)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := ruleset.Load(context.Background(), os.DirFS(dir), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }
