@@ -15,6 +15,7 @@ import (
 	"github.com/sandkasse/sandkasse/rules"
 	"github.com/sandkasse/sandkasse/sandbox/runs"
 	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/sandbox/store/postgres"
 	"github.com/sandkasse/sandkasse/sandbox/store/sqlite"
 	"github.com/sandkasse/sandkasse/validator/cert"
 	"github.com/sandkasse/sandkasse/validator/certstore"
@@ -226,14 +227,25 @@ func TestIssueRequestRefusedAtCreate(t *testing.T) {
 	}
 }
 
-// Two instances on one store and one registry: every issue run is issued
-// exactly once, by the instance that owns it, and an instance without a
+// Three instances on one store (PostgreSQL when SANDKASSE_TEST_POSTGRES_DSN
+// is set, else one SQLite file) and one registry: every issue run is issued
+// exactly once, by the instance that owns it, and the instance without a
 // signing key never takes one.
 func TestIssueOnceAcrossInstances(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
+	dsn := os.Getenv("SANDKASSE_TEST_POSTGRES_DSN")
+	if dsn != "" {
+		dsn = pgSchema(t, dsn)
+	}
 	open := func() store.Store {
-		st, err := sqlite.Open(ctx, dir)
+		var st store.Store
+		var err error
+		if dsn != "" {
+			st, err = postgres.Open(ctx, dsn)
+		} else {
+			st, err = sqlite.Open(ctx, dir)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,9 +254,12 @@ func TestIssueOnceAcrossInstances(t *testing.T) {
 	}
 	a, b, c := open(), open(), open()
 	reg, signer := registry(t)
-	sa := service(t, a, runs.Options{Owner: "A", Registry: reg, Signer: signer})
-	sb := service(t, b, runs.Options{Owner: "B", Registry: reg, Signer: signer})
-	sc := service(t, c, runs.Options{Owner: "C"}) // no key: plain runs only
+	// A slower heartbeat than the other tests': eight runs each beating
+	// every 20 ms through PostgreSQL on a busy machine can miss 200 ms.
+	hb := 100 * time.Millisecond
+	sa := service(t, a, runs.Options{Owner: "A", Registry: reg, Signer: signer, Heartbeat: hb})
+	sb := service(t, b, runs.Options{Owner: "B", Registry: reg, Signer: signer, Heartbeat: hb})
+	sc := service(t, c, runs.Options{Owner: "C", Heartbeat: hb}) // no key: plain runs only
 	base := "http://sandbox.test/t/t1/fhir"
 	tenantWithOrg(t, a, "t1", validOrg)
 	rec(t, a, "t1", smartSession("t1", base, strings.Repeat("v", 43))...)
@@ -288,4 +303,55 @@ func TestIssueOnceAcrossInstances(t *testing.T) {
 		t.Fatalf("%d certificates in the registry for %d runs", len(ents), len(ids))
 	}
 	t.Logf("issue runs per instance: %v", owners)
+}
+
+// finishRefused is a store whose FinishRun is refused as if the run had been
+// taken away (reaped as stale) after the certificate was stored.
+type finishRefused struct{ store.Store }
+
+func (f finishRefused) FinishRun(ctx context.Context, r store.Run, now time.Time) error {
+	if r.CertificateID != "" {
+		return store.ErrConflict
+	}
+	return f.Store.FinishRun(ctx, r, now)
+}
+
+// A certificate stored for a run that then could not record it is revoked:
+// no valid certificate stays in the registry that no run names.
+func TestUnrecordedCertificateIsRevoked(t *testing.T) {
+	st := openStore(t)
+	reg, signer := registry(t)
+	s := service(t, finishRefused{st}, runs.Options{Registry: reg, Signer: signer})
+	start(t, s)
+	base := "http://sandbox.test/t/t1/fhir"
+	tenantWithOrg(t, st, "t1", validOrg)
+	rec(t, st, "t1", smartSession("t1", base, strings.Repeat("v", 43))...)
+	r, err := s.Create(context.Background(), "t1", base, issueRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := runs.CertificateID(r.ID)
+	keys, _ := reg.Keys()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		l, _, err := reg.Revocations(cert.NewVerifier(keys))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l != nil {
+			if rv, ok := l.Lookup(id); ok {
+				if !strings.Contains(rv.Reason, r.ID) {
+					t.Errorf("revocation reason %q does not name the run", rv.Reason)
+				}
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("certificate %s was not revoked", id)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, _ := st.Run(context.Background(), "t1", r.ID); got.CertificateID != "" {
+		t.Fatalf("the run names certificate %q", got.CertificateID)
+	}
 }
