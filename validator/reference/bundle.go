@@ -27,7 +27,7 @@ func (c *checker) bundle(b *element.Element) {
 		if full == "" {
 			continue
 		}
-		if !reScheme.MatchString(full) {
+		if !absoluteURI(full) {
 			c.add(e, issue.Error, "bundle-fullurl-relative", "the fullUrl must be an absolute URL",
 				"use the resource's absolute URL on its server, or urn:uuid: for a new resource")
 			continue

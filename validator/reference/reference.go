@@ -6,7 +6,6 @@ package reference
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/sandkasse/sandkasse/validator/element"
@@ -23,9 +22,32 @@ type Site struct {
 	Types []spec.TypeRef
 }
 
-var (
-	reScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$`)
-)
+// absoluteURI is the regexp ^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$ (a scheme,
+// a colon, then no whitespace) by hand: every Bundle entry's fullUrl goes
+// through it. RE2's \s is [\t\n\f\r ]; a test holds the two together.
+func absoluteURI(s string) bool {
+	if s == "" || !(s[0] >= 'A' && s[0] <= 'Z' || s[0] >= 'a' && s[0] <= 'z') {
+		return false
+	}
+	i := 1
+	for i < len(s) {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '.' || c == '-') {
+			break
+		}
+		i++
+	}
+	if i >= len(s)-1 || s[i] != ':' {
+		return false
+	}
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\t', '\n', '\f', '\r', ' ':
+			return false
+		}
+	}
+	return true
+}
 
 type checker struct {
 	reg *spec.Registry
@@ -128,7 +150,7 @@ func (c *checker) refType(e *element.Element, ref string) (string, bool) {
 	if strings.HasPrefix(ref, "urn:uuid:") || strings.HasPrefix(ref, "urn:oid:") {
 		return "", true
 	}
-	if reScheme.MatchString(ref) {
+	if absoluteURI(ref) {
 		// An absolute URL that is not a RESTful FHIR address (a logical
 		// or canonical reference): syntactically fine, type unknown.
 		if i := strings.LastIndexByte(strings.TrimRight(ref, "/"), '/'); i > 0 {

@@ -9,6 +9,7 @@ import (
 // specification.
 var (
 	specRelative = regexp.MustCompile(`^([A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/([A-Za-z0-9\-\.]{1,64}))?$`)
+	specScheme   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$`)
 	specAbsolute = regexp.MustCompile(`^(https?)://[^\s]+/([A-Z][A-Za-z]+)/([A-Za-z0-9\-\.]{1,64})(/_history/([A-Za-z0-9\-\.]{1,64}))?$`)
 )
 
@@ -21,6 +22,7 @@ var refSamples = []string{
 	"http://x/fhir/Patient/" + "0123456789012345678901234567890123456789012345678901234567890123",
 	"http://x/fhir/Patient/" + "01234567890123456789012345678901234567890123456789012345678901234",
 	"urn:uuid:1", "#p", "", "Patient", "http://x/_history/Patient/1", "http://x/Observation/_history/1",
+	"a:b", "a:", ":b", "1a:b", "a+.-9:b c", "a+.-9:b\vc", "a:b\fc", "urn:oid:1.2.3", "x-y.z+w:\xff", "ab#:c",
 }
 
 func TestParsersAgreeWithRegexps(t *testing.T) {
@@ -33,6 +35,9 @@ func TestParsersAgreeWithRegexps(t *testing.T) {
 
 func checkRef(t *testing.T, s string) {
 	t.Helper()
+	if got, want := absoluteURI(s), specScheme.MatchString(s); got != want {
+		t.Errorf("absoluteURI(%q) = %v, regexp %v", s, got, want)
+	}
 	m := specRelative.FindStringSubmatch(s)
 	r, ok := parseRelative(s)
 	if (m != nil) != ok || (ok && (r.Type != m[1] || r.ID != m[2] || r.Version != m[4])) {
