@@ -21,6 +21,14 @@ import (
 	"github.com/sandkasse/sandkasse/validator/suite"
 )
 
+// Bounds of --traffic-keep: below the smallest, a run could lose the
+// session it examines while the app still plays it; above the largest, a
+// tenant's table outgrows what a listing or a run reads.
+const (
+	minTrafficKeep = 100
+	maxTrafficKeep = 1_000_000
+)
+
 func runServe(ctx context.Context, args []string, io stdio) int {
 	fs := newFlags("serve", "[--addr :8080] [--data DIR | --database DSN] [--admin-token-file FILE] [--registry DIR [--signing-key FILE]] [--load PATH]... [--profile URL]...", io.err)
 	addr := fs.String("addr", ":8080", "address to listen on")
@@ -28,6 +36,7 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	adminFile := fs.String("admin-token-file", "", "file holding the bearer token of the admin API (/admin); without it the admin API is off")
 	publicURL := fs.String("public-url", "", "external base URL for links and Location headers (default: from each request's Host)")
 	maxBody := fs.Int64("max-body-bytes", api.DefaultMaxBodyBytes, "largest request body accepted, in bytes; a larger one is refused with 413")
+	trafficKeep := fs.Int("traffic-keep", traffic.KeepPerTenant, "recorded exchanges kept per tenant (100 to 1000000); older ones are pruned")
 	// The engine's limits and modes, as for validate; they apply to every
 	// validation the server makes ($validate, the mock EPR's writes, runs).
 	ef := addEngineFlags(fs)
@@ -45,6 +54,10 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	}
 	if *maxBody <= 0 || *maxBody > 1<<31-1 {
 		fmt.Fprintln(io.err, "sandkasse serve: --max-body-bytes must be positive and below 2 GiB")
+		return exitUsage
+	}
+	if *trafficKeep < minTrafficKeep || *trafficKeep > maxTrafficKeep {
+		fmt.Fprintf(io.err, "sandkasse serve: --traffic-keep must be between %d and %d\n", minTrafficKeep, maxTrafficKeep)
 		return exitUsage
 	}
 	if err := ef.check(); err != nil {
@@ -87,7 +100,9 @@ func runServe(ctx context.Context, args []string, io stdio) int {
 	}
 	defer st.Close()
 	tenants := tenant.New(tenant.Options{Store: st})
-	rec := traffic.New(st)
+	// Every tenant's traffic is bounded: its newest --traffic-keep
+	// exchanges, and unauthenticated ones per minute (sandbox/traffic).
+	rec := traffic.NewWith(st, traffic.Options{Logger: log, KeepPerTenant: *trafficKeep})
 	defer rec.Close()
 	// Verification runs: jobs in the store; with the embedded store this
 	// process is the only one, so a run it left running died with it.

@@ -90,6 +90,9 @@ func TestServeUsageErrors(t *testing.T) {
 		{"serve", "--addr", "256.0.0.1:99999"},
 		{"serve", "extra-arg"},
 		{"serve", "--max-body-bytes", "-1"},
+		{"serve", "--traffic-keep", "0"},
+		{"serve", "--traffic-keep", "99"},
+		{"serve", "--traffic-keep", "1000001"},
 		{"serve", "--bogus"},
 	} {
 		if r := runCLI(t, "", args...); r.code != exitUsage {
