@@ -467,7 +467,7 @@ func (w *recorder) done() {
 	rb, trunc := traffic.Body(reqBody)
 	resp := bytes.Clone(w.buf.Bytes())
 	for _, sec := range w.secrets {
-		resp = bytes.ReplaceAll(resp, []byte(sec), []byte("[redacted]"))
+		resp = bytes.ReplaceAll(resp, []byte(sec), []byte(traffic.Redacted))
 	}
 	status := w.status
 	if status == 0 {
