@@ -85,11 +85,24 @@ func (e *Element) Resource() *Element {
 // Patient.identifier[0].value, Observation.value.ofType(Quantity),
 // Bundle.entry[0].resource.subject.
 func (e *Element) Path() string {
-	var parts []*Element
+	// Every finding names its element: the chain is collected on the
+	// stack (deeper trees spill to the heap) and the text is sized first,
+	// so a path costs one allocation.
+	var stack [32]*Element
+	parts := stack[:0]
+	size := 0
 	for x := e; x != nil; x = x.Parent {
 		parts = append(parts, x)
+		size += len(x.Name) + 1
+		if x.Index >= 0 && x.Parent != nil {
+			size += 8 // [index], up to six digits
+		}
+		if x.Choice {
+			size += len(x.Type) + 9
+		}
 	}
 	var b strings.Builder
+	b.Grow(size)
 	for i := len(parts) - 1; i >= 0; i-- {
 		x := parts[i]
 		if i < len(parts)-1 {
