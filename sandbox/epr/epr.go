@@ -124,6 +124,7 @@ type Options struct {
 type Limits struct {
 	MaxIncluded            int // resources included on one page (MaxIncluded)
 	MaxIncludedBytes       int // bytes of them (MaxIncludedBytes)
+	MaxIncludeReads        int // references one page follows (MaxIncludeReads)
 	MaxBundleResponseBytes int // bytes the GET entries of one Bundle read (MaxBundleResponseBytes)
 }
 
@@ -133,6 +134,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxIncludedBytes <= 0 {
 		l.MaxIncludedBytes = MaxIncludedBytes
+	}
+	if l.MaxIncludeReads <= 0 {
+		l.MaxIncludeReads = MaxIncludeReads
 	}
 	if l.MaxBundleResponseBytes <= 0 {
 		l.MaxBundleResponseBytes = MaxBundleResponseBytes

@@ -495,3 +495,27 @@ func TestRequestBounds(t *testing.T) {
 	one := `{"resourceType":"Bundle","type":"transaction","entry":[` + get + `]}`
 	wantStatus(t, "one search", decode(t, f.s.Bundle(ctx, dev(one))), 200, "")
 }
+
+// TestIncludeReadsCapped: references that include nothing (dangling here)
+// still cost a store read each, so they count against MaxIncludeReads.
+func TestIncludeReadsCapped(t *testing.T) {
+	f := newFixture(t, Limits{MaxIncludeReads: 3})
+	var matches []store.Resource
+	for i := range 10 {
+		id := "o" + strconv.Itoa(i)
+		matches = append(matches, store.Resource{Type: "Observation", ID: id,
+			Body: []byte(observation("Patient/p", "Practitioner/missing"+strconv.Itoa(i), ""))})
+	}
+	reads := 0
+	read := func(ctx context.Context, typ, id string) (store.Resource, error) {
+		reads++
+		return store.Resource{}, store.ErrNotFound
+	}
+	out, warn, err := f.s.included(context.Background(), dev(""), "Observation", []string{"performer"}, matches, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reads != 3 || len(out) != 0 || len(warn) != 1 || warn[0].Code != CodeIncludeCapped {
+		t.Fatalf("10 dangling references with MaxIncludeReads 3: %d reads, %d included, warnings %v", reads, len(out), warn)
+	}
+}

@@ -23,6 +23,12 @@ const (
 	// MaxIncludedBytes bounds the bodies of the included resources of one
 	// page.
 	MaxIncludedBytes = 16 << 20
+	// MaxIncludeReads bounds the references one page follows, included or
+	// not: a reference that dangles, is deleted, or leads outside what the
+	// caller may read costs a store read and includes nothing, so the two
+	// caps above alone would let matches full of such references make one
+	// request read without end.
+	MaxIncludeReads = 4 * MaxIncluded
 )
 
 // CodeIncludeCapped is the warning of a page whose includes were cut at
@@ -45,8 +51,8 @@ func addInclude(incs []string, param, target string) []string {
 // include params of typ (each once, in reference order, none that is a
 // match), leaving out what the caller may not read: a type its scopes do
 // not grant, or a resource outside the patient compartment its grant is
-// confined to. It stops at MaxIncluded resources or MaxIncludedBytes and
-// then says so in a warning, which the searchset carries as an
+// confined to. It stops at MaxIncluded resources, MaxIncludedBytes or
+// MaxIncludeReads references followed and then says so in a warning, which the searchset carries as an
 // OperationOutcome entry (search.mode outcome).
 func (s *Server) included(ctx context.Context, req *Request, typ string, incs []string, matches []store.Resource, read reader) ([]store.Resource, issue.List, error) {
 	onPage := make(map[string]bool, len(matches))
@@ -84,7 +90,14 @@ func (s *Server) included(ctx context.Context, req *Request, typ string, incs []
 	}
 	slices.Sort(refs) // a stable order across pages and back ends
 	var out []store.Resource
-	size := 0
+	size, reads := 0, 0
+	capped := func(i int) issue.List {
+		return issue.List{{Severity: issue.Warning, Type: "too-costly", Code: CodeIncludeCapped,
+			Message: "this page includes " + strconv.Itoa(len(out)) + " resources and leaves out " + strconv.Itoa(len(refs)-i) +
+				" more references: a page includes at most " + strconv.Itoa(s.lim.MaxIncluded) + " resources and " +
+				strconv.Itoa(s.lim.MaxIncludedBytes) + " bytes of them, and follows at most " + strconv.Itoa(s.lim.MaxIncludeReads) +
+				" references; ask for a smaller _count"}}
+	}
 	for i, ref := range refs {
 		t, id, _ := cutRef(ref)
 		if !s.types[t] || !req.allowed(t, Read) {
@@ -94,6 +107,10 @@ func (s *Server) included(ctx context.Context, req *Request, typ string, incs []
 		if fe != nil {
 			continue
 		}
+		if reads == s.lim.MaxIncludeReads {
+			return out, capped(i), nil
+		}
+		reads++
 		r, err := read(ctx, t, id)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // a dangling reference includes nothing
@@ -105,10 +122,7 @@ func (s *Server) included(ctx context.Context, req *Request, typ string, incs []
 			continue
 		}
 		if len(out) == s.lim.MaxIncluded || size+len(r.Body) > s.lim.MaxIncludedBytes {
-			return out, issue.List{{Severity: issue.Warning, Type: "too-costly", Code: CodeIncludeCapped,
-				Message: "this page includes " + strconv.Itoa(len(out)) + " resources and leaves out " + strconv.Itoa(len(refs)-i) +
-					" more references: a page includes at most " + strconv.Itoa(s.lim.MaxIncluded) + " resources and " +
-					strconv.Itoa(s.lim.MaxIncludedBytes) + " bytes of them; ask for a smaller _count"}}, nil
+			return out, capped(i), nil
 		}
 		size += len(r.Body)
 		out = append(out, r)
