@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/sandkasse/sandkasse/sandbox/auth"
 	"github.com/sandkasse/sandkasse/validator/cert"
 	"github.com/sandkasse/sandkasse/validator/certstore"
 	"github.com/sandkasse/sandkasse/validator/issue"
@@ -83,10 +81,10 @@ func (h *sandboxRoutes) mountTrust(r *gin.Engine, t *Trust) {
 	tr := &trustRoutes{sandboxRoutes: h, t: t}
 	r.GET("/.well-known/jwks.json", tr.jwks)
 	r.GET("/.well-known/revocations.jws", tr.revocations)
-	// Outside the /admin group: its guard answers 401 to every other token,
-	// and these routes tell a vendor's token (403) from none (401).
-	r.POST("/admin/rulesets", tr.staff, tr.publish)
-	r.POST("/admin/certificates/:id/revoke", tr.staff, tr.revoke)
+	// The /admin group's guard, so that staff routes tell a vendor's token
+	// (403) from none (401) and a store failure (500) as the others do.
+	r.POST("/admin/rulesets", tr.admin, tr.publish)
+	r.POST("/admin/certificates/:id/revoke", tr.admin, tr.revoke)
 }
 
 func (h *trustRoutes) keySet() (*cert.KeySet, error) {
@@ -133,28 +131,6 @@ func (h *trustRoutes) revocations(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-cache")
 	c.Data(http.StatusOK, "application/jose", []byte(token+"\n"))
-}
-
-// staff admits the admin token. A token the sandbox knows as a tenant's
-// (a vendor's developer or SMART token) is 403: authenticated, not allowed.
-func (h *trustRoutes) staff(c *gin.Context) {
-	if h.sb.AdminToken == "" {
-		h.refuse(c, http.StatusForbidden, "forbidden", CodeAdminDisabled, "the admin API is disabled; start serve with --admin-token-file")
-		return
-	}
-	tok, ok := auth.Bearer(c.Request.Header)
-	if ok && subtle.ConstantTimeCompare([]byte(tok), []byte(h.sb.AdminToken)) == 1 {
-		c.Next()
-		return
-	}
-	if ok && h.sb.Auth != nil {
-		if _, err := h.sb.Auth.Authenticate(c.Request.Context(), tok); err == nil {
-			h.refuse(c, http.StatusForbidden, "forbidden", CodeStaffOnly, "publishing rule sets and revoking certificates is for platform staff")
-			return
-		}
-	}
-	c.Header("WWW-Authenticate", `Bearer realm="sandkasse-admin"`)
-	h.refuse(c, http.StatusUnauthorized, "login", CodeUnauthenticated, "send the admin token as a bearer token")
 }
 
 // publish takes a rule set as a gzipped tar of its directory (the files at

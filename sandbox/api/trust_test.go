@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandkasse/sandkasse/sandbox/auth"
 	"github.com/sandkasse/sandkasse/sandbox/epr"
 	"github.com/sandkasse/sandkasse/sandbox/store/sqlite"
 	"github.com/sandkasse/sandkasse/sandbox/tenant"
@@ -31,6 +33,7 @@ type trustFixture struct {
 	trust   *Trust
 	signer  *cert.Signer
 	tenants *tenant.Service
+	sb      *Sandbox
 	dir     string
 }
 
@@ -71,10 +74,11 @@ func newTrust(t *testing.T, withSigner bool) *trustFixture {
 	}
 	v := testValidator(t)
 	f.tenants = tenant.New(tenant.Options{Store: st, Patients: 1, Days: 1, Seed: 1})
-	f.h = New(Config{Validator: v, MaxBodyBytes: 4 << 20, Logger: slog.New(slog.DiscardHandler), Sandbox: &Sandbox{
+	f.sb = &Sandbox{
 		EPR: epr.New(epr.Options{Store: st, Validator: v}), Tenants: f.tenants, Auth: f.tenants, Traffic: rec,
 		AdminToken: "admin-secret-0123456789", Trust: f.trust,
-	}})
+	}
+	f.h = New(Config{Validator: v, MaxBodyBytes: 4 << 20, Logger: slog.New(slog.DiscardHandler), Sandbox: f.sb})
 	return f
 }
 
@@ -304,4 +308,24 @@ func rawArchive(t *testing.T, name string, typ byte) []byte {
 	tw.Close()
 	zw.Close()
 	return buf.Bytes()
+}
+
+// failingAuth is an authenticator whose store cannot be reached.
+type failingAuth struct{}
+
+func (failingAuth) Authenticate(context.Context, string) (auth.Principal, error) {
+	return auth.Principal{}, errors.New("store unreachable")
+}
+
+// TestStaffRoutesStoreError: when the token cannot be checked, the staff
+// routes answer 500, as the other admin routes do, not 401 (which tells a
+// client its token is wrong).
+func TestStaffRoutesStoreError(t *testing.T) {
+	f := newTrust(t, true)
+	f.sb.Auth = failingAuth{}
+	for _, target := range []string{"/admin/rulesets?signer=x", "/admin/certificates/x/revoke"} {
+		if w := f.do("POST", target, "some-token", "application/json", nil); w.Code != 500 || !strings.Contains(w.Body.String(), CodeInternal) {
+			t.Errorf("%s while the store fails: %d %s", target, w.Code, w.Body)
+		}
+	}
 }
