@@ -126,3 +126,7 @@ test_opaque_token_silent if {
 	ex := with_header("authorization", ["Bearer abc"])
 	count(exchange.deny_scope_missing) + count(exchange.deny_scope_form) == 0 with input as ex
 }
+
+test_purpose_read_scopes_match_purpose_reads if {
+	exchange.purpose_read_scopes == {lower(t) | some t in exchange.purpose_reads}
+}

@@ -7,15 +7,20 @@
 # scope: package
 package sandkasse.dho_vkp.vitals
 
-# observations pairs each Observation with its FHIRPath location, bare or
-# inside a Bundle, so the rules read the same in both cases.
-observations contains [input.resource, "Observation"] if input.resource.resourceType == "Observation"
-
-observations contains [e.resource, sprintf("Bundle.entry[%d].resource", [i])] if {
+# observations pairs each Observation with its Bundle entry index (-1 when
+# the input is the Observation itself), so the rules read the same in both
+# cases; obs_path turns the index into a FHIRPath location, only for findings.
+# Both are undefined on anything but an Observation or a Bundle, so the engine
+# can prove the rules over them empty on exchanges and leave them out.
+observations := [[input.resource, -1]] if {
+	input.resource.resourceType == "Observation"
+} else := [[e.resource, i] | some i, e in input.resource.entry; e.resource.resourceType == "Observation"] if {
 	input.resource.resourceType == "Bundle"
-	some i, e in input.resource.entry
-	e.resource.resourceType == "Observation"
 }
+
+obs_path(i) := "Observation" if i < 0
+
+obs_path(i) := sprintf("Bundle.entry[%d].resource", [i]) if i >= 0
 
 code_systems := {
 	"http://loinc.org",
@@ -42,19 +47,16 @@ units := {
 }
 
 # quantities yields each valueQuantity of an Observation and its components,
-# with the LOINC code it measures (if any) and its location.
-quantities contains [q, loinc, sprintf("%s.valueQuantity", [path])] if {
-	some [obs, path] in observations
-	q := obs.valueQuantity
-	loinc := loinc_code(obs.code)
-}
+# with the LOINC code it measures (if any) and where it is: [q, loinc, entry,
+# component], component -1 for the Observation's own value.
+quantities := array.concat(
+	[[q, loinc, i, -1] | some [obs, i] in observations; q := obs.valueQuantity; loinc := loinc_code(obs.code)],
+	[[q, loinc, i, j] | some [obs, i] in observations; some j, c in obs.component; q := c.valueQuantity; loinc := loinc_code(c.code)],
+) if observations
 
-quantities contains [q, loinc, sprintf("%s.component[%d].valueQuantity", [path, i])] if {
-	some [obs, path] in observations
-	some i, c in obs.component
-	q := c.valueQuantity
-	loinc := loinc_code(c.code)
-}
+quantity_path(i, j) := concat("", [obs_path(i), ".valueQuantity"]) if j < 0
+
+quantity_path(i, j) := sprintf("%s.component[%d].valueQuantity", [obs_path(i), j]) if j >= 0
 
 loinc_code(cc) := c if {
 	some coding in cc.coding
@@ -72,8 +74,8 @@ loinc_code(cc) := c if {
 #   fix:
 #     nb: Kod målingen i Observation.code med LOINC (http://loinc.org), SNOMED CT (http://snomed.info/sct) eller NPU (urn:oid:2.16.578.1.12.4.1.1.7280).
 #     en: Code the measurement in Observation.code with LOINC (http://loinc.org), SNOMED CT (http://snomed.info/sct) or NPU (urn:oid:2.16.578.1.12.4.1.1.7280).
-deny_code_system contains {"msg": msg, "expression": sprintf("%s.code", [path])} if {
-	some [obs, path] in observations
+deny_code_system contains {"msg": msg, "expression": concat("", [obs_path(i), ".code"])} if {
+	some [obs, i] in observations
 	# object.get: a missing code must make the rule fire, not vanish.
 	not known_coding(object.get(obs, "code", {}))
 	msg := "Observation.code has no coding from LOINC, SNOMED CT or NPU"
@@ -95,8 +97,8 @@ known_coding(cc) if {
 #   fix:
 #     nb: Sett valueQuantity.system til http://unitsofmeasure.org og valueQuantity.code til UCUM-enheten (f.eks. mm[Hg], Cel, /min).
 #     en: Set valueQuantity.system to http://unitsofmeasure.org and valueQuantity.code to the UCUM unit (e.g. mm[Hg], Cel, /min).
-deny_ucum contains {"msg": msg, "expression": path} if {
-	some [q, _, path] in quantities
+deny_ucum contains {"msg": msg, "expression": quantity_path(i, j)} if {
+	some [q, _, i, j] in quantities
 	not ucum_coded(q)
 	msg := "the quantity's unit is not coded in UCUM (system http://unitsofmeasure.org with a code)"
 }
@@ -117,8 +119,8 @@ ucum_coded(q) if {
 #   fix:
 #     nb: Bruk enheten målingen er definert med, f.eks. mm[Hg] for blodtrykk, Cel for temperatur, kg for vekt, /min for puls og % for oksygenmetning.
 #     en: Use the unit the measurement is defined with, e.g. mm[Hg] for blood pressure, Cel for temperature, kg for weight, /min for heart rate and % for oxygen saturation.
-deny_unit contains {"msg": msg, "expression": sprintf("%s.code", [path])} if {
-	some [q, loinc, path] in quantities
+deny_unit contains {"msg": msg, "expression": concat("", [quantity_path(i, j), ".code"])} if {
+	some [q, loinc, i, j] in quantities
 	ucum_coded(q)
 	allowed := units[loinc]
 	not q.code in allowed
@@ -135,8 +137,8 @@ deny_unit contains {"msg": msg, "expression": sprintf("%s.code", [path])} if {
 #   fix:
 #     nb: Sett effectiveDateTime (eller effectivePeriod) til tidspunktet pasienten tok målingen.
 #     en: Set effectiveDateTime (or effectivePeriod) to when the patient took the measurement.
-deny_effective contains {"msg": msg, "expression": path} if {
-	some [obs, path] in observations
+deny_effective contains {"msg": msg, "expression": obs_path(i)} if {
+	some [obs, i] in observations
 	not obs.effectiveDateTime
 	not obs.effectivePeriod
 	msg := "the Observation has no effectiveDateTime or effectivePeriod"
