@@ -10,7 +10,10 @@ package sandkasse.epr_smart_app.fhir
 
 x := input.exchange
 
-not_fhir_suffixes := ["/authorize", "/token", "/metadata", "/.well-known/smart-configuration", "/introspect", "/register"]
+# Paths that are not FHIR resources: authorize, token, metadata,
+# .well-known/smart-configuration, introspect and register (one expression
+# rather than a loop over the suffixes).
+not_fhir_path := `/(authorize|token|metadata|\.well-known/smart-configuration|introspect|register)$`
 
 # target is [type, id-or-operation] of a FHIR request path.
 target := [m[1], m[2]] if {
@@ -18,10 +21,7 @@ target := [m[1], m[2]] if {
 	m := regex.find_all_string_submatch_n(`/([A-Z][A-Za-z]+)(?:/([^/]+))?/?$`, x.path, 1)[0]
 }
 
-some_suffix if {
-	some s in not_fhir_suffixes
-	endswith(x.path, s)
-}
+some_suffix if regex.match(not_fhir_path, x.path)
 
 op := "read" if {
 	x.method in {"GET", "HEAD"}
@@ -36,14 +36,8 @@ other_scopes := {"openid", "fhirUser", "profile", "launch", "launch/patient", "l
 
 requested := [s | some s in split(object.get(x.query, "scope", [""])[0], " "); s != ""] if endswith(x.path, "/authorize")
 
-# covers tells whether a granted scope allows op on type, in SMART v1
+# allows tells whether a scope's permissions allow op, in SMART v1
 # (read/write/*) or v2 (cruds) syntax.
-covers(s, type, o) if {
-	m := regex.find_all_string_submatch_n(scope_pattern, s, 1)[0]
-	m[2] in {"*", type}
-	allows(m[3], o)
-}
-
 allows(p, _) if p == "*"
 
 allows(p, o) if p == o
@@ -122,16 +116,25 @@ warn_wildcard contains {"msg": msg, "expression": "exchange.query.scope"} if {
 #     nb: Be om scopet for ressurstypen (f.eks. patient/Condition.rs) eller la være å hente den.
 #     en: Ask for the scope for the resource type (e.g. patient/Condition.rs) or do not request it.
 deny_outside_scopes contains {"msg": msg, "expression": "exchange.path"} if {
-	granted := input.context.scopes
+	_ = input.context.scopes # present, whatever it holds
 	type := target[0]
-	not any_covers(granted, type, op)
-	msg := sprintf("%s of %s without a granted scope that allows it", [op, type])
+	o := op
+	not grants[[type, o]]
+	not grants[["*", o]]
+	msg := sprintf("%s of %s without a granted scope that allows it", [o, type])
 }
 
-any_covers(granted, type, o) if {
-	some s in granted
-	covers(s, type, o)
+# grants holds [type or "*", operation] for every granted scope, parsed once
+# per input rather than once per request checked against it.
+grants := {[m[2], o] |
+	some m in granted_scopes
+	some o in ["read", "write"]
+	allows(m[3], o)
 }
+
+# granted_scopes holds the regex match of every well-formed granted SMART
+# resource scope: [scope, context, type, permissions].
+granted_scopes := [m | some s in input.context.scopes; m := regex.find_all_string_submatch_n(scope_pattern, s, 1)[0]]
 
 # METADATA
 # title: Patient-scoped access stays with the launch patient
@@ -161,9 +164,8 @@ deny_other_patient contains {"msg": msg, "expression": sprintf("exchange.query.%
 }
 
 patient_only if {
-	scopes := [s | some s in input.context.scopes; regex.match(scope_pattern, s)]
-	count(scopes) > 0
-	every s in scopes {
-		startswith(s, "patient/")
+	count(granted_scopes) > 0
+	every m in granted_scopes {
+		m[1] == "patient"
 	}
 }
