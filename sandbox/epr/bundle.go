@@ -332,7 +332,7 @@ func (s *Server) readEntry(req *Request, data []byte, e *fhirjson.Node, i int) (
 	}
 	var fe *fhirError
 	if o.method == "POST" {
-		o.conf, fe = req.writeConfinement(o.typ, Create)
+		o.conf, fe = req.writeConfinement(o.typ, o.ifNoneExist != "")
 	} else {
 		o.patient, fe = req.confine(o.typ, a)
 	}

@@ -519,3 +519,42 @@ func TestIncludeReadsCapped(t *testing.T) {
 		t.Fatalf("10 dangling references with MaxIncludeReads 3: %d reads, %d included, warnings %v", reads, len(out), warn)
 	}
 }
+
+// TestConditionalCreateNeedsSearch: a conditional create answers with the
+// resource it matched, so a token that may create but not search the type
+// (SMART v2 .c) must not get one: confined or not, it would read another
+// patient's resource through it.
+func TestConditionalCreateNeedsSearch(t *testing.T) {
+	f := newFixture(t, Limits{})
+	w := f.world(t)
+	ctx := context.Background()
+	createOnly := func(confined bool, body string) *Request {
+		r := launched(w.a, body)
+		r.Allow = func(typ string, a Access) bool { return a == Create }
+		r.Compartment = func(string, Access) bool { return confined }
+		r.Header.Set("If-None-Exist", "identifier=urn:test|idb")
+		return r
+	}
+	for _, confined := range []bool{false, true} {
+		r := decode(t, f.s.Create(ctx, createOnly(confined, observation("Patient/"+w.a, "", "idb")), "Observation"))
+		wantStatus(t, "conditional create without search", r, 403, CodeForbidden)
+		entry := `{"resource":` + observation("Patient/"+w.a, "", "idb") +
+			`,"request":{"method":"POST","url":"Observation","ifNoneExist":"identifier=urn:test|idb"}}`
+		for _, kind := range []string{"transaction", "batch"} {
+			req := createOnly(confined, `{"resourceType":"Bundle","type":"`+kind+`","entry":[`+entry+`]}`)
+			req.Header.Del("If-None-Exist")
+			r := decode(t, f.s.Bundle(ctx, req))
+			if strings.Contains(string(r.Body), w.obsB) {
+				t.Fatalf("%s with a create-only token (confined %v) handed back another patient's observation: %s", kind, confined, r.Body)
+			}
+			if kind == "transaction" {
+				wantStatus(t, "conditional create without search in a transaction", r, 403, CodeForbidden)
+			}
+		}
+	}
+	// The search grant makes it a conditional create again (here
+	// confined: it matches nothing of B's and creates A's own).
+	r := createOnly(true, observation("Patient/"+w.a, "", "idb"))
+	r.Allow = nil
+	wantStatus(t, "conditional create with search", decode(t, f.s.Create(ctx, r, "Observation")), 201, "")
+}

@@ -91,7 +91,7 @@ func (s *Server) Create(ctx context.Context, req *Request, typ string) Response 
 	if !req.allowed(typ, Create) {
 		return errResponse(forbidden())
 	}
-	c, fe := req.writeConfinement(typ, Create)
+	c, fe := req.writeConfinement(typ, req.Header.Get("If-None-Exist") != "")
 	if fe != nil {
 		return errResponse(fe)
 	}
@@ -191,15 +191,27 @@ func checkBodyID(p *parsed, id string) *fhirError {
 // patient's resource). "" is no limit.
 type confinement struct{ write, match string }
 
-// writeConfinement is the confinement of a create of typ.
-func (r *Request) writeConfinement(typ string, a Access) (confinement, *fhirError) {
-	w, fe := r.confine(typ, a)
+// writeConfinement is the confinement of a create of typ. A conditional
+// create searches, and answers with the resource it matched, so it needs
+// the search grant too: with create alone it would hand back resources the
+// caller may not read.
+func (r *Request) writeConfinement(typ string, conditional bool) (confinement, *fhirError) {
+	w, fe := r.confine(typ, Create)
 	if fe != nil {
 		return confinement{}, fe
 	}
+	if !conditional {
+		return confinement{write: w}, nil
+	}
+	if !r.allowed(typ, Search) {
+		return confinement{}, refuse(http.StatusForbidden, "forbidden", CodeForbidden,
+			"a conditional create (If-None-Exist) is a search, and the token's scopes do not allow searching this resource type")
+	}
 	m := w
 	if m == "" {
-		m, _ = r.confine(typ, Read)
+		if m, fe = r.confine(typ, Search); fe != nil {
+			return confinement{}, fe
+		}
 	}
 	return confinement{write: w, match: m}, nil
 }
