@@ -2,11 +2,14 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sandkasse/sandkasse/sandbox/epr"
 	"github.com/sandkasse/sandkasse/sandbox/store"
 	"github.com/sandkasse/sandkasse/sandbox/traffic"
 )
@@ -60,6 +63,14 @@ func TestFHIRTrafficOnlyForTenantsThatExist(t *testing.T) {
 // bounds; authenticated ones do not.
 func TestFHIRAnonymousTrafficBounded(t *testing.T) {
 	f := newSandbox(t, 1)
+	// A stopped clock: the bound is per clock minute, and the requests must
+	// not straddle two.
+	stopped := time.Date(2026, 11, 22, 10, 0, 30, 0, time.UTC)
+	f.rec.Close() // the fixture's, replaced
+	f.rec = traffic.NewWith(f.st, traffic.Options{Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return stopped }})
+	v := testValidator(t)
+	f.h = New(Config{Validator: v, MaxBodyBytes: 1 << 20, Logger: slog.New(slog.DiscardHandler), Sandbox: &Sandbox{
+		EPR: epr.New(epr.Options{Store: f.st, Validator: v}), Tenants: f.tenants, Auth: f.tenants, Traffic: f.rec}})
 	a := f.tenant(t, "A")
 	base := "/t/" + a.Tenant.ID + "/fhir"
 	for range traffic.AnonymousWhole + 5 {
