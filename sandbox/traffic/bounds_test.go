@@ -2,6 +2,7 @@ package traffic
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -134,5 +135,28 @@ func TestRetentionPerTenant(t *testing.T) {
 	}
 	if last := xs[len(xs)-1].Status; last != 74 {
 		t.Fatalf("the newest exchange kept is #%d, want #74", last)
+	}
+}
+
+// The minute counters are bounded: past maxAnonTenants in one minute, a
+// tenant without a counter is kept without bodies; the next minute the old
+// counters go.
+func TestAnonymousCountersBounded(t *testing.T) {
+	st := &gateStore{gate: make(chan struct{})}
+	close(st.gate)
+	clk := &clock{t: time.Date(2026, 11, 22, 10, 0, 5, 0, time.UTC)}
+	r := NewWith(st, Options{Logger: slog.New(slog.DiscardHandler), AnonymousWhole: 2, AnonymousPerMinute: 4, Now: clk.now})
+	defer r.Close()
+	for i := range maxAnonTenants {
+		if n := r.countAnonymous(fmt.Sprint("t", i)); n != 1 {
+			t.Fatalf("tenant %d: count %d", i, n)
+		}
+	}
+	if n := r.countAnonymous("one-more"); n != 3 || len(r.anon) != maxAnonTenants {
+		t.Fatalf("past the bound: count %d (want 3: without bodies), %d counters", n, len(r.anon))
+	}
+	clk.add(time.Minute)
+	if n := r.countAnonymous("one-more"); n != 1 || len(r.anon) != 1 {
+		t.Fatalf("next minute: count %d, %d counters; want 1, 1", n, len(r.anon))
 	}
 }

@@ -63,8 +63,9 @@ const (
 )
 
 // maxAnonTenants bounds the per-tenant minute counters; past it, counters
-// of past minutes are dropped, and if none is, all are (which at worst
-// grants every tenant one more minute's allowance).
+// of past minutes are dropped, and if none is, a tenant without a counter
+// has its unauthenticated exchanges kept without bodies until a minute
+// ends.
 const maxAnonTenants = 10000
 
 // secret names headers whose values are credentials.
@@ -262,7 +263,9 @@ func (r *Recorder) countAnonymous(tenant string) int {
 				}
 			}
 			if len(r.anon) >= maxAnonTenants {
-				clear(r.anon)
+				// Every counter is this minute's: this tenant's exchange
+				// is kept without bodies, and not counted.
+				return r.anonWhole + 1
 			}
 		}
 		m = &minute{start: start}
