@@ -232,6 +232,11 @@ func readRecord(path string, keys *cert.KeySet, e *Entry) error {
 	if err != nil || len(obj.Signatures) != 1 {
 		return errors.New("record.jws is not a single-signature JWS")
 	}
+	// The registry's keys also sign certificates and revocation lists;
+	// typ keeps one of those from standing in for a record.
+	if typ, _ := obj.Signatures[0].Header.ExtraHeaders[jose.HeaderType].(string); typ != RecordType {
+		return fmt.Errorf("record.jws has typ %q, not %q", typ, RecordType)
+	}
 	kid := obj.Signatures[0].Header.KeyID
 	var body []byte
 	if keys != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
+
 	"github.com/sandkasse/sandkasse/validator/cert"
 	"github.com/sandkasse/sandkasse/validator/ruleset"
 )
@@ -144,5 +146,51 @@ func TestCheckFindsFailingTests(t *testing.T) {
 	}
 	if err != nil || !found {
 		t.Errorf("unknown rule in a suite: %+v %v", res.Problems, err)
+	}
+}
+
+// TestRecordType: a JWS the registry key signed with another typ (as it
+// signs certificates and revocation lists) is not a record, even with a
+// record's body.
+func TestRecordType(t *testing.T) {
+	const dir = "../../rules/dho-vkp"
+	rs, err := ruleset.Load(context.Background(), os.DirFS(dir), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := testKey(t, "a.pem")
+	ks, _ := cert.NewKeySet(key.Public())
+	reg := &Registry{Dir: t.TempDir()}
+	rec, err := reg.Publish(rs, os.DirFS(dir), "Ola", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Lookup(rec.ID, rec.Version, ks); err != nil {
+		t.Fatalf("the record as published: %v", err)
+	}
+	p := filepath.Join(reg.Dir, rec.ID, rec.Version, "record.jws")
+	b, _ := os.ReadFile(p)
+	obj, err := jose.ParseSigned(strings.TrimSpace(string(b)), []jose.SignatureAlgorithm{jose.EdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: jose.JSONWebKey{Key: key.priv, KeyID: key.ID}},
+		(&jose.SignerOptions{}).WithType(cert.CertificateType))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := js.Sign(obj.UnsafePayloadWithoutVerification())
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _ := signed.CompactSerialize()
+	if err := os.WriteFile(p, []byte(token+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Lookup(rec.ID, rec.Version, ks); err == nil || !strings.Contains(err.Error(), "typ") {
+		t.Fatalf("a record signed with typ %s: %v", cert.CertificateType, err)
+	}
+	if es, _ := reg.List(ks); len(es) != 1 || es[0].Verified || !strings.Contains(es[0].Problem, "typ") {
+		t.Fatalf("list: %+v", es)
 	}
 }
