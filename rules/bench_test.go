@@ -3,6 +3,8 @@ package rules
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +33,11 @@ func engine(b *testing.B, id string) *policy.Engine {
 }
 
 func benchEval(b *testing.B, id string, in *policy.Input) {
-	e := engine(b, id)
+	evalLoop(b, engine(b, id), in)
+}
+
+// evalLoop evaluates in under e b.N times; the input must raise no finding.
+func evalLoop(b *testing.B, e *policy.Engine, in *policy.Input) {
 	ctx := context.Background()
 	if got, err := e.Eval(ctx, in); err != nil || len(got) != 0 {
 		b.Fatalf("findings %v, err %v", got, err)
@@ -87,4 +93,40 @@ func BenchmarkEPRExchange(b *testing.B) {
 			Query: map[string][]string{"patient": {"123"}}, Headers: map[string][]string{"authorization": {"Bearer abc"}}, Status: 200},
 		Context: map[string]any{"scopes": []any{"patient/Observation.rs"}, "patient": "123"},
 	})
+}
+
+// BenchmarkEngineFloor is what an evaluation costs with no policy work: n
+// finding rules that all fail at their first expression (a context key that
+// is absent), which the engine cannot prune, over the DHO Observation. It
+// separates the engine's own cost per input and per rule from the policies'.
+func BenchmarkEngineFloor(b *testing.B) {
+	for _, n := range []int{1, 10, 17} {
+		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+			var src strings.Builder
+			src.WriteString("package floor\n")
+			for i := range n {
+				fmt.Fprintf(&src, `
+# METADATA
+# title: Floor %[1]d
+# custom:
+#   id: FLOOR-%02[1]d
+#   severity: error
+#   requirement: FLOOR
+#   source: benchmark
+#   fix:
+#     nb: ingen
+#     en: none
+deny_%[1]d contains {"msg": "m"} if input.context.absent_%[1]d
+`, i)
+			}
+			e, err := policy.Compile(context.Background(), []policy.Module{{Name: "floor.rego", Source: []byte(src.String())}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got := len(e.Rules()); got != n {
+				b.Fatalf("%d rules compiled, want %d", got, n)
+			}
+			evalLoop(b, e, &policy.Input{Resource: json.RawMessage(observation)})
+		})
+	}
 }
