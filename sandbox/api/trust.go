@@ -276,6 +276,12 @@ func untar(body []byte, dir string, max int64) error {
 		if n >= MaxArchiveFiles {
 			return fmt.Errorf("more than %d entries", MaxArchiveFiles)
 		}
+		// Every entry's data counts, even one that is skipped or is not a
+		// file: Next inflates and discards whatever a header declares.
+		total += hdr.Size
+		if hdr.Size < 0 || total > max {
+			return fmt.Errorf("unpacks to more than %d bytes", max)
+		}
 		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
 		if name == "." {
 			continue
@@ -294,10 +300,6 @@ func untar(body []byte, dir string, max int64) error {
 				return err
 			}
 		case tar.TypeReg:
-			total += hdr.Size
-			if hdr.Size < 0 || total > max {
-				return fmt.Errorf("unpacks to more than %d bytes", max)
-			}
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return err
 			}

@@ -329,3 +329,23 @@ func TestStaffRoutesStoreError(t *testing.T) {
 		}
 	}
 }
+
+// TestUntarCountsSkippedData: data declared for an entry that is not
+// written (the root ".", a directory) is inflated by tar's Next all the
+// same, so it counts against the limit.
+func TestUntarCountsSkippedData(t *testing.T) {
+	for _, name := range []string{".", "policies"} {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		tw := tar.NewWriter(zw)
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir, Size: 5000}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(make([]byte, 5000))
+		tw.Close()
+		zw.Close()
+		if err := untar(buf.Bytes(), t.TempDir(), 1000); err == nil || !strings.Contains(err.Error(), "more than 1000 bytes") {
+			t.Errorf("a %q entry declaring 5000 bytes under a limit of 1000: %v", name, err)
+		}
+	}
+}
