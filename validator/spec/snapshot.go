@@ -2,6 +2,7 @@ package spec
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,8 +26,9 @@ import (
 // does not re-derive constraints from type profiles of elements the
 // differential leaves alone; the HL7 publisher remains the reference.
 
-// maxBaseChain bounds the baseDefinition chain (and the nesting of type
-// profiles expanded on the way), so a pathological package ends in an error.
+// maxBaseChain bounds a profile's baseDefinition chain, and the nesting of
+// generations in progress (bases and type profiles expanded on the way), so
+// a pathological package ends in an error.
 const maxBaseChain = 32
 
 // SnapshotError is a problem found while generating a snapshot.
@@ -35,6 +37,21 @@ type SnapshotError struct {
 	Element string // id (or path) of the differential element, if any
 	Msg     string
 	Err     error // the base's or type's own problem, if that is the cause
+	// inProgress: the problem is one of the generations in progress (a
+	// circle through them, or their nesting), not of the definition alone,
+	// so it is not cached: asked for on its own, the definition may be fine.
+	inProgress bool
+}
+
+// inProgress reports whether err, or a cause it wraps, is a problem of the
+// generations in progress.
+func inProgress(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if se, ok := err.(*SnapshotError); ok && se.inProgress {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *SnapshotError) Error() string {
@@ -51,8 +68,11 @@ func (e *SnapshotError) Error() string {
 func (e *SnapshotError) Unwrap() error { return e.Err }
 
 type snapshotResult struct {
-	sd  *StructureDefinition
-	err error
+	sd *StructureDefinition
+	// depth is the length of the baseDefinition chain down to a published
+	// snapshot (0 for one that has its own).
+	depth int
+	err   error
 }
 
 // Snapshot returns sd with a snapshot: sd itself if it has one, else a
@@ -74,55 +94,77 @@ func hasSnapshot(sd *StructureDefinition) bool {
 // forever. Generation looks definitions up with rawStructureDefinition for
 // the same reason.
 func (r *Registry) snapshot(sd *StructureDefinition, chain []string) (*StructureDefinition, error) {
-	if hasSnapshot(sd) {
-		return sd, nil
-	}
-	if v, ok := r.snapshots.Load(sd); ok {
-		res := v.(*snapshotResult)
-		return res.sd, res.err
-	}
-	out, err := r.generate(sd, chain)
-	v, _ := r.snapshots.LoadOrStore(sd, &snapshotResult{out, err})
-	res := v.(*snapshotResult)
+	res := r.snapshotOf(sd, chain)
 	return res.sd, res.err
 }
 
-func (r *Registry) generate(sd *StructureDefinition, chain []string) (*StructureDefinition, error) {
+// snapshotOf is snapshot with the depth of sd's base chain. A result is
+// cached unless it failed on a problem of the generations in progress
+// around it: asked for on its own (chain empty), sd meets only its own
+// problems, so that result is cached whatever it is.
+func (r *Registry) snapshotOf(sd *StructureDefinition, chain []string) *snapshotResult {
+	if hasSnapshot(sd) {
+		return &snapshotResult{sd: sd}
+	}
+	if v, ok := r.snapshots.Load(sd); ok {
+		return v.(*snapshotResult)
+	}
+	res := r.generate(sd, chain)
+	if len(chain) > 0 && inProgress(res.err) {
+		return res
+	}
+	v, _ := r.snapshots.LoadOrStore(sd, res)
+	return v.(*snapshotResult)
+}
+
+func (r *Registry) generate(sd *StructureDefinition, chain []string) *snapshotResult {
+	fail := func(err error) *snapshotResult { return &snapshotResult{err: err} }
 	if slices.Contains(chain, sd.URL) {
-		return nil, &SnapshotError{Profile: sd.URL, Msg: "circular baseDefinition: " + strings.Join(append(slices.Clone(chain), sd.URL), " → ")}
+		// Through bases, a circle whichever profile is asked for; through a
+		// type profile (an extension nested in itself), perhaps only a
+		// question its caller may do without.
+		return fail(&SnapshotError{Profile: sd.URL, inProgress: true,
+			Msg: "circular baseDefinition or type profile: " + strings.Join(append(slices.Clone(chain), sd.URL), " → ")})
 	}
 	chain = append(slices.Clone(chain), sd.URL)
 	if len(chain) > maxBaseChain {
-		return nil, &SnapshotError{Profile: sd.URL, Msg: fmt.Sprintf("baseDefinition chain deeper than %d", maxBaseChain)}
+		return fail(&SnapshotError{Profile: sd.URL, inProgress: true, Msg: fmt.Sprintf("baseDefinition chain deeper than %d", maxBaseChain)})
 	}
 	if sd.Differential == nil || len(sd.Differential.Element) == 0 {
-		return nil, &SnapshotError{Profile: sd.URL, Msg: "has neither a snapshot nor a differential"}
+		return fail(&SnapshotError{Profile: sd.URL, Msg: "has neither a snapshot nor a differential"})
 	}
 	if sd.BaseDefinition == "" {
-		return nil, &SnapshotError{Profile: sd.URL, Msg: "has no baseDefinition to generate a snapshot from"}
+		return fail(&SnapshotError{Profile: sd.URL, Msg: "has no baseDefinition to generate a snapshot from"})
 	}
-	base := r.rawStructureDefinition(sd.BaseDefinition)
-	if base == nil {
-		return nil, &SnapshotError{Profile: sd.URL, Msg: fmt.Sprintf("its base definition %s is not loaded (is a package dependency missing?)", sd.BaseDefinition)}
+	raw := r.rawStructureDefinition(sd.BaseDefinition)
+	if raw == nil {
+		return fail(&SnapshotError{Profile: sd.URL, Msg: fmt.Sprintf("its base definition %s is not loaded (is a package dependency missing?)", sd.BaseDefinition)})
 	}
-	base, err := r.snapshot(base, chain)
+	base := r.snapshotOf(raw, chain)
+	if base.err != nil {
+		return fail(&SnapshotError{Profile: sd.URL, Msg: fmt.Sprintf("its base definition %s has no snapshot", sd.BaseDefinition), Err: base.err})
+	}
+	// The chain above bounds the generations in progress; this bounds the
+	// profile's own chain, which bases generated earlier shorten the
+	// generations of.
+	depth := base.depth + 1
+	if depth > maxBaseChain {
+		return fail(&SnapshotError{Profile: sd.URL, Msg: fmt.Sprintf("baseDefinition chain deeper than %d", maxBaseChain)})
+	}
+	x, err := r.Elements(base.sd)
 	if err != nil {
-		return nil, &SnapshotError{Profile: sd.URL, Msg: fmt.Sprintf("its base definition %s has no snapshot", sd.BaseDefinition), Err: err}
-	}
-	x, err := r.Elements(base)
-	if err != nil {
-		return nil, &SnapshotError{Profile: sd.URL, Msg: fmt.Sprintf("base definition %s", sd.BaseDefinition), Err: err}
+		return fail(&SnapshotError{Profile: sd.URL, Msg: fmt.Sprintf("base definition %s", sd.BaseDefinition), Err: err})
 	}
 	b := &builder{r: r, sd: sd, chain: chain, root: copyTree(x.Root)}
 	if sd.Derivation == "specialization" && sd.Type != "" {
 		b.root.name = sd.Type
 	}
 	if err := b.apply(sd.Differential.Element); err != nil {
-		return nil, err
+		return fail(err)
 	}
 	out := *sd
 	out.Snapshot = &ElementList{Element: b.flatten()}
-	return &out, nil
+	return &snapshotResult{sd: &out, depth: depth}
 }
 
 // node is one element of the snapshot being built.

@@ -586,3 +586,46 @@ func TestCoreProfilesAgreeWithPublishedSnapshots(t *testing.T) {
 		t.Errorf("only %d of %d core profiles agree", agree, total)
 	}
 }
+
+// A snapshot does not depend on which profile was asked for first: a
+// profile 40 deep fails, and that failure is not cached for its ancestors,
+// which are few enough deep to generate.
+func TestBaseChainLimitOrder(t *testing.T) {
+	reg := r4.NewRegistry()
+	base := ""
+	var chain []*spec.StructureDefinition
+	for i := range 40 {
+		sd := mustSD(t, profileJSON(fmt.Sprintf("http://x/order%d", i), "Patient", "constraint", base, `{"id":"Patient","path":"Patient"}`))
+		reg.AddStructureDefinition(sd)
+		chain = append(chain, sd)
+		base = sd.URL
+	}
+	if _, err := reg.Snapshot(chain[39]); err == nil {
+		t.Fatal("40 deep generated")
+	}
+	for _, i := range []int{10, 31} {
+		if _, err := reg.Snapshot(chain[i]); err != nil {
+			t.Errorf("%d deep, after the 40 deep one failed: %v", i+1, err)
+		}
+	}
+	// Now that its ancestors are cached, the 40 deep one still fails.
+	if _, err := reg.Snapshot(chain[39]); err == nil || !strings.Contains(err.Error(), "deeper than 32") {
+		t.Errorf("40 deep, ancestors cached: %v", err)
+	}
+}
+
+// An extension whose nested extension is itself (a recursive complex
+// extension) generates: the circle met while looking at the nested slice's
+// max is not the extension's own result.
+func TestSelfNestedExtension(t *testing.T) {
+	reg := r4.NewRegistry()
+	const url = "http://x/nested"
+	ext := mustSD(t, fmt.Sprintf(`{"resourceType":"StructureDefinition","url":%q,"type":"Extension","kind":"complex-type","derivation":"constraint","baseDefinition":%q,"context":[{"type":"element","expression":"Element"}],"differential":{"element":[
+		{"id":"Extension","path":"Extension"},
+		{"id":"Extension.extension:child","path":"Extension.extension","sliceName":"child","type":[{"code":"Extension","profile":[%q]}]},
+		{"id":"Extension.url","path":"Extension.url","fixedUri":%q}]}}`, url, spec.CoreBase+"Extension", url, url))
+	reg.AddStructureDefinition(ext)
+	if _, err := reg.Snapshot(ext); err != nil {
+		t.Fatalf("self-nested extension: %v", err)
+	}
+}
