@@ -1,8 +1,9 @@
 // Package auth is the seam between the HTTP edge and whatever issues
 // credentials: the edge hands a bearer token to an Authenticator and gets
 // back a Principal (which tenant, which scopes). The developer tokens of
-// sandbox/tenant implement it now; SMART on FHIR and mock HelseID tokens
-// implement the same interface later.
+// sandbox/tenant and the SMART access tokens of sandbox/smart implement it
+// (smart.Chain tries both); the mock HelseID of sandbox/vkp checks its own
+// tokens, which reach only the VKP routes.
 package auth
 
 import (
@@ -23,7 +24,7 @@ var (
 type Principal struct {
 	Tenant  string
 	Subject string   // client or user id, for traffic and audit
-	Kind    string   // "developer", later "smart", "helseid"
+	Kind    string   // "developer" or "smart"
 	Scopes  []string // SMART scopes, e.g. system/*.*, user/Patient.read, patient/*.rs
 	// Patient is the launch patient of a SMART token ("" otherwise). What
 	// only patient/ scopes grant is confined to this patient's compartment
