@@ -64,7 +64,18 @@ type Engine struct {
 	// empty on inputs of kind k (see prune.go).
 	full   query
 	byKind [numKinds]query
+	// byType[t] holds the query for a resource whose resourceType is the
+	// string t, one the policies compare it with; otherType is the query for
+	// a resource of any other type. Both nil when the policies name no type
+	// or too many (see maxTypeQueries).
+	byType    map[string]*query
+	otherType *query
 }
+
+// maxTypeQueries bounds the resource types given a query of their own: each
+// is one more prepared query in memory. Policies naming more types than this
+// are evaluated with the per-kind queries (still correct, only slower).
+const maxTypeQueries = 32
 
 // query is a prepared query with one expression per finding rule it
 // evaluates; rules[i] is the index in Engine.rules of expression i.
@@ -129,7 +140,66 @@ func Compile(ctx context.Context, modules []Module, opts ...Option) (*Engine, er
 			return nil, err
 		}
 	}
+	if !cfg.noPrune {
+		if err := e.prepareTypes(ctx, compiler); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
+}
+
+// prepareTypes prunes, for every resource type the policies compare
+// input.resource.resourceType with and for all other types together, the
+// rules proven empty on a resource of that type (prune.go), and prepares a
+// query per distinct set of rules kept. Rules about Bundles then leave an
+// Observation's query, and the other way round.
+func (e *Engine) prepareTypes(ctx context.Context, compiler *ast.Compiler) error {
+	kindQ := &e.byKind[kindResource]
+	bySet := map[string]*query{fmt.Sprint(kindQ.rules): kindQ}
+	keepFor := func(p *pruner) []int {
+		var keep []int
+		for _, i := range kindQ.rules {
+			r := e.rules[i]
+			if !p.emptyRule(ast.MustParseRef(r.Package + "." + r.Name)) {
+				keep = append(keep, i)
+			}
+		}
+		return keep
+	}
+	queryFor := func(keep []int) (*query, error) {
+		key := fmt.Sprint(keep)
+		if q, ok := bySet[key]; ok {
+			return q, nil
+		}
+		q, err := prepare(ctx, compiler, e.rules, keep)
+		if err != nil {
+			return nil, err
+		}
+		bySet[key] = &q
+		return &q, nil
+	}
+	// The proof for "a type the policies do not name" assumed only that the
+	// type differs from those it compared with; each of these gets a proof
+	// of its own.
+	other := newTypePruner(compiler, "", true)
+	otherKeep := keepFor(other)
+	if len(other.compared) == 0 || len(other.compared) > maxTypeQueries {
+		return nil
+	}
+	byType := make(map[string]*query, len(other.compared))
+	for t := range other.compared {
+		q, err := queryFor(keepFor(newTypePruner(compiler, t, false)))
+		if err != nil {
+			return err
+		}
+		byType[t] = q
+	}
+	q, err := queryFor(otherKeep)
+	if err != nil {
+		return err
+	}
+	e.byType, e.otherType = byType, q
+	return nil
 }
 
 // prepare makes one query with one expression per finding rule: the
@@ -356,15 +426,29 @@ func (e *Engine) queryFor(v ast.Value) query {
 	if !ok {
 		return e.full
 	}
-	res, exch := obj.Get(ast.InternedTerm("resource")) != nil, obj.Get(ast.InternedTerm("exchange")) != nil
+	res, exch := obj.Get(ast.InternedTerm("resource")), obj.Get(ast.InternedTerm("exchange")) != nil
 	switch {
-	case res && !exch:
+	case res != nil && !exch:
+		if e.otherType != nil {
+			if r, ok := res.Value.(ast.Object); ok {
+				if t := r.Get(resourceTypeKey); t != nil {
+					if s, ok := t.Value.(ast.String); ok {
+						if q, ok := e.byType[string(s)]; ok {
+							return *q
+						}
+						return *e.otherType
+					}
+				}
+			}
+		}
 		return e.byKind[kindResource]
-	case exch && !res:
+	case exch && res == nil:
 		return e.byKind[kindExchange]
 	}
 	return e.full
 }
+
+var resourceTypeKey = ast.StringTerm("resourceType")
 
 // finding turns one element of a finding rule's set into an Issue. An element
 // is {"msg": string, "expression": string}; expression is optional, msg is

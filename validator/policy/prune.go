@@ -53,14 +53,30 @@ func (k inputKind) absentKey() string {
 type pruner struct {
 	c      *ast.Compiler
 	absent ast.Value // the input key known to be absent
-	undef  map[string]bool
-	busy   map[string]bool
-	mayErr map[string]bool
+	// typed: input.resource.resourceType is known to be the string typ, or,
+	// when other is set, a string none of the policies compares it with.
+	typed, other bool
+	typ          string
+	// compared collects the types the proof compared the resource's with:
+	// the "other" proof holds for every type outside it.
+	compared map[string]bool
+	undef    map[string]bool
+	busy     map[string]bool
+	mayErr   map[string]bool
 }
 
 func newPruner(c *ast.Compiler, k inputKind) *pruner {
 	return &pruner{c: c, absent: ast.String(k.absentKey()),
 		undef: map[string]bool{}, busy: map[string]bool{}, mayErr: map[string]bool{}}
+}
+
+// newTypePruner proves rules empty on a resource whose resourceType is typ
+// (other: a type no policy names; typ is then ignored).
+func newTypePruner(c *ast.Compiler, typ string, other bool) *pruner {
+	p := newPruner(c, kindResource)
+	p.typed, p.other, p.typ = true, other, typ
+	p.compared = map[string]bool{}
+	return p
 }
 
 // emptyRule reports whether the finding rule at path is proven empty.
@@ -133,18 +149,45 @@ func (p *pruner) allFail(key string, rules []*ast.Rule) bool {
 // bodyFails reports whether the body is proven to fail before anything in it
 // could raise an error.
 func (p *pruner) bodyFails(body ast.Body) bool {
+	var typeVars map[ast.Var]bool
 	for _, x := range body {
-		if p.exprFails(x) {
+		if p.exprFails(x, typeVars) {
 			return true
 		}
 		if p.exprMayErr(x) {
 			return false
 		}
+		if v, ok := typeAssign(x); ok {
+			if typeVars == nil {
+				typeVars = map[ast.Var]bool{}
+			}
+			typeVars[v] = true
+		}
 	}
 	return false
 }
 
-func (p *pruner) exprFails(x *ast.Expr) bool {
+// typeAssign recognises `v = input.resource.resourceType` (either way
+// round; the compiler writes `v := …` and the left side of `!=` so): once it
+// has succeeded, v holds the type for the rest of the body.
+func typeAssign(x *ast.Expr) (ast.Var, bool) {
+	t, ok := x.Terms.([]*ast.Term)
+	if x.Negated || len(x.With) > 0 || !ok || len(t) != 3 || t[0].String() != "eq" {
+		return "", false
+	}
+	a, b := t[1], t[2]
+	if _, isVar := a.Value.(ast.Var); !isVar {
+		a, b = b, a
+	}
+	v, isVar := a.Value.(ast.Var)
+	ref, isRef := b.Value.(ast.Ref)
+	if !isVar || !isRef || !ref.Equal(resourceTypeRef) {
+		return "", false
+	}
+	return v, true
+}
+
+func (p *pruner) exprFails(x *ast.Expr, typeVars map[ast.Var]bool) bool {
 	if x.Negated || len(x.With) > 0 {
 		return false
 	}
@@ -159,6 +202,11 @@ func (p *pruner) exprFails(x *ast.Expr) bool {
 		if op == "print" || op == "internal.print" {
 			return false
 		}
+		if c, equal, ok := typeTest(t, typeVars); ok && p.typed {
+			p.compared[c] = true
+			same := !p.other && c == p.typ
+			return same != equal
+		}
 		for _, o := range t[1:] {
 			if p.undefTerm(o) {
 				return true
@@ -172,6 +220,45 @@ func (p *pruner) exprFails(x *ast.Expr) bool {
 		}
 	}
 	return false
+}
+
+// resourceTypeRef is input.resource.resourceType.
+var resourceTypeRef = ast.MustParseRef("input.resource.resourceType")
+
+// typeTest recognises an expression comparing input.resource.resourceType,
+// or a variable of the body known to hold it, with a string constant, either
+// way round: `==` and `=` (equal true) or `!=` (equal false). Only this form
+// counts; a type read through a look-up or a function proves nothing.
+func typeTest(t []*ast.Term, typeVars map[ast.Var]bool) (c string, equal, ok bool) {
+	if len(t) != 3 {
+		return "", false, false
+	}
+	switch t[0].String() {
+	case "equal", "eq":
+		equal = true
+	case "neq":
+	default:
+		return "", false, false
+	}
+	a, b := t[1], t[2]
+	if _, isStr := a.Value.(ast.String); isStr {
+		a, b = b, a
+	}
+	s, isStr := b.Value.(ast.String)
+	if !isStr {
+		return "", false, false
+	}
+	switch v := a.Value.(type) {
+	case ast.Ref:
+		if v.Equal(resourceTypeRef) {
+			return string(s), equal, true
+		}
+	case ast.Var:
+		if typeVars[v] {
+			return string(s), equal, true
+		}
+	}
+	return "", false, false
 }
 
 func isFunction(rules []*ast.Rule) bool { return len(rules[0].Head.Args) > 0 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -126,10 +127,14 @@ func TestPruneMatchesFullEvaluation(t *testing.T) {
 			}
 			mods = append(mods, Module{Name: filepath.Base(f), Source: src})
 		}
-		inputs := testInputs(t, mods)
 		pruned, err := Compile(ctx, mods)
 		if err != nil {
 			t.Fatal(err)
+		}
+		base := testInputs(t, mods)
+		inputs := withEveryType(base, namedTypes(pruned))
+		if len(inputs) == len(base) {
+			t.Fatalf("%s: none of the %d test inputs holds a resource", id, len(base))
 		}
 		full, err := Compile(ctx, mods, withoutPruning())
 		if err != nil {
@@ -152,6 +157,163 @@ func TestPruneMatchesFullEvaluation(t *testing.T) {
 		}
 		t.Logf("%s: %d inputs, %d findings; rules kept for resources %d, for exchanges %d of %d",
 			id, len(inputs), findings, len(pruned.byKind[kindResource].rules), len(pruned.byKind[kindExchange].rules), len(pruned.rules))
+		t.Logf("%s: %d inputs from the Rego tests", id, len(base))
+		for _, typ := range namedTypes(pruned) {
+			t.Logf("%s: rules kept for a %s: %v", id, typ, keptFor(pruned, typ))
+		}
+		if pruned.otherType != nil {
+			t.Logf("%s: rules kept for other resource types: %d", id, len(pruned.otherType.rules))
+		}
+	}
+}
+
+// otherTypes stand for the resource types no policy names (they share one
+// query), plus the cases that take the per-kind query: an empty type, a
+// type that is not a string, and none.
+var otherTypes = []any{"Patient", "Composition", "bundle", "", 1, nil}
+
+// withEveryType returns the inputs followed by every resource input once
+// more for each resource type the policies name and each of otherTypes,
+// with its resourceType (and nothing else) replaced, or removed for nil.
+func withEveryType(inputs []ast.Value, named []string) []ast.Value {
+	types := slices.Clone(otherTypes)
+	for _, s := range named {
+		types = append(types, s)
+	}
+	out := slices.Clone(inputs)
+	key := ast.StringTerm("resourceType")
+	for _, in := range inputs {
+		obj := in.(ast.Object)
+		res := obj.Get(ast.StringTerm("resource"))
+		if res == nil {
+			continue
+		}
+		r, ok := res.Value.(ast.Object)
+		if !ok {
+			continue
+		}
+		for _, typ := range types {
+			nr := ast.NewObject()
+			r.Foreach(func(k, v *ast.Term) {
+				if !k.Equal(key) {
+					nr.Insert(k, v)
+				}
+			})
+			if typ != nil {
+				nr.Insert(key, ast.NewTerm(ast.MustInterfaceToValue(typ)))
+			}
+			no := ast.NewObject()
+			obj.Foreach(func(k, v *ast.Term) {
+				if k.Equal(ast.StringTerm("resource")) {
+					v = ast.NewTerm(nr)
+				}
+				no.Insert(k, v)
+			})
+			out = append(out, no)
+		}
+	}
+	return out
+}
+
+// namedTypes lists the resource types with a query of their own.
+func namedTypes(e *Engine) []string { return slices.Sorted(maps.Keys(e.byType)) }
+
+func keptFor(e *Engine, typ string) []string {
+	q := e.otherType
+	if tq, ok := e.byType[typ]; ok {
+		q = tq
+	}
+	var out []string
+	for _, i := range q.rules {
+		out = append(out, e.rules[i].ID)
+	}
+	return out
+}
+
+// TestPruneByResourceType: a rule that compares input.resource.resourceType
+// with another type than the resource's, directly or through a helper, is
+// left out of that type's query; one that could still fire, or could raise
+// an error before the comparison, is kept.
+func TestPruneByResourceType(t *testing.T) {
+	src := "package sandkasse.test.prune\n\nbundle := input.resource if input.resource.resourceType == \"Bundle\"\n" +
+		"obs := input.resource if \"Observation\" = input.resource.resourceType\n" +
+		"entries contains e if { some e in bundle.entry }\n" +
+		"conflict := 1 if input.resource\nconflict := 2 if input.resource\n" +
+		rule("T-BUNDLE", "deny_bundle", "\tbundle.type != \"document\"") +
+		rule("T-ENTRIES", "deny_entries", "\tsome e in entries\n\tnot e.resource") +
+		rule("T-OBS", "deny_obs", "\tobs.status != \"final\"") +
+		rule("T-NOT-PATIENT", "deny_not_patient", "\tinput.resource.resourceType != \"Patient\"\n\tinput.resource.id == \"x\"") +
+		rule("T-VIA-VAR", "deny_via_var", "\tt := input.resource.resourceType\n\tt == \"Bundle\"\n\tinput.resource.id == \"x\"") +
+		// kept everywhere: each fires on some resource of any type
+		rule("T-NEGATED", "deny_negated", "\tnot input.resource.resourceType == \"Bundle\"\n\tinput.resource.id == \"x\"") +
+		rule("T-VIA-GET", "deny_via_get", "\tobject.get(input.resource, \"resourceType\", \"\") == \"Bundle\"\n\tinput.resource.id == \"x\"") +
+		rule("T-NO-BUNDLE", "deny_no_bundle", "\tnot bundle\n\tinput.resource.id == \"x\"") +
+		rule("T-CONFLICT", "deny_conflict", "\tconflict == 1\n\tinput.resource.resourceType == \"Bundle\"")
+	e := mustCompile(t, src)
+	always := []string{"T-NEGATED", "T-VIA-GET", "T-NO-BUNDLE", "T-CONFLICT"}
+	for _, c := range []struct {
+		typ  string
+		want []string
+	}{
+		{"Bundle", []string{"T-BUNDLE", "T-ENTRIES", "T-NOT-PATIENT", "T-VIA-VAR"}},
+		{"Observation", []string{"T-OBS", "T-NOT-PATIENT"}},
+		{"Patient", nil},
+		{"Condition", []string{"T-NOT-PATIENT"}},
+	} {
+		want := append(slices.Clone(c.want), always...)
+		got := keptFor(e, c.typ)
+		sort.Strings(got)
+		sort.Strings(want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("kept for a %s %v, want %v", c.typ, got, want)
+		}
+	}
+	if got := namedTypes(e); !reflect.DeepEqual(got, []string{"Bundle", "Observation", "Patient"}) {
+		t.Errorf("type constants %v", got)
+	}
+	// The pruned queries agree with the full one on resources of each type
+	// with and without the fields the rules read.
+	full := mustCompile(t, src, withoutPruning())
+	base := []ast.Value{
+		ast.MustParseTerm(`{"resource": {"resourceType": "X", "id": "x", "type": "collection", "entry": [{}]}}`).Value,
+		ast.MustParseTerm(`{"resource": {"resourceType": "X", "id": "y", "code": {}}}`).Value,
+	}
+	ctx := context.Background()
+	for _, v := range withEveryType(base, []string{"Bundle", "Observation", "Patient"}) {
+		a, errA := e.EvalValue(ctx, v)
+		b, errB := full.EvalValue(ctx, v)
+		if !reflect.DeepEqual(a, b) || fmt.Sprint(errA) != fmt.Sprint(errB) {
+			t.Errorf("input %v:\npruned %v / %v\nfull   %v / %v", v, a, errA, b, errB)
+		}
+	}
+}
+
+// TestPruneByResourceTypeBound: policies naming more resource types than
+// maxTypeQueries get no per-type queries (the per-kind one serves).
+func TestPruneByResourceTypeBound(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("package sandkasse.test.prune\n")
+	for i := range maxTypeQueries + 1 {
+		b.WriteString(rule(fmt.Sprintf("T-%d", i), fmt.Sprintf("deny_%d", i), fmt.Sprintf("\tinput.resource.resourceType == \"T%d\"", i)))
+	}
+	e := mustCompile(t, b.String())
+	if e.byType != nil || e.otherType != nil {
+		t.Fatalf("%d types got per-type queries", len(e.byType))
+	}
+	v := ast.MustParseTerm(`{"resource": {"resourceType": "T3"}}`).Value
+	got, err := e.EvalValue(context.Background(), v)
+	if err != nil || len(got) != 1 || got[0].RuleID != "T-3" {
+		t.Errorf("findings %v, err %v; want T-3", got, err)
+	}
+	// One fewer type: every type gets its own query with its one rule.
+	b.Reset()
+	b.WriteString("package sandkasse.test.prune\n")
+	for i := range maxTypeQueries {
+		b.WriteString(rule(fmt.Sprintf("T-%d", i), fmt.Sprintf("deny_%d", i), fmt.Sprintf("\tinput.resource.resourceType == \"T%d\"", i)))
+	}
+	e = mustCompile(t, b.String())
+	if len(e.byType) != maxTypeQueries || !reflect.DeepEqual(keptFor(e, "T3"), []string{"T-3"}) || len(keptFor(e, "Other")) != 0 {
+		t.Errorf("%d typed queries, kept for T3 %v, for Other %v", len(e.byType), keptFor(e, "T3"), keptFor(e, "Other"))
 	}
 }
 
