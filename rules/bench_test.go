@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sandkasse/sandkasse/validator/benchcpu"
 	"github.com/sandkasse/sandkasse/validator/policy"
 )
 
@@ -43,7 +44,7 @@ func evalLoop(b *testing.B, e *policy.Engine, in *policy.Input) {
 		b.Fatalf("findings %v, err %v", got, err)
 	}
 	b.ReportAllocs()
-	cpu0 := processCPU()
+	cpu0 := benchcpu.Process()
 	for b.Loop() {
 		if _, err := e.Eval(ctx, in); err != nil {
 			b.Fatal(err)
@@ -55,7 +56,7 @@ func evalLoop(b *testing.B, e *policy.Engine, in *policy.Input) {
 // reportCPU adds the process CPU time per evaluation (GC included), the
 // figure to compare when other work shares the machine.
 func reportCPU(b *testing.B, since time.Duration) {
-	if d := processCPU() - since; since > 0 && d > 0 {
+	if d := benchcpu.Process() - since; since > 0 && d > 0 {
 		b.ReportMetric(float64(d.Nanoseconds())/1e3/float64(b.N), "cpu-µs/op")
 	}
 }

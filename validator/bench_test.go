@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sandkasse/sandkasse/validator"
+	"github.com/sandkasse/sandkasse/validator/benchcpu"
 	"github.com/sandkasse/sandkasse/validator/issue"
 )
 
@@ -80,7 +81,7 @@ func reportCPU(b *testing.B, since time.Duration, units float64, unit string) {
 	if since == 0 {
 		return
 	}
-	if d := processCPU() - since; d > 0 {
+	if d := benchcpu.Process() - since; d > 0 {
 		b.ReportMetric(units/d.Seconds(), unit)
 	}
 }
@@ -94,7 +95,7 @@ func BenchmarkValidateExamples(b *testing.B) {
 	errs, invalid := pass(ctx, v, docs) // warm-up, as the peers do
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := benchcpu.Process()
 	for b.Loop() {
 		pass(ctx, v, docs)
 	}
@@ -143,7 +144,7 @@ func BenchmarkValidateBigTransaction(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := benchcpu.Process()
 	for b.Loop() {
 		v.Validate(ctx, data)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sandkasse/sandkasse/rules"
 	"github.com/sandkasse/sandkasse/validator"
+	"github.com/sandkasse/sandkasse/validator/benchcpu"
 	"github.com/sandkasse/sandkasse/validator/issue"
 	"github.com/sandkasse/sandkasse/validator/policy"
 )
@@ -278,7 +279,7 @@ func BenchmarkSession1000(b *testing.B) {
 			r, s := sessionRunner(b, c)
 			ctx := context.Background()
 			b.ReportAllocs()
-			cpu0 := processCPU()
+			cpu0 := benchcpu.Process()
 			for b.Loop() {
 				rec, err := LoadDir(c.fsys)
 				if err != nil {
@@ -289,7 +290,7 @@ func BenchmarkSession1000(b *testing.B) {
 					b.Fatalf("outcome %v, want fail (the session has defects)", res.Outcome)
 				}
 			}
-			if d := processCPU() - cpu0; cpu0 > 0 && d > 0 {
+			if d := benchcpu.Process() - cpu0; cpu0 > 0 && d > 0 {
 				b.ReportMetric(d.Seconds()*1e3/float64(b.N), "cpu-ms/op")
 			}
 		})

@@ -1,8 +1,0 @@
-//go:build !unix
-
-package suite
-
-import "time"
-
-// processCPU is not measured here; the cpu metrics are left out.
-func processCPU() time.Duration { return 0 }
