@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -58,7 +59,30 @@ type Run struct {
 	Started   time.Time
 	Finished  time.Time
 	Heartbeat time.Time // last sign of life from the owner
+
+	// CancelRequested: the vendor asked to cancel the run. A queued run
+	// ends at once; a running one's owner learns it from RunProgress
+	// (ErrCancelled) and ends it as error, "cancelled by the vendor".
+	CancelRequested bool
 }
+
+// MaxRunPage bounds one page of ListRuns.
+const MaxRunPage = 100
+
+// RunQuery selects a page of a tenant's runs, newest first (by created,
+// then id). Before* is the last run of the previous page (zero: the first
+// page); Status, when set, keeps runs in that status only.
+type RunQuery struct {
+	Tenant        string
+	Status        RunStatus
+	BeforeCreated time.Time
+	BeforeID      string
+	Limit         int // 1..MaxRunPage
+}
+
+// ErrCancelled is RunProgress's answer to an owner whose run the vendor
+// cancelled: the heartbeat was recorded, and the owner should stop.
+var ErrCancelled = errors.New("store: run cancelled")
 
 // Runs is the run queue. Claiming is atomic across processes sharing one
 // database: of several instances calling ClaimRun at once, exactly one gets
@@ -76,13 +100,25 @@ type Runs interface {
 	// sign certificates passes canIssue false and never gets a run that
 	// asks for one.
 	ClaimRun(ctx context.Context, owner string, now time.Time, canIssue bool) (Run, error)
+	// ListRuns returns a page of a tenant's runs, newest first, without
+	// their reports (a limit outside 1..MaxRunPage is an error).
+	ListRuns(ctx context.Context, q RunQuery) ([]Run, error)
+	// CancelRun cancels a tenant's run: a queued run ends at once (error,
+	// with message), a running one is marked CancelRequested for its
+	// owner. It returns the run as it stands after; ErrNotFound for no
+	// such run of the tenant, ErrConflict for a run that had already
+	// ended (the returned run says how).
+	CancelRun(ctx context.Context, tenant, id, message string, now time.Time) (Run, error)
 	// RunProgress records progress and a heartbeat (ErrConflict: not the
-	// owner's running run).
+	// owner's running run; ErrCancelled: recorded, but the vendor
+	// cancelled the run).
 	RunProgress(ctx context.Context, id, owner, progress string, now time.Time) error
 	// FinishRun records the final status, message, outcome, report and,
 	// for a run that issued one, the certificate id (ErrConflict: not the
 	// owner's running run; a certificate id on a run that did not ask for
-	// one is an error).
+	// one is an error; ErrCancelled for any status but error once the
+	// vendor cancelled the run, so a cancelled run never records a pass
+	// or a certificate).
 	FinishRun(ctx context.Context, r Run, now time.Time) error
 	// FailStaleRuns ends as error, with message, every running run whose
 	// heartbeat is older than before; it returns how many.

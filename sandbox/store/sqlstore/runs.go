@@ -32,6 +32,9 @@ func RunsSchema(t Types) []string {
 		// without new columns.
 		r.Replace(`CREATE TABLE IF NOT EXISTS run_issues (
 			run_id {T} PRIMARY KEY, vendor_org {T} NOT NULL, certificate_id {T} NOT NULL)`),
+		// A vendor's request to cancel a running run, for its owner to see
+		// in the heartbeat (a table of its own for the same reason).
+		r.Replace(`CREATE TABLE IF NOT EXISTS run_cancels (run_id {T} PRIMARY KEY, requested_ms BIGINT NOT NULL)`),
 	}
 }
 
@@ -42,19 +45,19 @@ const runCols = `id, tenant, suite, app, app_version, artifact_digest, after_seq
 const selectRun = `SELECT r.id, r.tenant, r.suite, r.app, r.app_version, r.artifact_digest, r.after_seq, r.wait_ms,
 	r.fhir_base, r.status, r.progress, r.message, r.outcome, r.report, r.owner, r.created_ms, r.started_ms,
 	r.finished_ms, r.heartbeat_ms, CASE WHEN i.run_id IS NULL THEN 0 ELSE 1 END,
-	COALESCE(i.vendor_org, ''), COALESCE(i.certificate_id, '')
-	FROM runs r LEFT JOIN run_issues i ON i.run_id = r.id`
+	COALESCE(i.vendor_org, ''), COALESCE(i.certificate_id, ''), CASE WHEN c.run_id IS NULL THEN 0 ELSE 1 END
+	FROM runs r LEFT JOIN run_issues i ON i.run_id = r.id LEFT JOIN run_cancels c ON c.run_id = r.id`
 
 func scanRun(sc interface{ Scan(...any) error }) (store.Run, error) {
 	var r store.Run
-	var wait, created, started, finished, heartbeat, issue int64
+	var wait, created, started, finished, heartbeat, issue, cancel int64
 	var status string
 	if err := sc.Scan(&r.ID, &r.Tenant, &r.Suite, &r.App, &r.Version, &r.ArtifactDigest, &r.After, &wait, &r.FHIRBase,
 		&status, &r.Progress, &r.Message, &r.Outcome, &r.Report, &r.Owner, &created, &started, &finished, &heartbeat,
-		&issue, &r.VendorOrg, &r.CertificateID); err != nil {
+		&issue, &r.VendorOrg, &r.CertificateID, &cancel); err != nil {
 		return r, err
 	}
-	r.Issue = issue == 1
+	r.Issue, r.CancelRequested = issue == 1, cancel == 1
 	r.Status, r.Wait = store.RunStatus(status), time.Duration(wait)*time.Millisecond
 	r.Created, r.Started, r.Finished, r.Heartbeat = fromMS(created), fromMS(started), fromMS(finished), fromMS(heartbeat)
 	if len(r.Report) == 0 {
@@ -148,10 +151,119 @@ func (db *DB) ClaimRun(ctx context.Context, owner string, now time.Time, canIssu
 	return r, nil
 }
 
+// listRun is selectRun without the report: a page of runs is read to be
+// listed, and a report can be megabytes.
+var listRun = strings.Replace(selectRun, "r.report,", "'',", 1)
+
+func (db *DB) ListRuns(ctx context.Context, q store.RunQuery) ([]store.Run, error) {
+	if q.Tenant == "" || q.Limit < 1 || q.Limit > store.MaxRunPage {
+		return nil, fmt.Errorf("sqlstore: list runs needs a tenant and a limit of 1 to %d", store.MaxRunPage)
+	}
+	where, args := ` WHERE r.tenant = ?`, []any{q.Tenant}
+	if q.Status != "" {
+		where, args = where+` AND r.status = ?`, append(args, string(q.Status))
+	}
+	if !q.BeforeCreated.IsZero() {
+		// Keyset paging (created, id), portable to both back ends.
+		b := ms(q.BeforeCreated)
+		where, args = where+` AND (r.created_ms < ? OR (r.created_ms = ? AND r.id < ?))`, append(args, b, b, q.BeforeID)
+	}
+	rows, err := db.r.QueryContext(ctx, db.bind(listRun+where+` ORDER BY r.created_ms DESC, r.id DESC LIMIT ?`), append(args, q.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list runs: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list runs: %w", err)
+		}
+		r.Report = nil
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: list runs: %w", err)
+	}
+	return out, nil
+}
+
+// CancelRun ends a queued run in one guarded UPDATE. A running run gets a
+// cancel request, written in a transaction that first updates the run's
+// row only while it is running: the row lock orders it with FinishRun
+// (which updates the row, then looks for a request before it commits), so
+// either the request is seen and the run ends cancelled, or the run had
+// ended and the request is not written (ErrConflict).
+func (db *DB) CancelRun(ctx context.Context, tenant, id, message string, now time.Time) (store.Run, error) {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return store.Run{}, fmt.Errorf("sqlstore: cancel run: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, db.bind(`UPDATE runs SET status = 'error', outcome = 'error', message = ?, progress = '',
+		finished_ms = ? WHERE tenant = ? AND id = ? AND status = 'queued'`), message, ms(now), tenant, id)
+	n, err := rowsAffected(res, err)
+	if err != nil {
+		return store.Run{}, err
+	}
+	if n == 0 {
+		res, err = tx.ExecContext(ctx, db.bind(`UPDATE runs SET heartbeat_ms = heartbeat_ms
+			WHERE tenant = ? AND id = ? AND status = 'running'`), tenant, id)
+		if n, err = rowsAffected(res, err); err != nil {
+			return store.Run{}, err
+		}
+	}
+	if n == 1 {
+		if _, err := tx.ExecContext(ctx, db.bind(`INSERT INTO run_cancels (run_id, requested_ms) VALUES (?, ?)
+			ON CONFLICT (run_id) DO NOTHING`), id, ms(now)); err != nil {
+			return store.Run{}, fmt.Errorf("sqlstore: cancel run: %w", err)
+		}
+	}
+	r, err := scanRun(tx.QueryRowContext(ctx, db.bind(selectRun+` WHERE r.tenant = ? AND r.id = ?`), tenant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, store.ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("sqlstore: cancel run: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return store.Run{}, fmt.Errorf("sqlstore: cancel run: %w", err)
+	}
+	if n == 0 {
+		// Neither queued nor running: it had ended before the request.
+		return r, store.ErrConflict
+	}
+	return r, nil
+}
+
+func rowsAffected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: cancel run: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 func (db *DB) RunProgress(ctx context.Context, id, owner, progress string, now time.Time) error {
 	res, err := db.w.ExecContext(ctx, db.bind(`UPDATE runs SET progress = ?, heartbeat_ms = ?
 		WHERE id = ? AND owner = ? AND status = 'running'`), progress, ms(now), id, owner)
-	return affectedOne(res, err)
+	if err := affectedOne(res, err); err != nil {
+		return err
+	}
+	return db.cancelled(ctx, db.w, id)
+}
+
+// cancelled answers ErrCancelled when the vendor asked to cancel run id.
+func (db *DB) cancelled(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, id string) error {
+	var n int
+	if err := q.QueryRowContext(ctx, db.bind(`SELECT COUNT(*) FROM run_cancels WHERE run_id = ?`), id).Scan(&n); err != nil {
+		return fmt.Errorf("sqlstore: run: %w", err)
+	}
+	if n > 0 {
+		return store.ErrCancelled
+	}
+	return nil
 }
 
 func (db *DB) FinishRun(ctx context.Context, r store.Run, now time.Time) error {
@@ -171,6 +283,14 @@ func (db *DB) FinishRun(ctx context.Context, r store.Run, now time.Time) error {
 		string(r.Status), r.Progress, r.Message, r.Outcome, nonNil(r.Report), ms(now), ms(now), r.ID, r.Owner)
 	if err := affectedOne(res, err); err != nil {
 		return err
+	}
+	if r.Status != store.RunError {
+		// After the row is locked by the update: a cancel request
+		// committed before is seen here, a later one finds the run ended
+		// (see CancelRun).
+		if err := db.cancelled(ctx, tx, r.ID); err != nil {
+			return err
+		}
 	}
 	if r.CertificateID != "" {
 		// Once: a run whose certificate is recorded keeps it.

@@ -142,6 +142,136 @@ func testRuns(t *testing.T, s store.Store) {
 	if len(claimed) != runs {
 		t.Fatalf("%d runs claimed, want %d", len(claimed), runs)
 	}
+	t.Run("ListCancel", func(t *testing.T) { testRunListCancel(t, s) })
+}
+
+// testRunListCancel: a tenant's runs page newest first with a status
+// filter; cancelling ends a queued run at once, flags a running one for its
+// owner (heartbeat and finish answer ErrCancelled; only an error end is
+// recorded) and answers ErrConflict on a run that had ended.
+func testRunListCancel(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const tn = "z9"
+	for i := range 5 {
+		r := store.Run{ID: fmt.Sprintf("z%d", i), Tenant: tn, Suite: "s", Status: store.RunQueued,
+			Created: t0.Add(time.Duration(i/2) * time.Second), Report: []byte(`{"big":1}`)}
+		if err := s.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateRun(ctx, store.Run{ID: "other", Tenant: "y8", Suite: "s", Status: store.RunQueued, Created: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	// z4 (t0+2s), then z3, z2 (t0+1s, id descending), then z1, z0.
+	var ids []string
+	q := store.RunQuery{Tenant: tn, Limit: 2}
+	for page := 0; ; page++ {
+		rs, err := s.ListRuns(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page > 3 || len(rs) > 2 {
+			t.Fatalf("page %d: %d runs", page, len(rs))
+		}
+		for _, r := range rs {
+			if r.Report != nil || r.Tenant != tn {
+				t.Fatalf("listed run %+v: a list holds no report and only the tenant's runs", r)
+			}
+			ids = append(ids, r.ID)
+		}
+		if len(rs) < 2 {
+			break
+		}
+		q.BeforeCreated, q.BeforeID = rs[len(rs)-1].Created, rs[len(rs)-1].ID
+	}
+	if fmt.Sprint(ids) != "[z4 z3 z2 z1 z0]" {
+		t.Fatalf("paged list %v, want newest first, each once", ids)
+	}
+	for _, lim := range []int{0, -1, store.MaxRunPage + 1} {
+		if _, err := s.ListRuns(ctx, store.RunQuery{Tenant: tn, Limit: lim}); err == nil {
+			t.Fatalf("limit %d was accepted", lim)
+		}
+	}
+
+	// z0 is claimed (oldest), z1 stays queued.
+	if _, err := s.ClaimRun(ctx, "own", t0, true); err != nil {
+		t.Fatal(err)
+	}
+	claimed, _ := s.Run(ctx, tn, "z0")
+	if claimed.Status != store.RunRunning {
+		// Another test's runs may be older; claim until z0 is running.
+		for claimed.Status != store.RunRunning {
+			if _, err := s.ClaimRun(ctx, "own", t0, true); err != nil {
+				t.Fatalf("z0 never claimed: %v", err)
+			}
+			claimed, _ = s.Run(ctx, tn, "z0")
+		}
+	}
+	owner := claimed.Owner
+	if _, err := s.CancelRun(ctx, "y8", "z1", "cancelled by the vendor", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cancel through another tenant: %v, want ErrNotFound", err)
+	}
+	if _, err := s.CancelRun(ctx, tn, "nope", "cancelled by the vendor", t0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("cancel of no run: %v, want ErrNotFound", err)
+	}
+	got, err := s.CancelRun(ctx, tn, "z1", "cancelled by the vendor", t0.Add(time.Minute))
+	if err != nil || got.Status != store.RunError || got.Message != "cancelled by the vendor" || !got.CancelRequested ||
+		!got.Finished.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("cancel of a queued run = %+v, %v", got, err)
+	}
+	if _, err := s.CancelRun(ctx, tn, "z1", "cancelled by the vendor", t0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("second cancel of an ended run: %v, want ErrConflict", err)
+	}
+	if rs, _ := s.ListRuns(ctx, store.RunQuery{Tenant: tn, Status: store.RunError, Limit: 10}); len(rs) != 1 || rs[0].ID != "z1" {
+		t.Fatalf("status filter error: %v", rs)
+	}
+	if rs, _ := s.ListRuns(ctx, store.RunQuery{Tenant: tn, Status: store.RunRunning, Limit: 10}); len(rs) != 1 || rs[0].ID != "z0" {
+		t.Fatalf("status filter running: %v", rs)
+	}
+
+	// Running: flagged, not ended; the owner learns it from its heartbeat.
+	if err := s.RunProgress(ctx, "z0", owner, "working", t0); err != nil {
+		t.Fatalf("heartbeat before a cancel: %v", err)
+	}
+	got, err = s.CancelRun(ctx, tn, "z0", "cancelled by the vendor", t0)
+	if err != nil || got.Status != store.RunRunning || !got.CancelRequested {
+		t.Fatalf("cancel of a running run = %+v, %v", got, err)
+	}
+	if _, err := s.CancelRun(ctx, tn, "z0", "cancelled by the vendor", t0); err != nil {
+		t.Fatalf("repeated cancel of a running run: %v", err)
+	}
+	if err := s.RunProgress(ctx, "z0", owner, "working", t0); !errors.Is(err, store.ErrCancelled) {
+		t.Fatalf("heartbeat after a cancel: %v, want ErrCancelled", err)
+	}
+	if err := s.FinishRun(ctx, store.Run{ID: "z0", Owner: owner, Status: store.RunPassed, Outcome: "pass"}, t0); !errors.Is(err, store.ErrCancelled) {
+		t.Fatalf("a pass recorded on a cancelled run: %v, want ErrCancelled", err)
+	}
+	if got, _ := s.Run(ctx, tn, "z0"); got.Status != store.RunRunning {
+		t.Fatalf("the refused finish was written: %+v", got)
+	}
+	if err := s.FinishRun(ctx, store.Run{ID: "z0", Owner: owner, Status: store.RunError, Outcome: "error", Message: "cancelled by the vendor"}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CancelRun(ctx, tn, "z0", "cancelled by the vendor", t0); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("cancel after the end: %v, want ErrConflict", err)
+	}
+	// A run that ended without a cancel answers ErrConflict and stays as it was.
+	if _, err := s.ClaimRun(ctx, "own2", t0, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"z2", "z3", "z4"} {
+		if r, _ := s.Run(ctx, tn, id); r.Status == store.RunRunning {
+			if err := s.FinishRun(ctx, store.Run{ID: id, Owner: r.Owner, Status: store.RunPassed, Outcome: "pass"}, t0); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.CancelRun(ctx, tn, id, "cancelled by the vendor", t0)
+			if !errors.Is(err, store.ErrConflict) || got.Status != store.RunPassed || got.CancelRequested {
+				t.Fatalf("cancel of a passed run = %+v, %v", got, err)
+			}
+			return
+		}
+	}
+	t.Fatal("no run of z9 was claimed the second time")
 }
 
 // testRunCertificates: a run that asks for a certificate keeps the vendor's
