@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -155,8 +156,10 @@ const pruneEvery = time.Minute
 // now and then so that the table does not grow with every token issued.
 func (s *Server) put(ctx context.Context, tenant, kind, secret string, data any, expires, now time.Time) error {
 	if last := s.pruned.Load(); now.Unix()-last >= int64(pruneEvery.Seconds()) && s.pruned.CompareAndSwap(last, now.Unix()) {
+		// Pruning is housekeeping: a failure must not fail the request
+		// that happened to trigger it; the next instance or minute retries.
 		if err := s.st.PruneGrants(ctx, now); err != nil {
-			return err
+			slog.Warn("smart: pruning expired grants failed", "tenant", tenant, "cause", cause(err))
 		}
 	}
 	b, err := json.Marshal(data)
@@ -164,6 +167,18 @@ func (s *Server) put(ctx context.Context, tenant, kind, secret string, data any,
 		return err
 	}
 	return s.st.PutGrant(ctx, store.Grant{Key: hash(secret), Tenant: tenant, Kind: kind, Data: b, Expires: expires})
+}
+
+// cause names the class of a store error for a log line; the error's text
+// is not logged, as it may quote SQL or stored values.
+func cause(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "store"
 }
 
 // ErrInvalidClient is a refused registration.

@@ -363,3 +363,27 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	})
 }
+
+// failingPrune is a store whose PruneGrants always fails.
+type failingPrune struct{ store.Store }
+
+func (failingPrune) PruneGrants(context.Context, time.Time) error {
+	return errors.New("prune failed")
+}
+
+// Pruning expired grants is housekeeping: when it fails, the code and the
+// token are still issued.
+func TestPruneFailureDoesNotFailRequests(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	s := smart.New(smart.Options{Store: failingPrune{st}, Patients: patients, Now: c.now})
+	if err := s.Put(context.Background(), tenantA, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	code := authorize(t, s, nil) // an instance's first grant stored prunes
+	other := smart.New(smart.Options{Store: failingPrune{st}, Patients: patients, Now: c.now})
+	if status, tok := redeem(t, other, tenantA, code); status != http.StatusOK || tok["access_token"] == nil {
+		t.Fatalf("token while pruning fails: %d %v", status, tok)
+	}
+}
