@@ -44,6 +44,11 @@ const (
 	// read into the response (each search is a page with its includes,
 	// so without it a Bundle of searches could hold thousands of pages).
 	MaxBundleResponseBytes = 64 << 20
+	// MaxBundleGets bounds the GET entries of one Bundle: a transaction
+	// runs them all in one store transaction, which on SQLite holds the
+	// one writer for as long as they take, so the response budget alone
+	// (which a Bundle of small searches never reaches) is no bound on it.
+	MaxBundleGets = 100
 )
 
 // CodeTooCostly refuses what would make one request read or hold more
@@ -83,6 +88,16 @@ func (s *Server) Bundle(ctx context.Context, req *Request) Response {
 	}
 	if len(entries) > MaxBundleEntries {
 		return Fail(http.StatusRequestEntityTooLarge, "too-long", CodeBadBundle, "the Bundle has more entries than the sandbox accepts")
+	}
+	gets := 0
+	for _, e := range entries {
+		if rq := e.Get("request"); rq != nil && rq.Kind == fhirjson.Object && str(rq, "method") == "GET" {
+			gets++
+		}
+	}
+	if gets > s.lim.MaxBundleGets {
+		return Fail(http.StatusRequestEntityTooLarge, "too-costly", CodeTooCostly, "the Bundle has "+strconv.Itoa(gets)+
+			" GET entries and the sandbox takes at most "+strconv.Itoa(s.lim.MaxBundleGets)+" (MaxBundleGets) in one Bundle; split it")
 	}
 	ops := make([]*op, len(entries))
 	refs := map[string]string{}
@@ -465,7 +480,7 @@ func (s *Server) executeGet(ctx context.Context, tx store.Tx, req *Request, o *o
 		return err
 	}
 	if r.Deleted {
-		return refuse(http.StatusGone, "deleted", CodeGone, "the resource has been deleted")
+		return s.gone(ctx, req.Tenant, r, o.patient)
 	}
 	if o.patient != "" && !storedInCompartment(r, o.patient) {
 		return outsideCompartment()

@@ -126,6 +126,7 @@ type Limits struct {
 	MaxIncludedBytes       int // bytes of them (MaxIncludedBytes)
 	MaxIncludeReads        int // references one page follows (MaxIncludeReads)
 	MaxBundleResponseBytes int // bytes the GET entries of one Bundle read (MaxBundleResponseBytes)
+	MaxBundleGets          int // GET entries in one Bundle (MaxBundleGets)
 }
 
 func (l Limits) withDefaults() Limits {
@@ -140,6 +141,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxBundleResponseBytes <= 0 {
 		l.MaxBundleResponseBytes = MaxBundleResponseBytes
+	}
+	if l.MaxBundleGets <= 0 {
+		l.MaxBundleGets = MaxBundleGets
 	}
 	return l
 }

@@ -179,6 +179,33 @@ func wantStatus(t *testing.T, what string, r result, status int, code string) {
 	}
 }
 
+// TestCompartmentReadDeleted: a deleted resource outside the compartment
+// answers 403 like a live one; only one inside answers 410, so the status
+// does not reveal that another patient's resource existed.
+func TestCompartmentReadDeleted(t *testing.T) {
+	f := newFixture(t, Limits{})
+	w := f.world(t)
+	ctx := context.Background()
+	for _, id := range []string{w.obsA, w.obsB} {
+		wantStatus(t, "delete", decode(t, f.s.Delete(ctx, dev(""), "Observation", id)), 200, "")
+	}
+	as := launched(w.a, "")
+	wantStatus(t, "read of another patient's deleted observation", decode(t, f.s.Read(ctx, as, "Observation", w.obsB)), 403, CodeOutsideCompartment)
+	wantStatus(t, "vread of its deleted version", decode(t, f.s.VRead(ctx, as, "Observation", w.obsB, "2")), 403, CodeOutsideCompartment)
+	wantStatus(t, "read of an own deleted observation", decode(t, f.s.Read(ctx, as, "Observation", w.obsA)), 410, CodeGone)
+	get := func(id string) string {
+		return `{"resourceType":"Bundle","type":"batch","entry":[{"request":{"method":"GET","url":"Observation/` + id + `"}}]}`
+	}
+	for id, want := range map[string]string{w.obsB: "403", w.obsA: "410"} {
+		r := decode(t, f.s.Bundle(ctx, launched(w.a, get(id))))
+		status := r.json["entry"].([]any)[0].(map[string]any)["response"].(map[string]any)["status"].(string)
+		if !strings.HasPrefix(status, want) {
+			t.Errorf("batch GET of a deleted observation: %s, want %s", status, want)
+		}
+	}
+	wantStatus(t, "unconfined read", decode(t, f.s.Read(ctx, dev(""), "Observation", w.obsB)), 410, CodeGone)
+}
+
 func TestCompartmentRead(t *testing.T) {
 	f := newFixture(t, Limits{})
 	w := f.world(t)
@@ -494,6 +521,28 @@ func TestRequestBounds(t *testing.T) {
 	wantStatus(t, "transaction over the response budget", decode(t, f.s.Bundle(ctx, dev(tx))), 400, CodeTooCostly)
 	one := `{"resourceType":"Bundle","type":"transaction","entry":[` + get + `]}`
 	wantStatus(t, "one search", decode(t, f.s.Bundle(ctx, dev(one))), 200, "")
+}
+
+// TestBundleGetsCapped: a Bundle of many small searches stays far under
+// the response budget, so the count of GET entries is bounded on its own.
+func TestBundleGetsCapped(t *testing.T) {
+	f := newFixture(t, Limits{MaxBundleGets: 3})
+	ctx := context.Background()
+	get := `{"request":{"method":"GET","url":"Observation?_summary=count"}}`
+	bundle := func(kind string, n int) string {
+		return `{"resourceType":"Bundle","type":"` + kind + `","entry":[` + strings.Repeat(get+",", n-1) + get + `]}`
+	}
+	for _, kind := range []string{"transaction", "batch"} {
+		r := decode(t, f.s.Bundle(ctx, dev(bundle(kind, 4))))
+		wantStatus(t, kind+" of 4 GETs over a cap of 3", r, http.StatusRequestEntityTooLarge, CodeTooCostly)
+		if !strings.Contains(string(r.Body), "at most 3 (MaxBundleGets)") {
+			t.Errorf("%s: the refusal does not name the limit: %s", kind, r.Body)
+		}
+		wantStatus(t, kind+" of 3 GETs", decode(t, f.s.Bundle(ctx, dev(bundle(kind, 3)))), 200, "")
+	}
+	if !strings.Contains(string(New(Options{Store: f.st, Validator: sharedV}).meta), "at most "+strconv.Itoa(MaxBundleGets)+" GET entries") {
+		t.Error("the CapabilityStatement does not state the GET entry cap")
+	}
 }
 
 // TestIncludeReadsCapped: references that include nothing (dangling here)

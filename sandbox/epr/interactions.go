@@ -29,7 +29,7 @@ func (s *Server) Read(ctx context.Context, req *Request, typ, id string) Respons
 		return errResponse(fe)
 	}
 	r, err := s.st.Read(ctx, req.Tenant, typ, id)
-	return s.readResponse(req, r, err, patient)
+	return s.readResponse(ctx, req, r, err, patient)
 }
 
 // VRead returns one version of a resource.
@@ -49,12 +49,12 @@ func (s *Server) VRead(ctx context.Context, req *Request, typ, id, vid string) R
 		return Fail(http.StatusNotFound, "not-found", CodeNotFound, "no such version: a version id is a positive integer")
 	}
 	r, err := s.st.ReadVersion(ctx, req.Tenant, typ, id, v)
-	return s.readResponse(req, r, err, patient)
+	return s.readResponse(ctx, req, r, err, patient)
 }
 
 // readResponse answers a read; patient, when set, is the compartment the
 // caller is confined to.
-func (s *Server) readResponse(req *Request, r store.Resource, err error, patient string) Response {
+func (s *Server) readResponse(ctx context.Context, req *Request, r store.Resource, err error, patient string) Response {
 	if errors.Is(err, store.ErrNotFound) {
 		return Fail(http.StatusNotFound, "not-found", CodeNotFound, "no resource of this type with this id")
 	}
@@ -62,6 +62,9 @@ func (s *Server) readResponse(req *Request, r store.Resource, err error, patient
 		return errResponse(err)
 	}
 	if r.Deleted {
+		if fe := s.gone(ctx, req.Tenant, r, patient); fe.status != http.StatusGone {
+			return errResponse(fe)
+		}
 		resp := Fail(http.StatusGone, "deleted", CodeGone, "the resource has been deleted")
 		resp.Header.Set("ETag", etag(r.Version))
 		return resp
@@ -70,6 +73,24 @@ func (s *Server) readResponse(req *Request, r store.Resource, err error, patient
 		return errResponse(outsideCompartment())
 	}
 	return Response{Status: http.StatusOK, Header: resourceHeaders(req.Base, r), Body: r.Body}
+}
+
+// gone refuses a read of the deleted version r: 410, unless the caller is
+// confined to patient's compartment and the version deleted was outside
+// it, which is 403 as for the live resource, so that a 410 does not tell
+// the caller that a resource it may not see existed. A delete always
+// follows a live version (deleting a deleted resource writes nothing).
+func (s *Server) gone(ctx context.Context, tenant string, r store.Resource, patient string) *fhirError {
+	if patient != "" {
+		live, err := s.st.ReadVersion(ctx, tenant, r.Type, r.ID, r.Version-1)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return internal(err)
+		}
+		if err != nil || live.Deleted || !storedInCompartment(live, patient) {
+			return outsideCompartment()
+		}
+	}
+	return refuse(http.StatusGone, "deleted", CodeGone, "the resource has been deleted")
 }
 
 func forbidden() *fhirError {
