@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sandkasse/sandkasse/validator/cert"
+	"github.com/sandkasse/sandkasse/validator/readlimit"
 )
 
 const certSynopsis = "verify CERT --jwks FILE|URL [--revocations FILE|URL|none] [--format text|json]\n" +
@@ -197,7 +198,7 @@ func (f fetcher) certificate(ref string) (string, error) {
 	var err error
 	switch {
 	case ref == "-":
-		data, err = readAtMost(f.stdin, cert.MaxCertificateBytes)
+		data, err = readlimit.All(f.stdin, cert.MaxCertificateBytes)
 	case fileExists(ref):
 		data, err = f.read(ref, cert.MaxCertificateBytes, false)
 	case strings.Count(ref, ".") == 2 && !strings.ContainsAny(ref, "/\\ "):
@@ -229,7 +230,7 @@ func (f fetcher) read(ref string, limit int64, trustAnchor bool) ([]byte, error)
 			return nil, err
 		}
 		defer fh.Close()
-		return readAtMost(fh, limit)
+		return readlimit.All(fh, limit)
 	}
 	if err := allowedURL(u, trustAnchor); err != nil {
 		return nil, err
@@ -255,7 +256,7 @@ func (f fetcher) read(ref string, limit int64, trustAnchor bool) ([]byte, error)
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s: HTTP status %s", ref, resp.Status)
 	}
-	data, err := readAtMost(resp.Body, limit)
+	data, err := readlimit.All(resp.Body, limit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", ref, err)
 	}
@@ -279,17 +280,6 @@ func allowedURL(u *url.URL, trustAnchor bool) error {
 		return nil
 	}
 	return fmt.Errorf("%s: a key set must be fetched over https (plain http only from localhost)", u.Redacted())
-}
-
-func readAtMost(r io.Reader, limit int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return data, nil
 }
 
 // runCertKeygen is `sandkasse cert keygen --out KEYFILE [--jwks JWKSFILE]`:

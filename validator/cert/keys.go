@@ -17,6 +17,8 @@ import (
 	"sort"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/sandkasse/sandkasse/validator/readlimit"
 )
 
 // Limits on key material read from files or the network: a JWKS is small, and
@@ -155,7 +157,7 @@ func WriteSigningKey(path string, k *SigningKey, format KeyFormat) error {
 // LoadSigningKey reads a private key file written by [WriteSigningKey] (or by
 // openssl genpkey -algorithm ed25519).
 func LoadSigningKey(path string) (*SigningKey, error) {
-	data, err := readLimited(path, maxKeyFile)
+	data, err := readlimit.File(path, maxKeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +353,7 @@ func ParseKeySet(data []byte) (*KeySet, error) {
 
 // LoadKeySet reads a JWKS file.
 func LoadKeySet(path string) (*KeySet, error) {
-	data, err := readLimited(path, MaxKeySetBytes)
+	data, err := readlimit.File(path, MaxKeySetBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -360,20 +362,4 @@ func LoadKeySet(path string) (*KeySet, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return data, nil
 }

@@ -25,7 +25,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,6 +32,7 @@ import (
 	"time"
 
 	"github.com/sandkasse/sandkasse/validator/cert"
+	"github.com/sandkasse/sandkasse/validator/readlimit"
 	"github.com/sandkasse/sandkasse/validator/suite"
 )
 
@@ -219,7 +219,7 @@ func (s *Store) Get(id string, v *cert.Verifier) (*Entry, error) {
 func (s *Store) read(id string, v *cert.Verifier) (*Entry, error) {
 	dir := s.entryDir(id)
 	p := filepath.Join(dir, CertificateFile)
-	data, err := readLimited(p, cert.MaxCertificateBytes+2)
+	data, err := readlimit.File(p, cert.MaxCertificateBytes+2)
 	if err != nil {
 		return nil, err
 	}
@@ -303,7 +303,7 @@ func (s *Store) List(v *cert.Verifier) ([]Entry, error) {
 // reportDigest.
 func (s *Store) Report(e *Entry) ([]byte, error) {
 	p := filepath.Join(e.Dir, ReportFile)
-	data, err := readLimited(p, s.maxReport())
+	data, err := readlimit.File(p, s.maxReport())
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +316,7 @@ func (s *Store) Report(e *Entry) ([]byte, error) {
 // Evidence returns an entry's recording.
 func (s *Store) Evidence(e *Entry) (*suite.Recording, error) {
 	p := filepath.Join(e.Dir, EvidenceFile)
-	data, err := readLimited(p, s.maxEvidence())
+	data, err := readlimit.File(p, s.maxEvidence())
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +331,7 @@ func (s *Store) Evidence(e *Entry) (*suite.Recording, error) {
 // with v. It returns nil and no error when no list has been written yet.
 func (s *Store) Revocations(v *cert.Verifier) (*cert.RevocationList, string, error) {
 	p := s.RevocationsPath()
-	data, err := readLimited(p, cert.MaxRevocationListBytes+2)
+	data, err := readlimit.File(p, cert.MaxRevocationListBytes+2)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, "", nil
 	}
@@ -458,22 +458,6 @@ func safeID(id string) bool {
 func digest(b []byte) string {
 	h := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(h[:])
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than the limit of %d bytes", path, limit)
-	}
-	return data, nil
 }
 
 // writeAtomic replaces path with data through a temporary file and a rename,
