@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/sandkasse/sandkasse/validator/issue"
 )
@@ -376,12 +379,22 @@ func (e *Engine) EvalValue(ctx context.Context, v ast.Value) (issue.List, error)
 	if len(q.rules) == 0 {
 		return nil, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.timeout)
-	defer cancel()
-	rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(v))
+	// The time limit and the caller's cancellation stop the evaluator
+	// through a cancel of our own: otherwise OPA starts a goroutine per
+	// evaluation to watch the context. No metrics are kept either (OPA would
+	// make a fresh set per evaluation).
+	stop := topdown.NewCancel()
+	var timedOut atomic.Bool
+	timer := time.AfterFunc(e.cfg.timeout, func() { timedOut.Store(true); stop.Cancel() })
+	defer timer.Stop()
+	defer context.AfterFunc(ctx, stop.Cancel)()
+	rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(v), rego.EvalExternalCancel(stop), rego.EvalMetrics(noMetrics))
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("policy: evaluation stopped after %v: %w", e.cfg.timeout, ctx.Err())
+		switch {
+		case timedOut.Load():
+			return nil, fmt.Errorf("policy: evaluation stopped after %v: %w", e.cfg.timeout, context.DeadlineExceeded)
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("policy: evaluation stopped: %w", ctx.Err())
 		}
 		return nil, fmt.Errorf("policy: %w", err)
 	}
@@ -447,6 +460,8 @@ func (e *Engine) queryFor(v ast.Value) query {
 	}
 	return e.full
 }
+
+var noMetrics = metrics.NoOp()
 
 var resourceTypeKey = ast.StringTerm("resourceType")
 

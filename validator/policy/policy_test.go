@@ -258,6 +258,22 @@ func TestEvalTimeLimit(t *testing.T) {
 	}
 }
 
+// TestEvalCancelled: the caller's cancellation stops a running evaluation
+// and says so (not the time limit).
+func TestEvalCancelled(t *testing.T) {
+	e := mustCompile(t, slowPolicy, WithTimeout(time.Minute))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := e.Eval(ctx, resource(`{"resourceType":"Observation"}`))
+	if err == nil || !errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want canceled", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("stopped after %v, want about 50ms", d)
+	}
+}
+
 func TestInputExactlyOne(t *testing.T) {
 	e := mustCompile(t, goodPolicy)
 	for _, in := range []*Input{{}, {Resource: json.RawMessage(`{}`), Exchange: &Exchange{}}} {
