@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sandkasse/sandkasse/sandbox/store"
@@ -348,6 +349,7 @@ func (s *Service) loop(ctx context.Context) {
 func (s *Service) execute(parent context.Context, r store.Run) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
+	var cancelled atomic.Bool // the vendor cancelled the run
 	var mu sync.Mutex
 	progress := "started"
 	setProgress := func(p string) {
@@ -379,21 +381,41 @@ func (s *Service) execute(parent context.Context, r store.Run) {
 					s.o.Logger.Warn("runs: run taken away (stale); stopping it", slog.String("run", r.ID))
 					cancel()
 					return
+				} else if errors.Is(err, store.ErrCancelled) {
+					cancelled.Store(true)
+					cancel()
+					return
 				}
 			}
 		}
 	}()
 	final, rec := s.work(ctx, r, setProgress)
-	if r.Issue {
+	if errors.Is(beat(), store.ErrCancelled) {
+		cancelled.Store(true) // asked since the last beat: never issue for it
+	}
+	if r.Issue && !cancelled.Load() {
 		// Still under the heartbeat: the owner issues while it owns the run.
 		final = s.issue(ctx, r, final, rec)
 	}
 	cancel()
 	<-hbDone
+	if cancelled.Load() {
+		final = cancelledEnd()
+	}
 	final.ID, final.Owner = r.ID, s.o.Owner
 	fctx, fcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer fcancel()
-	if err := s.o.Store.FinishRun(fctx, final, s.o.Now()); err != nil {
+	err := s.o.Store.FinishRun(fctx, final, s.o.Now())
+	if errors.Is(err, store.ErrCancelled) {
+		// Cancelled after the last look: the verdict is not recorded, and
+		// a certificate already stored is withdrawn.
+		cf := cancelledEnd()
+		cf.ID, cf.Owner = r.ID, s.o.Owner
+		if err = s.o.Store.FinishRun(fctx, cf, s.o.Now()); err == nil && final.CertificateID != "" {
+			s.withdraw(fctx, r, final.CertificateID)
+		}
+	}
+	if err != nil {
 		s.o.Logger.Error("runs: recording a run's end failed", slog.String("run", r.ID), slog.String("error", err.Error()))
 		if final.CertificateID != "" {
 			s.withdraw(fctx, r, final.CertificateID)
