@@ -141,6 +141,8 @@ func isolationRows() map[string]func(k *isoKit) (attempts []attempt, public bool
 		"POST /t/:tenant/runs":                bearer("POST", func(k *isoKit) string { return "/t/" + k.b + "/runs" }, "application/json", `{"suite":"dho-journal"}`),
 		"GET /t/:tenant/runs/:id":             bearer("GET", func(k *isoKit) string { return "/t/" + k.b + "/runs/any" }, "", ""),
 		"GET /t/:tenant/runs/:id/certificate": bearer("GET", func(k *isoKit) string { return "/t/" + k.b + "/runs/any/certificate" }, "", ""),
+		"GET /t/:tenant/runs":                 bearer("GET", func(k *isoKit) string { return "/t/" + k.b + "/runs?_count=100" }, "", ""),
+		"POST /t/:tenant/runs/:id/cancel":     bearer("POST", func(k *isoKit) string { return "/t/" + k.b + "/runs/any/cancel" }, "", ""),
 		"GET /admin/tenants":                  bearer("GET", func(k *isoKit) string { return "/admin/tenants" }, "", ""),
 		"POST /admin/tenants":                 bearer("POST", func(k *isoKit) string { return "/admin/tenants" }, "application/json", `{"name":"x","org":"312345676"}`),
 		"POST /admin/tenants/:tenant/reset":   bearer("POST", func(k *isoKit) string { return "/admin/tenants/" + k.b + "/reset" }, "", ""),

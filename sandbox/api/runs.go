@@ -38,6 +38,8 @@ func (h *sandboxRoutes) mountRuns(t *gin.RouterGroup) {
 	t.POST("/runs", h.authenticate, h.developerOnly, h.createRun)
 	t.GET("/runs/:id", h.authenticate, h.developerOnly, h.getRun)
 	t.GET("/runs/:id/certificate", h.authenticate, h.developerOnly, h.getRunCertificate)
+	t.GET("/runs", h.authenticate, h.developerOnly, h.listRuns)              // runs_list.go
+	t.POST("/runs/:id/cancel", h.authenticate, h.developerOnly, h.cancelRun) // runs_list.go
 }
 
 // RunJSON is a run on the wire (the CLI reads the same).
@@ -61,12 +63,15 @@ type RunJSON struct {
 	// got (GET …/runs/{id}/certificate).
 	Issue         bool   `json:"issue,omitempty"`
 	CertificateID string `json:"certificateId,omitempty"`
+	// CancelRequested: the vendor cancelled the run (it ends, or ended,
+	// as error "cancelled by the vendor").
+	CancelRequested bool `json:"cancelRequested,omitempty"`
 }
 
 func runJSON(r store.Run) RunJSON {
 	out := RunJSON{ID: r.ID, Suite: r.Suite, App: r.App, Version: r.Version, ArtifactDigest: r.ArtifactDigest,
 		After: r.After, Wait: r.Wait.String(), Status: r.Status, Progress: r.Progress, Message: r.Message,
-		Outcome: r.Outcome, Created: r.Created, Issue: r.Issue, CertificateID: r.CertificateID}
+		Outcome: r.Outcome, Created: r.Created, Issue: r.Issue, CertificateID: r.CertificateID, CancelRequested: r.CancelRequested}
 	if !r.Started.IsZero() {
 		out.Started = &r.Started
 	}
