@@ -191,10 +191,10 @@ func (s *Server) matchCreates(ctx context.Context, tx store.Tx, req *Request, da
 		if o.method != "POST" || o.ifNoneExist == "" {
 			continue
 		}
-		if o.conf.write != "" && !inCompartment(o.typ, o.id, o.res.root, o.conf.write) {
+		if o.conf.write != "" && !inCompartment(o.typ, o.id, o.res.root, o.conf.write, req.Base) {
 			return entryError{o.index, o.typ, outsideCompartment()}
 		}
-		r, found, err := s.match(ctx, tx, o.typ, o.ifNoneExist, o.conf.match)
+		r, found, err := s.match(ctx, tx, o.typ, o.ifNoneExist, o.conf.match, req.Base)
 		if err != nil {
 			return entryError{o.index, o.typ, err}
 		}
@@ -426,11 +426,11 @@ func (s *Server) execute(ctx context.Context, tx store.Tx, req *Request, o *op, 
 		if o.matched {
 			return nil
 		}
-		w, err = s.txCreate(ctx, tx, o.res, o.id, o.ifNoneExist, o.conf)
+		w, err = s.txCreate(ctx, tx, o.res, o.id, o.ifNoneExist, o.conf, req.Base)
 	case "PUT":
-		w, err = s.txUpdate(ctx, tx, o.res, o.id, o.ifMatch, o.patient)
+		w, err = s.txUpdate(ctx, tx, o.res, o.id, o.ifMatch, o.patient, req.Base)
 	case "DELETE":
-		w, err = s.txDelete(ctx, tx, o.typ, o.id, o.ifMatch, o.patient)
+		w, err = s.txDelete(ctx, tx, o.typ, o.id, o.ifMatch, o.patient, req.Base)
 	case "GET":
 		if err := s.executeGet(ctx, tx, req, o); err != nil {
 			return err
@@ -480,9 +480,9 @@ func (s *Server) executeGet(ctx context.Context, tx store.Tx, req *Request, o *o
 		return err
 	}
 	if r.Deleted {
-		return s.gone(ctx, req.Tenant, r, o.patient)
+		return s.gone(ctx, req, r, o.patient)
 	}
-	if o.patient != "" && !storedInCompartment(r, o.patient) {
+	if o.patient != "" && !storedInCompartment(r, o.patient, req.Base) {
 		return outsideCompartment()
 	}
 	o.out, o.body, o.status = r, r.Body, "200 OK"

@@ -114,8 +114,9 @@ var compartmentPaths = map[string][]string{
 }
 
 // compartments returns the ids of the patients whose compartment holds the
-// resource typ/id with the given body, each once.
-func compartments(typ, id string, root *fhirjson.Node) []string {
+// resource typ/id with the given body, each once. Only references that
+// resolve here count (localRef: relative, or absolute under base).
+func compartments(typ, id string, root *fhirjson.Node, base string) []string {
 	paths, ok := compartmentPaths[typ]
 	if !ok {
 		return nil
@@ -137,7 +138,7 @@ func compartments(typ, id string, root *fhirjson.Node) []string {
 			if v.Kind != fhirjson.Object {
 				continue
 			}
-			if t, pid, ok := cutRef(normRef(str(v, "reference"))); ok && t == "Patient" {
+			if t, pid, ok := cutRef(localRef(str(v, "reference"), base)); ok && t == "Patient" {
 				add(pid)
 			}
 		}
@@ -155,8 +156,8 @@ func cutRef(ref string) (typ, id string, ok bool) {
 }
 
 // inCompartment reports whether the resource is in patient's compartment.
-func inCompartment(typ, id string, root *fhirjson.Node, patient string) bool {
-	for _, p := range compartments(typ, id, root) {
+func inCompartment(typ, id string, root *fhirjson.Node, patient, base string) bool {
+	for _, p := range compartments(typ, id, root, base) {
 		if p == patient {
 			return true
 		}
@@ -165,12 +166,12 @@ func inCompartment(typ, id string, root *fhirjson.Node, patient string) bool {
 }
 
 // storedInCompartment checks a stored resource.
-func storedInCompartment(r store.Resource, patient string) bool {
+func storedInCompartment(r store.Resource, patient, base string) bool {
 	doc, err := fhirjson.Parse(r.Body, fhirjson.Limits{})
 	if err != nil {
 		return false
 	}
-	return inCompartment(r.Type, r.ID, doc.Root, patient)
+	return inCompartment(r.Type, r.ID, doc.Root, patient, base)
 }
 
 // confine says whether access a on typ is confined to a patient's

@@ -206,6 +206,47 @@ func TestCompartmentReadDeleted(t *testing.T) {
 	wantStatus(t, "unconfined read", decode(t, f.s.Read(ctx, dev(""), "Observation", w.obsB)), 410, CodeGone)
 }
 
+// TestForeignReferences: only references that resolve here count. An
+// absolute reference to another server's Patient/X names that server's
+// patient, not the local X: it puts nothing in X's compartment, matches no
+// search for Patient/X and includes nothing; one under the tenant's own
+// base is local.
+func TestForeignReferences(t *testing.T) {
+	f := newFixture(t, Limits{})
+	w := f.world(t)
+	ctx := context.Background()
+	foreign := f.create(t, "Observation", observation("http://other.example/fhir/Patient/"+w.a, "", "foreign"))
+	local := f.create(t, "Observation", observation(base+"/Patient/"+w.a, "", "local"))
+	as := launched(w.a, "")
+	wantStatus(t, "read of an observation of another server's patient", decode(t, f.s.Read(ctx, as, "Observation", foreign)), 403, CodeOutsideCompartment)
+	wantStatus(t, "read of an observation with an absolute local reference", decode(t, f.s.Read(ctx, as, "Observation", local)), 200, "")
+	ids := func(r result) []string {
+		var out []string
+		es, _ := r.json["entry"].([]any)
+		for _, e := range es {
+			res := e.(map[string]any)["resource"].(map[string]any)
+			out = append(out, res["resourceType"].(string)+"/"+res["id"].(string))
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := []string{"Observation/" + w.obsA, "Observation/" + w.obsAB, "Observation/" + local}
+	slices.Sort(want)
+	if got := ids(decode(t, f.s.Search(ctx, launched(w.a, ""), "Observation"))); !slices.Equal(got, want) {
+		t.Errorf("confined search: %v, want %v", got, want)
+	}
+	if got := ids(decode(t, f.s.Search(ctx, dev("", "subject", "Patient/"+w.a, "identifier", "foreign,local"), "Observation"))); !slices.Equal(got, []string{"Observation/" + local}) {
+		t.Errorf("subject=Patient/X: %v, want only the local reference", got)
+	}
+	if got := ids(decode(t, f.s.Search(ctx, dev("", "subject", "http://other.example/fhir/Patient/"+w.a), "Observation"))); !slices.Equal(got, []string{"Observation/" + foreign}) {
+		t.Errorf("subject=<foreign URL>: %v, want the foreign reference", got)
+	}
+	got := ids(decode(t, f.s.Search(ctx, dev("", "identifier", "foreign", "_include", "Observation:subject"), "Observation")))
+	if !slices.Equal(got, []string{"Observation/" + foreign}) {
+		t.Errorf("_include of another server's patient: %v, want no include", got)
+	}
+}
+
 func TestCompartmentRead(t *testing.T) {
 	f := newFixture(t, Limits{})
 	w := f.world(t)

@@ -77,7 +77,7 @@ func (s *Server) included(ctx context.Context, req *Request, typ string, incs []
 					if v.Kind != fhirjson.Object {
 						continue
 					}
-					ref := normRef(str(v, "reference"))
+					ref := localRef(str(v, "reference"), req.Base)
 					t, _, ok := cutRef(ref)
 					if !ok || seen[ref] || onPage[ref] || (target != "" && t != target) {
 						continue
@@ -118,7 +118,7 @@ func (s *Server) included(ctx context.Context, req *Request, typ string, incs []
 		if err != nil {
 			return nil, nil, err
 		}
-		if r.Deleted || (patient != "" && !storedInCompartment(r, patient)) {
+		if r.Deleted || (patient != "" && !storedInCompartment(r, patient, req.Base)) {
 			continue
 		}
 		if len(out) == s.lim.MaxIncluded || size+len(r.Body) > s.lim.MaxIncludedBytes {

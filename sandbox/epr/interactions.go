@@ -62,14 +62,14 @@ func (s *Server) readResponse(ctx context.Context, req *Request, r store.Resourc
 		return errResponse(err)
 	}
 	if r.Deleted {
-		if fe := s.gone(ctx, req.Tenant, r, patient); fe.status != http.StatusGone {
+		if fe := s.gone(ctx, req, r, patient); fe.status != http.StatusGone {
 			return errResponse(fe)
 		}
 		resp := Fail(http.StatusGone, "deleted", CodeGone, "the resource has been deleted")
 		resp.Header.Set("ETag", etag(r.Version))
 		return resp
 	}
-	if patient != "" && !storedInCompartment(r, patient) {
+	if patient != "" && !storedInCompartment(r, patient, req.Base) {
 		return errResponse(outsideCompartment())
 	}
 	return Response{Status: http.StatusOK, Header: resourceHeaders(req.Base, r), Body: r.Body}
@@ -80,13 +80,13 @@ func (s *Server) readResponse(ctx context.Context, req *Request, r store.Resourc
 // it, which is 403 as for the live resource, so that a 410 does not tell
 // the caller that a resource it may not see existed. A delete always
 // follows a live version (deleting a deleted resource writes nothing).
-func (s *Server) gone(ctx context.Context, tenant string, r store.Resource, patient string) *fhirError {
+func (s *Server) gone(ctx context.Context, req *Request, r store.Resource, patient string) *fhirError {
 	if patient != "" {
-		live, err := s.st.ReadVersion(ctx, tenant, r.Type, r.ID, r.Version-1)
+		live, err := s.st.ReadVersion(ctx, req.Tenant, r.Type, r.ID, r.Version-1)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return internal(err)
 		}
-		if err != nil || live.Deleted || !storedInCompartment(live, patient) {
+		if err != nil || live.Deleted || !storedInCompartment(live, patient, req.Base) {
 			return outsideCompartment()
 		}
 	}
@@ -126,7 +126,7 @@ func (s *Server) Create(ctx context.Context, req *Request, typ string) Response 
 	var w written
 	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
 		var err error
-		w, err = s.txCreate(ctx, tx, p, newID(), req.Header.Get("If-None-Exist"), c)
+		w, err = s.txCreate(ctx, tx, p, newID(), req.Header.Get("If-None-Exist"), c, req.Base)
 		return err
 	})
 	if err != nil {
@@ -160,7 +160,7 @@ func (s *Server) Update(ctx context.Context, req *Request, typ, id string) Respo
 	var w written
 	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
 		var err error
-		w, err = s.txUpdate(ctx, tx, p, id, req.Header.Get("If-Match"), patient)
+		w, err = s.txUpdate(ctx, tx, p, id, req.Header.Get("If-Match"), patient, req.Base)
 		return err
 	})
 	if err != nil {
@@ -182,7 +182,7 @@ func (s *Server) Delete(ctx context.Context, req *Request, typ, id string) Respo
 		return errResponse(fe)
 	}
 	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
-		_, err := s.txDelete(ctx, tx, typ, id, req.Header.Get("If-Match"), patient)
+		_, err := s.txDelete(ctx, tx, typ, id, req.Header.Get("If-Match"), patient, req.Base)
 		return err
 	})
 	if err != nil {
@@ -239,12 +239,12 @@ func (r *Request) writeConfinement(typ string, conditional bool) (confinement, *
 
 // match runs an If-None-Exist query: the one resource it matches, or
 // found false when none does.
-func (s *Server) match(ctx context.Context, tx store.Tx, typ, ifNoneExist, patient string) (store.Resource, bool, error) {
+func (s *Server) match(ctx context.Context, tx store.Tx, typ, ifNoneExist, patient, base string) (store.Resource, bool, error) {
 	vals, err := url.ParseQuery(ifNoneExist)
 	if err != nil || len(vals) == 0 {
 		return store.Resource{}, false, refuse(http.StatusBadRequest, "invalid", CodeBadParam, "If-None-Exist is not a search query")
 	}
-	q, _, fe := s.query(typ, vals, false)
+	q, _, fe := s.query(typ, vals, false, base)
 	if fe != nil {
 		return store.Resource{}, false, fe
 	}
@@ -271,12 +271,12 @@ func (s *Server) match(ctx context.Context, tx store.Tx, typ, ifNoneExist, patie
 		"If-None-Exist matches more than one resource")
 }
 
-func (s *Server) txCreate(ctx context.Context, tx store.Tx, p *parsed, id, ifNoneExist string, c confinement) (written, error) {
-	if c.write != "" && !inCompartment(p.typ, id, p.root, c.write) {
+func (s *Server) txCreate(ctx context.Context, tx store.Tx, p *parsed, id, ifNoneExist string, c confinement, base string) (written, error) {
+	if c.write != "" && !inCompartment(p.typ, id, p.root, c.write, base) {
 		return written{}, outsideCompartment()
 	}
 	if ifNoneExist != "" {
-		r, found, err := s.match(ctx, tx, p.typ, ifNoneExist, c.match)
+		r, found, err := s.match(ctx, tx, p.typ, ifNoneExist, c.match, base)
 		if err != nil {
 			return written{}, err
 		}
@@ -284,13 +284,13 @@ func (s *Server) txCreate(ctx context.Context, tx store.Tx, p *parsed, id, ifNon
 			return written{status: http.StatusOK, res: r}, nil
 		}
 	}
-	return s.put(ctx, tx, p, id)
+	return s.put(ctx, tx, p, id, base)
 }
 
 // put writes a parsed resource as version 1 of a new id.
-func (s *Server) put(ctx context.Context, tx store.Tx, p *parsed, id string) (written, error) {
+func (s *Server) put(ctx context.Context, tx store.Tx, p *parsed, id, base string) (written, error) {
 	r := s.prepare(p, id, 1)
-	if err := tx.Put(ctx, r, extract(p.typ, id, p.root), 0); err != nil {
+	if err := tx.Put(ctx, r, extract(p.typ, id, p.root, base), 0); err != nil {
 		return written{}, err
 	}
 	return written{status: http.StatusCreated, res: r}, nil
@@ -299,13 +299,13 @@ func (s *Server) put(ctx context.Context, tx store.Tx, p *parsed, id string) (wr
 // txUpdate replaces typ/id; patient, when set, is the compartment both the
 // replaced and the new version must be in (else an update could move
 // another patient's resource into the caller's reach).
-func (s *Server) txUpdate(ctx context.Context, tx store.Tx, p *parsed, id, ifMatch, patient string) (written, error) {
+func (s *Server) txUpdate(ctx context.Context, tx store.Tx, p *parsed, id, ifMatch, patient, base string) (written, error) {
 	cur, err := tx.Read(ctx, p.typ, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return written{}, err
 	}
 	if patient != "" {
-		if !inCompartment(p.typ, id, p.root, patient) || (err == nil && !cur.Deleted && !storedInCompartment(cur, patient)) {
+		if !inCompartment(p.typ, id, p.root, patient, base) || (err == nil && !cur.Deleted && !storedInCompartment(cur, patient, base)) {
 			return written{}, outsideCompartment()
 		}
 	}
@@ -317,13 +317,13 @@ func (s *Server) txUpdate(ctx context.Context, tx store.Tx, p *parsed, id, ifMat
 		status = http.StatusCreated
 	}
 	r := s.prepare(p, id, cur.Version+1)
-	if err := tx.Put(ctx, r, extract(p.typ, id, p.root), cur.Version); err != nil {
+	if err := tx.Put(ctx, r, extract(p.typ, id, p.root, base), cur.Version); err != nil {
 		return written{}, err
 	}
 	return written{status: status, res: r}, nil
 }
 
-func (s *Server) txDelete(ctx context.Context, tx store.Tx, typ, id, ifMatch, patient string) (written, error) {
+func (s *Server) txDelete(ctx context.Context, tx store.Tx, typ, id, ifMatch, patient, base string) (written, error) {
 	cur, err := tx.Read(ctx, typ, id)
 	if errors.Is(err, store.ErrNotFound) {
 		if ifMatch != "" {
@@ -334,7 +334,7 @@ func (s *Server) txDelete(ctx context.Context, tx store.Tx, typ, id, ifMatch, pa
 	if err != nil {
 		return written{}, err
 	}
-	if patient != "" && !cur.Deleted && !storedInCompartment(cur, patient) {
+	if patient != "" && !cur.Deleted && !storedInCompartment(cur, patient, base) {
 		return written{}, outsideCompartment()
 	}
 	if fe := checkMatch(ifMatch, cur, true); fe != nil {

@@ -218,20 +218,44 @@ func normString(s string) string {
 	return b.String()
 }
 
-// normRef turns a literal reference into Type/id: a base URL and a
-// _history suffix are dropped. Contained (#x) and urn: references give "".
-func normRef(ref string) string {
+// localRef turns a literal reference that resolves on this server into
+// Type/id, a _history suffix dropped: a relative Type/id, or an absolute
+// URL under base (the tenant's FHIR base the request came through). An
+// absolute reference to another server gives "", as do contained (#x) and
+// urn: references: Patient/X of another server is not the local Patient/X,
+// so it must not put a resource in X's compartment, match a search for
+// it, or include it.
+func localRef(ref, base string) string {
 	if ref == "" || ref[0] == '#' || strings.HasPrefix(ref, "urn:") {
 		return ""
 	}
 	if i := strings.Index(ref, "/_history/"); i >= 0 {
 		ref = ref[:i]
 	}
-	parts := strings.Split(ref, "/")
-	if len(parts) < 2 {
+	if strings.Contains(ref, "://") {
+		rest, ok := strings.CutPrefix(ref, base+"/")
+		if base == "" || !ok {
+			return ""
+		}
+		ref = rest
+	}
+	if _, _, ok := cutRef(ref); !ok || strings.Count(ref, "/") != 1 {
 		return ""
 	}
-	return parts[len(parts)-2] + "/" + parts[len(parts)-1]
+	return ref
+}
+
+// foreignRef is an absolute reference to another server as it is indexed
+// and searched: the whole URL, a _history suffix dropped, so that a search
+// by that URL finds it and a search by Type/id does not.
+func foreignRef(ref string) string {
+	if !strings.Contains(ref, "://") {
+		return ""
+	}
+	if i := strings.Index(ref, "/_history/"); i >= 0 {
+		ref = ref[:i]
+	}
+	return ref
 }
 
 // nodes returns the values at a dotted path.
@@ -272,23 +296,24 @@ const (
 	farFuture = 253402300800000 // 10000-01-01
 )
 
-// extract returns the search index entries of the resource typ/id.
-func extract(typ, id string, root *fhirjson.Node) []store.Index {
+// extract returns the search index entries of the resource typ/id, whose
+// absolute references are local under base.
+func extract(typ, id string, root *fhirjson.Node, base string) []store.Index {
 	var out []store.Index
-	for _, pid := range compartments(typ, id, root) {
+	for _, pid := range compartments(typ, id, root, base) {
 		out = append(out, store.Index{Param: compartmentParam, Value: "Patient/" + pid})
 	}
 	for _, p := range paramsOf(typ) {
 		for _, path := range p.paths {
 			for _, v := range nodes(root, path) {
-				out = indexValue(out, p, v)
+				out = indexValue(out, p, v, base)
 			}
 		}
 	}
 	return out
 }
 
-func indexValue(out []store.Index, p param, v *fhirjson.Node) []store.Index {
+func indexValue(out []store.Index, p param, v *fhirjson.Node, base string) []store.Index {
 	switch p.kind {
 	case kString:
 		switch v.Kind {
@@ -328,8 +353,11 @@ func indexValue(out []store.Index, p param, v *fhirjson.Node) []store.Index {
 		if v.Kind != fhirjson.Object {
 			break
 		}
-		if ref := normRef(str(v, "reference")); ref != "" {
-			out = append(out, store.Index{Param: p.name, Value: ref})
+		ref := str(v, "reference")
+		if r := localRef(ref, base); r != "" {
+			out = append(out, store.Index{Param: p.name, Value: r})
+		} else if r := foreignRef(ref); r != "" {
+			out = append(out, store.Index{Param: p.name, Value: r})
 		}
 		if id := v.Get("identifier"); id != nil && id.Kind == fhirjson.Object {
 			if val := str(id, "value"); val != "" {

@@ -77,7 +77,7 @@ func badParam(msg string) *fhirError {
 // query turns search parameters into a store query. Parameters it does not
 // know are an error, or with lenient dropped; used holds the parameters
 // that were applied, for the self link.
-func (s *Server) query(typ string, vals url.Values, lenient bool) (store.Query, url.Values, *fhirError) {
+func (s *Server) query(typ string, vals url.Values, lenient bool, base string) (store.Query, url.Values, *fhirError) {
 	q := store.Query{Type: typ, Count: DefaultCount, Total: true}
 	used := url.Values{}
 	keys := make([]string, 0, len(vals))
@@ -110,7 +110,7 @@ func (s *Server) query(typ string, vals url.Values, lenient bool) (store.Query, 
 				return q, nil, refuse(http.StatusBadRequest, "not-supported", CodeUnknownParam,
 					"unknown search parameter for this resource type (see the CapabilityStatement; Prefer: handling=lenient ignores it)")
 			}
-			clauses, fe = paramClauses(p, mod, values)
+			clauses, fe = paramClauses(p, mod, values, base)
 		}
 		if fe != nil {
 			if lenient && fe.issues[0].Code == CodeUnknownParam {
@@ -285,7 +285,7 @@ func dateClauses(name, mod string, values []string) ([]store.Clause, *fhirError)
 	return out, nil
 }
 
-func paramClauses(p param, mod string, values []string) ([]store.Clause, *fhirError) {
+func paramClauses(p param, mod string, values []string, base string) ([]store.Clause, *fhirError) {
 	switch p.kind {
 	case kDate:
 		return dateClauses(p.name, mod, values)
@@ -319,9 +319,12 @@ func paramClauses(p param, mod string, values []string) ([]store.Clause, *fhirEr
 					alt = mod + "/" + alt
 				}
 				if strings.Contains(alt, "/") {
-					ref := normRef(alt)
+					ref := localRef(alt, base)
 					if ref == "" {
-						return nil, badParam(p.name + " takes Type/id or an id")
+						ref = foreignRef(alt)
+					}
+					if ref == "" {
+						return nil, badParam(p.name + " takes Type/id, an id or an absolute URL")
 					}
 					c.Any = append(c.Any, store.Cond{Kind: store.MatchExact, Value: ref})
 					continue
@@ -382,7 +385,7 @@ func (s *Server) search(ctx context.Context, req *Request, typ string, vals url.
 	if fe != nil {
 		return nil, fe
 	}
-	q, used, fe := s.query(typ, vals, prefer(req.Header, "handling") == "lenient")
+	q, used, fe := s.query(typ, vals, prefer(req.Header, "handling") == "lenient", req.Base)
 	if fe != nil {
 		return nil, fe
 	}

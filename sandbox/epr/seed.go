@@ -19,5 +19,5 @@ func Import(ctx context.Context, tx store.Tx, typ, id string, body []byte, at ti
 	}
 	at = at.UTC().Truncate(time.Millisecond)
 	r := store.Resource{Type: typ, ID: id, Version: 1, Updated: at, Body: stamp(body, doc.Root, typ, id, 1, at)}
-	return tx.Put(ctx, r, extract(typ, id, doc.Root), 0)
+	return tx.Put(ctx, r, extract(typ, id, doc.Root, ""), 0) // the generator's references are relative
 }
