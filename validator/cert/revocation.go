@@ -27,15 +27,60 @@ type RevocationList struct {
 	Issuer string    // must match the certificates' iss
 	KeyID  string    // set on a verified list
 	Issued time.Time // set by signing; lets a reader see how fresh the list is
-	revs   []Revocation
+	// NextUpdate, set by signing, is when the issuer stops vouching for
+	// the list: past it, a copy may hide a later revocation (see
+	// [Verifier.CheckFresh]). Zero on a list signed before lists carried
+	// it: such a list has no freshness bound.
+	NextUpdate time.Time
+	revs       []Revocation
+}
+
+// Limits on a revocation list's validity ([WithRevocationValidity]).
+const (
+	DefaultRevocationValidity = 24 * time.Hour
+	MaxRevocationValidity     = 31 * 24 * time.Hour
+)
+
+// ErrStaleRevocations is [Verifier.CheckFresh]'s error for a list past its
+// next update.
+var ErrStaleRevocations = errors.New("the revocation list is stale")
+
+// WithRevocationValidity sets how long a signed revocation list is valid
+// (default DefaultRevocationValidity, at most MaxRevocationValidity); the
+// issuer must re-sign it before then.
+func WithRevocationValidity(d time.Duration) Option {
+	return func(o *options) { o.revocationValidity = d }
+}
+
+// Bounded reports whether the list says until when it is valid.
+func (l *RevocationList) Bounded() bool { return !l.NextUpdate.IsZero() }
+
+// CheckFresh refuses a list past its next update (with the verifier's
+// leeway), wrapping ErrStaleRevocations with when it was signed: a stale
+// list served by anyone who kept a copy could hide a later revocation. A
+// list without a next update is not refused (see Bounded): it is genuine,
+// and refusing it would leave only verification without any revocation
+// check. Callers that consult a list they did not write themselves call
+// this before [WithRevocations].
+func (v *Verifier) CheckFresh(l *RevocationList) error {
+	if !l.Bounded() {
+		return nil
+	}
+	if now := v.opts.now(); !now.Before(l.NextUpdate.Add(v.opts.leeway)) {
+		return fmt.Errorf("%w: signed %s, valid until %s (%s ago); fetch the issuer's current list",
+			ErrStaleRevocations, formatTime(l.Issued), formatTime(l.NextUpdate), now.Sub(l.NextUpdate).Truncate(time.Second))
+	}
+	return nil
 }
 
 type wireRevocationList struct {
-	Ver     int              `json:"ver"`
-	Issuer  string           `json:"iss"`
-	KeyID   string           `json:"kid"`
-	Issued  string           `json:"issued"`
-	Revoked []wireRevocation `json:"revoked"`
+	Ver    int    `json:"ver"`
+	Issuer string `json:"iss"`
+	KeyID  string `json:"kid"`
+	Issued string `json:"issued"`
+	// NextUpdate is absent on lists signed before it existed.
+	NextUpdate string           `json:"nextUpdate,omitempty"`
+	Revoked    []wireRevocation `json:"revoked"`
 }
 
 type wireRevocation struct {
@@ -81,6 +126,9 @@ func (l *RevocationList) Entries() []Revocation { return append([]Revocation(nil
 func (l *RevocationList) canonical() ([]byte, error) {
 	w := wireRevocationList{Ver: PayloadVersion, Issuer: l.Issuer, KeyID: l.KeyID, Issued: formatTime(l.Issued),
 		Revoked: make([]wireRevocation, len(l.revs))}
+	if l.Bounded() {
+		w.NextUpdate = formatTime(l.NextUpdate)
+	}
 	for i, r := range l.revs {
 		w.Revoked[i] = wireRevocation{r.ID, formatTime(r.RevokedAt), r.Reason}
 	}
@@ -88,7 +136,8 @@ func (l *RevocationList) canonical() ([]byte, error) {
 }
 
 // SignRevocations signs the list as it stands, stamped with the signer's
-// key id, issuer (when the list has none) and the current time.
+// key id, issuer (when the list has none), the current time and the next
+// update (the current time plus the signer's revocation validity).
 func (s *Signer) SignRevocations(l *RevocationList) (string, error) {
 	c := *l
 	c.KeyID = s.key.id
@@ -96,6 +145,7 @@ func (s *Signer) SignRevocations(l *RevocationList) (string, error) {
 		c.Issuer = s.opts.issuer
 	}
 	c.Issued = s.opts.now().UTC().Truncate(time.Second)
+	c.NextUpdate = c.Issued.Add(s.opts.revocationValidity)
 	body, err := c.canonical()
 	if err != nil {
 		return "", err
@@ -128,6 +178,13 @@ func (v *Verifier) VerifyRevocations(compact string) (*RevocationList, error) {
 		return nil, bad("needs an issuer and an RFC 3339 UTC issue time")
 	}
 	l := &RevocationList{Issuer: w.Issuer, KeyID: w.KeyID, Issued: issued}
+	if w.NextUpdate != "" {
+		next, ok := parseTime(w.NextUpdate)
+		if !ok || !next.After(issued) {
+			return nil, bad("nextUpdate must be an RFC 3339 UTC time after the issue time")
+		}
+		l.NextUpdate = next
+	}
 	for i, r := range w.Revoked {
 		at, ok := parseTime(r.RevokedAt)
 		if !ok {
@@ -146,3 +203,6 @@ func (v *Verifier) VerifyRevocations(compact string) (*RevocationList, error) {
 	}
 	return l, nil
 }
+
+// RevocationValidity is how long the lists this signer signs are valid.
+func (s *Signer) RevocationValidity() time.Duration { return s.opts.revocationValidity }

@@ -36,6 +36,8 @@ type options struct {
 	rand        io.Reader
 	revocations *RevocationList
 	leeway      time.Duration
+	// revocationValidity is how long a signed revocation list is valid.
+	revocationValidity time.Duration
 }
 
 func newOptions(opts []Option) options {
@@ -45,6 +47,8 @@ func newOptions(opts []Option) options {
 		validity: DefaultValidity,
 		testOrgs: map[string]bool{},
 		rand:     rand.Reader,
+
+		revocationValidity: DefaultRevocationValidity,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -104,6 +108,9 @@ func NewSigner(key *SigningKey, opts ...Option) (*Signer, error) {
 	}
 	if s.opts.validity <= 0 {
 		return nil, errors.New("cert: validity must be positive")
+	}
+	if d := s.opts.revocationValidity; d < time.Second || d > MaxRevocationValidity {
+		return nil, fmt.Errorf("cert: a revocation list's validity must be from 1s to %s", MaxRevocationValidity)
 	}
 	var err error
 	if s.certJWS, err = newJOSESigner(key, CertificateType); err != nil {

@@ -69,6 +69,9 @@ type Result struct {
 	// RevocationsIssued when that list was signed.
 	RevocationsChecked bool
 	RevocationsIssued  time.Time
+	// RevocationsNextUpdate is the list's next update (zero: the list has
+	// no freshness bound).
+	RevocationsNextUpdate time.Time
 	// CheckedAt is the verifier's "now".
 	CheckedAt time.Time
 }
@@ -136,7 +139,7 @@ func (v *Verifier) Verify(compact string) Result {
 	}
 	res.Payload = p
 	if l := v.opts.revocations; l != nil {
-		res.RevocationsChecked, res.RevocationsIssued = true, l.Issued
+		res.RevocationsChecked, res.RevocationsIssued, res.RevocationsNextUpdate = true, l.Issued, l.NextUpdate
 		if l.Issuer != p.Issuer {
 			// A list from another issuer says nothing about this certificate;
 			// treating it as "not revoked" would be a silent pass.
@@ -320,7 +323,9 @@ func (r Result) MarshalJSON() ([]byte, error) {
 		Revocation         *revocation     `json:"revocation,omitempty"`
 		RevocationsChecked bool            `json:"revocationsChecked"`
 		RevocationsIssued  string          `json:"revocationsIssued,omitempty"`
-		CheckedAt          string          `json:"checkedAt"`
+		// RevocationsNextUpdate: absent for a list without a freshness bound.
+		RevocationsNextUpdate string `json:"revocationsNextUpdate,omitempty"`
+		CheckedAt             string `json:"checkedAt"`
 	}{
 		Status: r.Status, Code: r.Code, Detail: r.Detail, KeyID: r.KeyID,
 		RevocationsChecked: r.RevocationsChecked, CheckedAt: formatTime(r.CheckedAt),
@@ -337,6 +342,9 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	}
 	if r.RevocationsChecked {
 		out.RevocationsIssued = formatTime(r.RevocationsIssued)
+		if !r.RevocationsNextUpdate.IsZero() {
+			out.RevocationsNextUpdate = formatTime(r.RevocationsNextUpdate)
+		}
 	}
 	return canonicalJSON(out)
 }
