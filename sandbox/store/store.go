@@ -59,6 +59,10 @@ type Store interface {
 	// everything fn wrote is committed, or (fn or the commit fails) nothing
 	// is. An error returned by a Tx method aborts the transaction; fn must
 	// return it. On return without error the writes are durable.
+	// Updates of one tenant run one at a time, on every back end and across
+	// instances, so that what fn searched is still true when it writes: a
+	// conditional create (search, then create when nothing matched) cannot
+	// create twice.
 	Update(ctx context.Context, tenant string, fn func(Tx) error) error
 
 	// RecordTraffic appends recorded exchanges (the store assigns Seq).

@@ -39,8 +39,14 @@ func Open(ctx context.Context, dsn string) (*sqlstore.DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return sqlstore.New(ctx, db, db, sqlstore.Dialect{Name: "postgres", Dollar: true})
+	return sqlstore.New(ctx, db, db, sqlstore.Dialect{Name: "postgres", Dollar: true, LockTenant: lockTenant})
 }
+
+// lockTenant takes a transaction-scoped advisory lock on the tenant: the
+// first key keeps these locks apart from schemaLock and any other use, the
+// second is the tenant id's hash (two tenants sharing a hash only wait for
+// each other).
+const lockTenant = `SELECT pg_advisory_xact_lock(1936418155, hashtext(?))`
 
 func createSchema(ctx context.Context, db *sql.DB) error {
 	conn, err := db.Conn(ctx)

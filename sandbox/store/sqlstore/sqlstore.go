@@ -32,6 +32,12 @@ type Dialect struct {
 	Schema []string
 	// Dollar rebinds ? placeholders to $1, $2, … (PostgreSQL).
 	Dollar bool
+	// LockTenant, when set, is run first in every Update with the tenant id
+	// as its argument, to serialise a tenant's updates where the database
+	// does not (PostgreSQL's READ COMMITTED lets two transactions both find
+	// no match and both create). SQLite needs none: its write transactions
+	// begin IMMEDIATE and so run one at a time.
+	LockTenant string
 }
 
 // DB is a store.Store on database/sql. Writes go to w, reads to r (the
@@ -242,6 +248,11 @@ func (db *DB) Update(ctx context.Context, tenant string, fn func(store.Tx) error
 	}
 	// Rolls back if fn panics; after Commit it does nothing.
 	defer sqlTx.Rollback()
+	if db.d.LockTenant != "" {
+		if _, err := sqlTx.ExecContext(ctx, db.bind(db.d.LockTenant), tenant); err != nil {
+			return err
+		}
+	}
 	tx := &tx{db: db, tx: sqlTx, tenant: tenant}
 	if err := fn(tx); err != nil {
 		sqlTx.Rollback()

@@ -33,6 +33,7 @@ func Run(t *testing.T, open Open) {
 		{"SortPageInclude", testSortPageInclude},
 		{"Traffic", testTraffic},
 		{"ConcurrentWriters", testConcurrent},
+		{"SearchThenCreate", testSearchThenCreate},
 		{"Clear", testClear},
 		{"Clients", testClients},
 		{"Grants", testGrants},
