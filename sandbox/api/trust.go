@@ -129,6 +129,18 @@ func (h *trustRoutes) revocations(c *gin.Context) {
 		h.refuse(c, http.StatusNotFound, "not-found", CodeNoRevocationList, "no revocation list has been published")
 		return
 	}
+	// A list has a next update, after which verifiers refuse it: with a
+	// key, the server re-signs it once half its validity has passed.
+	// Without one (or if that fails) it serves the list it has, stale or
+	// not; the verifier, not the server, decides whether it may be used.
+	if h.t.Signer != nil {
+		fresh, _, err := h.t.Store.RefreshRevocations(h.t.Signer, time.Now())
+		if err != nil {
+			h.log.Error("re-signing the revocation list failed", slog.String("error", err.Error()))
+		} else if fresh != "" {
+			token = fresh
+		}
+	}
 	c.Header("Cache-Control", "no-cache")
 	c.Data(http.StatusOK, "application/jose", []byte(token+"\n"))
 }
