@@ -4,15 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/sandkasse/sandkasse/validator"
 	"github.com/sandkasse/sandkasse/validator/cert"
-	"github.com/sandkasse/sandkasse/validator/issue"
 	"github.com/sandkasse/sandkasse/validator/policy"
 	"github.com/sandkasse/sandkasse/validator/ruleset"
 	"github.com/sandkasse/sandkasse/validator/suite"
@@ -39,57 +38,42 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 	fs := newFlags("verify", verifySynopsis, io.err)
 	suiteFile := fs.String("suite", "", "suite file to run (required)")
 	offline := fs.String("offline", "", "directory of recorded exchanges and resources (required)")
-	format := fs.String("format", "text", "report format: text, json, junit, sarif or html")
-	appName := fs.String("app", "", "name of the app under test, for the report")
-	appVersion := fs.String("version", "", "version of the app under test, for the report")
+	v := newVerifyFlags(fs, false)
 	rulesDir := fs.String("rules", "", "rule-set directory (default: the directory above the suite file's suites/)")
 	lang := fs.String("lang", "en", "language of fix hints: en or nb")
 	var packages multi
 	fs.Var(&packages, "packages", "directory of FHIR packages for the rule set's name@version entries (repeatable; default as for rules test)")
-	issueCert := fs.Bool("issue", false, "issue a certificate when every required test passes")
-	keyFile := fs.String("key", "", "with --issue: signing key file from `sandkasse cert keygen`")
-	vendorOrg := fs.String("vendor-org", "", "with --issue: the vendor's organisation number")
-	vendorName := fs.String("vendor-name", "", "with --issue: the vendor's name (optional)")
-	artifact := fs.String("artifact-digest", "", "with --issue: digest of the app artifact, sha256:…")
-	certOut := fs.String("out", "", "with --issue: file to write the certificate to")
 	registry := fs.String("registry", "", "with --issue: certificate registry to keep the certificate, report and evidence in (cert_registry.go)")
-	rest, code, done := parseFlags(fs, args)
-	if done {
+	fail := verifyFail(io.err)
+	if code, done := parseVerifyFlags(fs, args, fail); done {
 		return code
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(io.err, "sandkasse verify: "+format+"\n", a...)
-		return exitUsage
-	}
-	if len(rest) > 0 {
-		return fail("unexpected argument %q", rest[0])
 	}
 	if *suiteFile == "" || *offline == "" {
 		fs.Usage()
 		return fail("--suite and --offline (or --server, --tenant) are required")
 	}
-	rend, err := suitereport.Get(*format)
+	rend, err := suitereport.Get(*v.format)
 	if err != nil {
 		return fail("%v", err)
 	}
 	var signer *cert.Signer
-	if *issueCert {
+	if *v.issue {
 		switch {
-		case *keyFile == "" || *vendorOrg == "" || *artifact == "":
+		case *v.key == "" || *v.vendorOrg == "" || *v.artifact == "":
 			return fail("--issue needs --key, --vendor-org and --artifact-digest")
-		case *appName == "" || *appVersion == "":
+		case *v.app == "" || *v.version == "":
 			return fail("--issue needs --app and --version: a certificate names the app version")
-		case *certOut == "" && *format != "text":
-			return fail("--issue with --format %s needs --out (the certificate would be mixed into the report)", *format)
+		case *v.out == "" && *v.format != "text":
+			return fail("--issue with --format %s needs --out (the certificate would be mixed into the report)", *v.format)
 		}
-		key, err := cert.LoadSigningKey(*keyFile)
+		key, err := cert.LoadSigningKey(*v.key)
 		if err != nil {
 			return fail("--key: %v", err)
 		}
 		if signer, err = cert.NewSigner(key); err != nil {
 			return fail("--key: %v", err)
 		}
-	} else if *keyFile != "" || *vendorOrg != "" || *artifact != "" || *certOut != "" || *registry != "" {
+	} else if *v.key != "" || *v.vendorOrg != "" || *v.artifact != "" || *v.out != "" || *registry != "" {
 		return fail("--key, --vendor-org, --artifact-digest, --out and --registry only go with --issue")
 	}
 	if *rulesDir == "" {
@@ -114,8 +98,8 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 			Effective: rs.Manifest.Effective, Digest: rs.Digest},
 		Rules: map[string]suitereport.Rule{},
 	}
-	if *appName != "" || *appVersion != "" {
-		meta.App = &suitereport.App{Name: *appName, Version: *appVersion}
+	if *v.app != "" || *v.version != "" {
+		meta.App = &suitereport.App{Name: *v.app, Version: *v.version}
 	}
 	for _, r := range rs.Rules {
 		ruleIDs[r.ID] = true
@@ -142,7 +126,7 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 	}
 	runner := &suite.Runner{Engine: eng}
 	if needsValidator(s) {
-		v, err := verifyValidator(rs, packages)
+		v, err := ruleSetValidator(rs, packages)
 		if err != nil {
 			// Tests that validate then report error (the tool could not
 			// run them); the others still run.
@@ -162,8 +146,8 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 			return exitFindings
 		}
 		p := cert.Payload{
-			App:     cert.App{Name: *appName, Version: *appVersion, ArtifactDigest: *artifact},
-			Vendor:  cert.Vendor{OrgNumber: *vendorOrg, Name: *vendorName},
+			App:     cert.App{Name: *v.app, Version: *v.version, ArtifactDigest: *v.artifact},
+			Vendor:  cert.Vendor{OrgNumber: *v.vendorOrg, Name: *v.vendorName},
 			Suite:   cert.Suite{ID: s.ID, Version: s.Version},
 			RuleSet: cert.RuleSet{ID: rs.Manifest.ID, Version: rs.Manifest.Version, Digest: rs.Digest},
 		}
@@ -179,13 +163,8 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 				return fail("no certificate issued: %v", err)
 			}
 		}
-		if *certOut != "" {
-			if err := os.WriteFile(*certOut, []byte(token+"\n"), 0o644); err != nil {
-				return fail("no certificate issued: %v", err)
-			}
-			fmt.Fprintf(io.err, "sandkasse verify: certificate %s written to %s\n", signed.ID, *certOut)
-		} else {
-			fmt.Fprintf(io.out, "\nCertificate %s:\n%s\n", signed.ID, token)
+		if err := emitCertificate(io, *v.out, signed.ID, "", token); err != nil {
+			return fail("no certificate issued: %v", err)
 		}
 	}
 	switch res.Outcome {
@@ -196,6 +175,77 @@ func runVerify(ctx context.Context, args []string, io stdio) int {
 	default:
 		return exitFindings
 	}
+}
+
+// verifyFlags are the flags verify takes offline and on a sandbox alike,
+// each with the help of the mode asked for. On a sandbox the platform signs,
+// so there --key, --vendor-org and --vendor-name exist only to be refused
+// with the reason.
+type verifyFlags struct {
+	format, app, version, artifact, out *string
+	issue                               *bool
+	key, vendorOrg, vendorName          *string
+}
+
+func newVerifyFlags(fs *flag.FlagSet, server bool) verifyFlags {
+	help := func(offline, onServer string) string {
+		if server {
+			return onServer
+		}
+		return offline
+	}
+	return verifyFlags{
+		format: fs.String("format", "text", "report format: text, json, junit, sarif or html"),
+		app:    fs.String("app", "", help("name of the app under test, for the report", "name of the app under test")),
+		version: fs.String("version", "", help("version of the app under test, for the report",
+			"version of the app under test")),
+		artifact: fs.String("artifact-digest", "", help("with --issue: digest of the app artifact, sha256:…",
+			"digest of the app artifact, sha256:…")),
+		issue: fs.Bool("issue", false, help("issue a certificate when every required test passes",
+			"ask the platform for a certificate when every required test passes")),
+		out: fs.String("out", "", "with --issue: file to write the certificate to"),
+		key: fs.String("key", "", help("with --issue: signing key file from `sandkasse cert keygen`",
+			"offline only: on a sandbox the platform signs")),
+		vendorOrg: fs.String("vendor-org", "", help("with --issue: the vendor's organisation number",
+			"offline only: on a sandbox the vendor is the tenant's organisation")),
+		vendorName: fs.String("vendor-name", "", help("with --issue: the vendor's name (optional)", "offline only")),
+	}
+}
+
+// verifyFail returns verify's usage-error reporter: the message on stderr,
+// exit status 2.
+func verifyFail(stderr io.Writer) func(format string, a ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "sandkasse verify: "+format+"\n", a...)
+		return exitUsage
+	}
+}
+
+// parseVerifyFlags parses verify's arguments, which are all flags; done
+// says the command ends here (help, a bad flag, an argument) with code.
+func parseVerifyFlags(fs *flag.FlagSet, args []string, fail func(string, ...any) int) (code int, done bool) {
+	rest, code, done := parseFlags(fs, args)
+	if done {
+		return code, true
+	}
+	if len(rest) > 0 {
+		return fail("unexpected argument %q", rest[0]), true
+	}
+	return 0, false
+}
+
+// emitCertificate writes an issued certificate to out, or prints it after
+// the report when out is empty; note says how it was checked, if it was.
+func emitCertificate(sio stdio, out, id, note, token string) error {
+	if out == "" {
+		fmt.Fprintf(sio.out, "\nCertificate %s%s:\n%s\n", id, note, token)
+		return nil
+	}
+	if err := os.WriteFile(out, []byte(token+"\n"), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(sio.err, "sandkasse verify: certificate %s%s written to %s\n", id, note, out)
+	return nil
 }
 
 // reportDigest is the sha256 of the run's JSON report, the one a vendor
@@ -221,24 +271,4 @@ func needsValidator(s *suite.Suite) bool {
 		}
 	}
 	return false
-}
-
-func verifyValidator(rs *ruleset.RuleSet, packages []string) (suite.Validator, error) {
-	if len(packages) == 0 {
-		packages = defaultPackagePath()
-	}
-	reg, err := rs.Resolve(packages)
-	if err != nil {
-		return nil, err
-	}
-	v, err := validator.New(validator.Options{Registry: reg, Identifiers: rs.Manifest.IdentifierPolicy()})
-	if err != nil {
-		return nil, err
-	}
-	if v == nil {
-		return nil, errors.New("no validator")
-	}
-	return suite.ValidatorFunc(func(ctx context.Context, b []byte) issue.List {
-		return v.Validate(ctx, b).Issues
-	}), nil
 }

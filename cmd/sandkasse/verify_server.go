@@ -62,29 +62,13 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 	server := fs.String("server", "", "sandbox base URL (required)")
 	tenantID := fs.String("tenant", "", "tenant id (required)")
 	token := fs.String("token", "", "the tenant's developer token (default: $SANDKASSE_TOKEN)")
-	format := fs.String("format", "text", "report format: text, json, junit, sarif or html")
-	appName := fs.String("app", "", "name of the app under test")
-	appVersion := fs.String("version", "", "version of the app under test")
-	artifact := fs.String("artifact-digest", "", "digest of the app artifact, sha256:…")
+	v := newVerifyFlags(fs, true)
 	wait := fs.Duration("wait", runs.DefaultWait, "how long the run waits for the app's traffic")
 	after := fs.Int64("after", 0, "examine only traffic after this sequence number")
-	issueCert := fs.Bool("issue", false, "ask the platform for a certificate when every required test passes")
-	certOut := fs.String("out", "", "with --issue: file to write the certificate to")
 	jwksRef := fs.String("jwks", "", "with --issue: key set to verify the certificate with (default: the sandbox's /.well-known/jwks.json)")
-	// Offline flags, refused here with the reason.
-	keyFile := fs.String("key", "", "offline only: on a sandbox the platform signs")
-	vendorOrg := fs.String("vendor-org", "", "offline only: on a sandbox the vendor is the tenant's organisation")
-	vendorName := fs.String("vendor-name", "", "offline only")
-	rest, code, done := parseFlags(fs, args)
-	if done {
+	fail := verifyFail(io.err)
+	if code, done := parseVerifyFlags(fs, args, fail); done {
 		return code
-	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(io.err, "sandkasse verify: "+format+"\n", a...)
-		return exitUsage
-	}
-	if len(rest) > 0 {
-		return fail("unexpected argument %q", rest[0])
 	}
 	if *token == "" {
 		*token = os.Getenv("SANDKASSE_TOKEN")
@@ -100,20 +84,20 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 	case strings.ContainsAny(*tenantID, "/?#%"):
 		return fail("--tenant %q is not a tenant id", *tenantID)
 	}
-	if _, err := suitereport.Get(*format); err != nil {
+	if _, err := suitereport.Get(*v.format); err != nil {
 		return fail("%v", err)
 	}
-	if *keyFile != "" || *vendorOrg != "" || *vendorName != "" {
+	if *v.key != "" || *v.vendorOrg != "" || *v.vendorName != "" {
 		return fail("--key, --vendor-org and --vendor-name are for offline runs: on a sandbox the platform signs the certificate, for the tenant's organisation (use --issue alone)")
 	}
-	if *issueCert {
+	if *v.issue {
 		switch {
-		case *appName == "" || *appVersion == "" || *artifact == "":
+		case *v.app == "" || *v.version == "" || *v.artifact == "":
 			return fail("--issue needs --app, --version and --artifact-digest: a certificate names the app version and its artifact")
-		case *certOut == "" && *format != "text":
-			return fail("--issue with --format %s needs --out (the certificate would be mixed into the report)", *format)
+		case *v.out == "" && *v.format != "text":
+			return fail("--issue with --format %s needs --out (the certificate would be mixed into the report)", *v.format)
 		}
-	} else if *certOut != "" || *jwksRef != "" {
+	} else if *v.out != "" || *jwksRef != "" {
 		return fail("--out and --jwks only go with --issue")
 	}
 	base, err := url.Parse(strings.TrimRight(*server, "/"))
@@ -121,8 +105,8 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 		return fail("--server %q is not an http(s) URL", *server)
 	}
 	c := &runClient{base: base.String() + "/t/" + *tenantID + "/runs", token: *token, http: &http.Client{Timeout: 30 * time.Second}}
-	body, _ := json.Marshal(runs.Request{Suite: *suiteID, App: *appName, Version: *appVersion, ArtifactDigest: *artifact,
-		After: *after, Wait: wait.String(), Issue: *issueCert})
+	body, _ := json.Marshal(runs.Request{Suite: *suiteID, App: *v.app, Version: *v.version, ArtifactDigest: *v.artifact,
+		After: *after, Wait: wait.String(), Issue: *v.issue})
 	var run runState
 	if err := c.do(ctx, "POST", "", "application/json", body, http.StatusAccepted, &run); err != nil {
 		return fail("starting the run: %v", err)
@@ -159,11 +143,11 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 		return exitUsage
 	}
 	var report []byte
-	if err := c.do(ctx, "GET", "/"+run.ID+"?format="+url.QueryEscape(*format), "", nil, http.StatusOK, &report); err != nil {
+	if err := c.do(ctx, "GET", "/"+run.ID+"?format="+url.QueryEscape(*v.format), "", nil, http.StatusOK, &report); err != nil {
 		return fail("fetching the report: %v", err)
 	}
 	io.out.Write(report)
-	if *issueCert {
+	if *v.issue {
 		if run.Status != "passed" {
 			fmt.Fprintf(io.err, "sandkasse verify: no certificate issued: the run %s, and a certificate needs every required test to pass\n", run.Status)
 			if run.Status == "failed" {
@@ -178,7 +162,7 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 		if jwks == "" {
 			jwks = base.String() + "/.well-known/jwks.json"
 		}
-		if err := fetchIssued(ctx, c, run, jwks, cert.App{Name: *appName, Version: *appVersion, ArtifactDigest: *artifact}, *certOut, io); err != nil {
+		if err := fetchIssued(ctx, c, run, jwks, cert.App{Name: *v.app, Version: *v.version, ArtifactDigest: *v.artifact}, *v.out, io); err != nil {
 			return fail("certificate of run %s: %v", run.ID, err)
 		}
 	}
@@ -230,15 +214,7 @@ func fetchIssued(ctx context.Context, c *runClient, run runState, jwksRef string
 	case p.ReportDigest != "sha256:"+hex.EncodeToString(sum[:]):
 		return fmt.Errorf("the certificate's report digest is not the run's report's; it was not written")
 	}
-	if out != "" {
-		if err := os.WriteFile(out, []byte(token+"\n"), 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(io.err, "sandkasse verify: certificate %s (verified against %s) written to %s\n", p.ID, jwksRef, out)
-		return nil
-	}
-	fmt.Fprintf(io.out, "\nCertificate %s (verified against %s):\n%s\n", p.ID, jwksRef, token)
-	return nil
+	return emitCertificate(io, out, p.ID, " (verified against "+jwksRef+")", token)
 }
 
 type runState struct {
