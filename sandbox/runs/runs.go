@@ -300,16 +300,10 @@ func (s *Service) loop(ctx context.Context) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		t := time.NewTicker(s.o.StaleAfter / 2)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				s.sweep(ctx, false)
-			}
-		}
+		every(ctx, s.o.StaleAfter/2, func() bool {
+			s.sweep(ctx, false)
+			return true
+		})
 	}()
 	// A run spends most of its life waiting for the app: several run at
 	// once, so one long wait does not hold up every other tenant's run.
@@ -344,6 +338,22 @@ func (s *Service) loop(ctx context.Context) {
 	}
 }
 
+// every calls f at each tick of period d until ctx ends or f returns false.
+func every(ctx context.Context, d time.Duration, f func() (goOn bool)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !f() {
+				return
+			}
+		}
+	}
+}
+
 // execute runs one claimed run to its end. The heartbeat goroutine stops
 // the work when the run is no longer this instance's (reaped as stale).
 func (s *Service) execute(parent context.Context, r store.Run) {
@@ -370,24 +380,18 @@ func (s *Service) execute(parent context.Context, r store.Run) {
 	hbDone := make(chan struct{})
 	go func() {
 		defer close(hbDone)
-		t := time.NewTicker(s.o.Heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := beat(); errors.Is(err, store.ErrConflict) {
-					s.o.Logger.Warn("runs: run taken away (stale); stopping it", slog.String("run", r.ID))
-					cancel()
-					return
-				} else if errors.Is(err, store.ErrCancelled) {
-					cancelled.Store(true)
-					cancel()
-					return
-				}
+		every(ctx, s.o.Heartbeat, func() bool {
+			switch err := beat(); {
+			case errors.Is(err, store.ErrConflict):
+				s.o.Logger.Warn("runs: run taken away (stale); stopping it", slog.String("run", r.ID))
+			case errors.Is(err, store.ErrCancelled):
+				cancelled.Store(true)
+			default:
+				return true
 			}
-		}
+			cancel()
+			return false
+		})
 	}()
 	final, rec := s.work(ctx, r, setProgress)
 	if errors.Is(beat(), store.ErrCancelled) {
