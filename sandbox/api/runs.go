@@ -127,17 +127,27 @@ func (h *sandboxRoutes) createRun(c *gin.Context) {
 	c.JSON(http.StatusAccepted, runJSON(r))
 }
 
-func (h *sandboxRoutes) getRun(c *gin.Context) {
+// pathRun is the tenant's run the path names (/t/{tenant}/runs/{id}…);
+// when there is none to serve it has refused the request and ok is false.
+func (h *sandboxRoutes) pathRun(c *gin.Context) (r store.Run, ok bool) {
 	if !h.runsOn(c) {
-		return
+		return r, false
 	}
 	r, err := h.sb.Runs.Get(c.Request.Context(), c.Param("tenant"), c.Param("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		h.refuse(c, http.StatusNotFound, "not-found", CodeRunNotFound, "no such run in this tenant")
-		return
+		return r, false
 	}
 	if err != nil {
 		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+		return r, false
+	}
+	return r, true
+}
+
+func (h *sandboxRoutes) getRun(c *gin.Context) {
+	r, ok := h.pathRun(c)
+	if !ok {
 		return
 	}
 	format := c.Query("format")
@@ -167,16 +177,8 @@ func (h *sandboxRoutes) getRun(c *gin.Context) {
 // none (the run is not done, or did not ask for one), 409 when there never
 // will be (the run did not pass), the compact JWS when there is.
 func (h *sandboxRoutes) getRunCertificate(c *gin.Context) {
-	if !h.runsOn(c) {
-		return
-	}
-	r, err := h.sb.Runs.Get(c.Request.Context(), c.Param("tenant"), c.Param("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		h.refuse(c, http.StatusNotFound, "not-found", CodeRunNotFound, "no such run in this tenant")
-		return
-	}
-	if err != nil {
-		h.refuse(c, http.StatusInternalServerError, "exception", CodeInternal, "internal error")
+	r, ok := h.pathRun(c)
+	if !ok {
 		return
 	}
 	switch {
