@@ -45,6 +45,11 @@ const (
 	// MaxOffset keeps _offset+_count far from overflowing, which would
 	// turn a next link into page one and send a client round for ever.
 	MaxOffset = 1 << 30
+	// MaxPageBytes bounds the bodies of the matches of one page (MaxCount
+	// resources of up to a 16 MiB body each would be 8 GiB): the store
+	// stops reading at it, so a page holds at most MaxPageBytes plus one
+	// body, and its next link starts after the last resource it holds.
+	MaxPageBytes = 16 << 20
 )
 
 // Stable codes of the errors the mock EPR reports (OperationOutcome
@@ -127,6 +132,7 @@ type Limits struct {
 	MaxIncludeReads        int // references one page follows (MaxIncludeReads)
 	MaxBundleResponseBytes int // bytes the GET entries of one Bundle read (MaxBundleResponseBytes)
 	MaxBundleGets          int // GET entries in one Bundle (MaxBundleGets)
+	MaxPageBytes           int // bytes of the matches of one search page (MaxPageBytes)
 }
 
 func (l Limits) withDefaults() Limits {
@@ -141,6 +147,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxBundleResponseBytes <= 0 {
 		l.MaxBundleResponseBytes = MaxBundleResponseBytes
+	}
+	if l.MaxPageBytes <= 0 {
+		l.MaxPageBytes = MaxPageBytes
 	}
 	if l.MaxBundleGets <= 0 {
 		l.MaxBundleGets = MaxBundleGets

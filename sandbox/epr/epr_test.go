@@ -564,6 +564,51 @@ func TestRequestBounds(t *testing.T) {
 	wantStatus(t, "one search", decode(t, f.s.Bundle(ctx, dev(one))), 200, "")
 }
 
+// TestPageBytes: a page ends once its matches exceed MaxPageBytes, and
+// following the next links visits every match once, in order.
+func TestPageBytes(t *testing.T) {
+	f := newFixture(t, Limits{})
+	ctx := context.Background()
+	p := f.create(t, "Patient", patient("Bytes"))
+	var want []string
+	for range 7 {
+		want = append(want, "match Observation/"+f.create(t, "Observation", observation("Patient/"+p, "", "")))
+	}
+	slices.Sort(want)
+	one := decode(t, f.s.Read(ctx, dev(""), "Observation", strings.TrimPrefix(want[0], "match Observation/")))
+	// Two bodies exceed the bound: pages of two of _count 5.
+	fb := New(Options{Store: f.st, Validator: sharedV, Limits: Limits{MaxPageBytes: len(one.Body) + 10}})
+	var seen []string
+	var sizes []int
+	req := dev("", "_count", "5", "_sort", "_id")
+	for range 10 {
+		r := decode(t, fb.Search(ctx, req, "Observation"))
+		if r.total() != 7 {
+			t.Fatalf("total %d", r.total())
+		}
+		seen = append(seen, r.entries()...)
+		sizes = append(sizes, len(r.entries()))
+		next := ""
+		for _, l := range r.json["link"].([]any) {
+			if l.(map[string]any)["relation"] == "next" {
+				next = l.(map[string]any)["url"].(string)
+			}
+		}
+		if next == "" {
+			break
+		}
+		u, _ := url.Parse(next)
+		req = dev("")
+		req.Query = u.Query()
+	}
+	if !slices.Equal(seen, want) || !slices.Equal(sizes, []int{2, 2, 2, 1}) {
+		t.Fatalf("pages of sizes %v saw %v, want every match once: %v", sizes, seen, want)
+	}
+	if !strings.Contains(string(New(Options{Store: f.st, Validator: sharedV}).meta), "exceed "+strconv.Itoa(MaxPageBytes)+" bytes") {
+		t.Error("the CapabilityStatement does not state the page byte bound")
+	}
+}
+
 // TestBundleGetsCapped: a Bundle of many small searches stays far under
 // the response budget, so the count of GET entries is bounded on its own.
 func TestBundleGetsCapped(t *testing.T) {

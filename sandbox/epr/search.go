@@ -78,7 +78,7 @@ func badParam(msg string) *fhirError {
 // know are an error, or with lenient dropped; used holds the parameters
 // that were applied, for the self link.
 func (s *Server) query(typ string, vals url.Values, lenient bool, base string) (store.Query, url.Values, *fhirError) {
-	q := store.Query{Type: typ, Count: DefaultCount, Total: true}
+	q := store.Query{Type: typ, Count: DefaultCount, Total: true, MaxBytes: s.lim.MaxPageBytes}
 	used := url.Values{}
 	keys := make([]string, 0, len(vals))
 	for k := range vals {
@@ -448,8 +448,14 @@ func (s *Server) searchBundle(req *Request, typ string, q store.Query, used url.
 		if q.Offset > 0 {
 			link("previous", max(q.Offset-q.Count, 0), false)
 		}
-		if q.Offset+q.Count < page.Total {
-			link("next", q.Offset+q.Count, false)
+		// A page cut at MaxPageBytes holds fewer than _count: the next
+		// starts after its last resource, so nothing is skipped.
+		next := q.Offset + q.Count
+		if page.Cut {
+			next = q.Offset + len(page.Resources)
+		}
+		if next < page.Total {
+			link("next", next, false)
 		}
 		if page.Total > 0 {
 			link("last", (page.Total-1)/q.Count*q.Count, false)

@@ -147,6 +147,14 @@ type Query struct {
 	Offset  int
 	Total   bool     // count every match into Page.Total
 	Include []string // index params whose reference targets are returned in Page.Included
+	// MaxBytes bounds the bodies a page holds (0: no bound): the rows are
+	// read in order until their bodies exceed it, so a page holds at most
+	// MaxBytes plus one body, and at least one resource whatever its size
+	// (else paging could not go on). A page that stops there before Count
+	// resources is Cut, and the next page starts at Offset plus the
+	// resources it holds: with the order total (every sort ends with the
+	// id), nothing is skipped or repeated.
+	MaxBytes int
 }
 
 // Clause holds for a resource when one of Any matches one of its index
@@ -197,6 +205,7 @@ type Page struct {
 	Resources []Resource
 	Total     int // when Query.Total, else -1
 	Included  []Resource
+	Cut       bool // the page stopped at Query.MaxBytes before Count resources
 }
 
 // Exchange is one recorded request and its response.

@@ -196,6 +196,7 @@ func (db *DB) search(ctx context.Context, q querier, tenant string, qu store.Que
 	if err != nil {
 		return page, err
 	}
+	size := 0
 	for rows.Next() {
 		r, err := scanResource(rows)
 		if err != nil {
@@ -203,6 +204,12 @@ func (db *DB) search(ctx context.Context, q querier, tenant string, qu store.Que
 			return page, err
 		}
 		page.Resources = append(page.Resources, r)
+		// Stop reading rows once the bodies exceed MaxBytes: the page
+		// ends early and the next starts after its last resource.
+		if size += len(r.Body); qu.MaxBytes > 0 && size > qu.MaxBytes && len(page.Resources) < qu.Count {
+			page.Cut = true
+			break
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {

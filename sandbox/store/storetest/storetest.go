@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -31,6 +32,7 @@ func Run(t *testing.T, open Open) {
 		{"Atomic", testAtomic},
 		{"Search", testSearch},
 		{"SortPageInclude", testSortPageInclude},
+		{"PageBytes", testPageBytes},
 		{"Traffic", testTraffic},
 		{"ConcurrentWriters", testConcurrent},
 		{"SearchThenCreate", testSearchThenCreate},
@@ -563,5 +565,88 @@ func testClear(t *testing.T, s store.Store) {
 	}
 	if _, err := s.ReadVersion(ctx, "a", "Patient", "p1", 2); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("history survived clear: %v", err)
+	}
+}
+
+// testPageBytes: Query.MaxBytes ends a page once its bodies exceed the
+// bound, with at least one resource; paging on from Offset plus what a page
+// held skips and repeats nothing, in the query's order.
+func testPageBytes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	sizes := []int{10, 10, 10, 10, 10, 40, 10} // q0..q6
+	var want []string
+	err := s.Update(ctx, "a", func(tx store.Tx) error {
+		for i, n := range sizes {
+			id := fmt.Sprintf("q%d", i)
+			want = append(want, id)
+			body := `{"x":"` + strings.Repeat("x", n-8) + `"}`
+			if err := tx.Put(ctx, res("Basic", id, 1, body), []store.Index{{Param: "code", Value: "c"}}, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk := func(q store.Query) (pages [][]string, cuts []bool) {
+		t.Helper()
+		for off := 0; off < 100; {
+			q.Offset = off
+			p, err := s.Search(ctx, "a", q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Resources) == 0 {
+				return pages, cuts
+			}
+			pages, cuts = append(pages, ids(p)), append(cuts, p.Cut)
+			off += len(p.Resources)
+		}
+		t.Fatal("paging does not end")
+		return nil, nil
+	}
+	where := []store.Clause{{Param: "code", Any: []store.Cond{{Value: "c"}}}}
+	for _, tc := range []struct {
+		name      string
+		q         store.Query
+		pages     string
+		cuts      []bool
+		wantOrder []string
+	}{
+		// 10+10+10 exceeds 25: the third resource ends the page.
+		{"bound of 25", store.Query{Type: "Basic", Count: 4, MaxBytes: 25}, "[[q0 q1 q2] [q3 q4 q5] [q6]]", []bool{true, true, false}, want},
+		{"bound under one body", store.Query{Type: "Basic", Count: 2, MaxBytes: 5}, "[[q0] [q1] [q2] [q3] [q4] [q5] [q6]]", []bool{true, true, true, true, true, true, true}, want},
+		{"bound not reached", store.Query{Type: "Basic", Count: 3, MaxBytes: 1 << 20}, "[[q0 q1 q2] [q3 q4 q5] [q6]]", []bool{false, false, false}, want},
+		{"sorted, with a clause", store.Query{Type: "Basic", Count: 5, MaxBytes: 45, Where: where, Sort: []store.SortKey{{Param: "_id", Desc: true}}},
+			"[[q6 q5] [q4 q3 q2 q1 q0]]", []bool{true, false}, nil},
+	} {
+		pages, cuts := walk(tc.q)
+		var all []string
+		for _, p := range pages {
+			all = append(all, p...)
+		}
+		order := tc.wantOrder
+		if order == nil {
+			order = slices.Clone(want)
+			slices.Reverse(order)
+		}
+		if fmt.Sprint(pages) != tc.pages || !slices.Equal(cuts, tc.cuts) || !slices.Equal(all, order) {
+			t.Errorf("%s: pages %v cut %v, want %s cut %v", tc.name, pages, cuts, tc.pages, tc.cuts)
+		}
+	}
+	// The same bound holds inside a transaction.
+	err = s.Update(ctx, "a", func(tx store.Tx) error {
+		p, err := tx.Search(ctx, store.Query{Type: "Basic", Count: 4, MaxBytes: 25})
+		if err != nil {
+			return err
+		}
+		if !p.Cut || !slices.Equal(ids(p), []string{"q0", "q1", "q2"}) {
+			t.Errorf("in a transaction: %v cut %v", ids(p), p.Cut)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
