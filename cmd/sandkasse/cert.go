@@ -26,7 +26,10 @@ const certSynopsis = "verify CERT --jwks FILE|URL [--revocations FILE|URL|none] 
 	"verdict. With --revocations the signed revocation list is checked too; when --jwks is a\n" +
 	"URL ending in /.well-known/jwks.json and --revocations is not given, the list is fetched\n" +
 	"from /.well-known/revocations.jws beside it. Offline, the output says revocation was not\n" +
-	"checked. --revocations none skips the check.\n" +
+	"checked. --revocations none skips the check. A list past its next update is refused\n" +
+	"(exit 2: a stale copy could hide a later revocation); one signed before lists carried a\n" +
+	"next update is used and shown as having no freshness bound. URLs must be https (plain\n" +
+	"http only to localhost).\n" +
 	"Exit status: 0 valid, 1 invalid (expired, not yet valid, revoked, bad signature,\n" +
 	"unknown key, malformed: the verdict line and the JSON \"status\" say which), 2 could not\n" +
 	"run (bad flags, unreadable input, a key set or revocation list that cannot be fetched\n" +
@@ -43,7 +46,7 @@ func runCert(ctx context.Context, args []string, sio stdio) int {
 	}
 	fs := newFlags("cert", certSynopsis, sio.err)
 	jwksRef := fs.String("jwks", "", "public keys: a JWKS file, or an https URL (http only to localhost)")
-	revRef := fs.String("revocations", "", "signed revocation list: a file, an http(s) URL, or none (default: beside an online --jwks)")
+	revRef := fs.String("revocations", "", "signed revocation list: a file, an https URL (http only to localhost), or none (default: beside an online --jwks)")
 	format := fs.String("format", "text", "output format: text or json")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit for each URL fetch")
 	rest, code, done := parseFlags(fs, args)
@@ -85,7 +88,9 @@ func runCert(ctx context.Context, args []string, sio stdio) int {
 		*revRef = defaultRevocations(*jwksRef)
 	}
 	if *revRef != "" && *revRef != "none" {
-		data, err := f.read(*revRef, cert.MaxRevocationListBytes, false)
+		// https like the key set: the list is signed, but a copy served in
+		// the clear can be swapped for an older genuine one.
+		data, err := f.read(*revRef, cert.MaxRevocationListBytes, true)
 		if err != nil {
 			return fail("--revocations: %v (pass --revocations none to verify without checking revocation)", err)
 		}
@@ -94,6 +99,9 @@ func runCert(ctx context.Context, args []string, sio stdio) int {
 		list, err := v.VerifyRevocations(strings.TrimSpace(string(data)))
 		if err != nil {
 			return fail("--revocations %s: the list cannot be trusted: %v", *revRef, err)
+		}
+		if err := v.CheckFresh(list); err != nil {
+			return fail("--revocations %s: %v (a stale list can hide a revocation)", *revRef, err)
 		}
 		v = cert.NewVerifier(keys, cert.WithRevocations(list))
 	}
@@ -149,9 +157,9 @@ func printCertResult(w io.Writer, r cert.Result) {
 		case r.Revocation != nil:
 			row("Revoked", r.Revocation.RevokedAt.UTC().Format(ts))
 			row("Reason", r.Revocation.Reason)
-			row("Revocation", "checked against the list signed "+r.RevocationsIssued.UTC().Format(ts)+": REVOKED")
+			row("Revocation", "checked against the list signed "+r.RevocationsIssued.UTC().Format(ts)+listBound(r)+": REVOKED")
 		case r.RevocationsChecked:
-			row("Revocation", "checked against the list signed "+r.RevocationsIssued.UTC().Format(ts)+": not revoked")
+			row("Revocation", "checked against the list signed "+r.RevocationsIssued.UTC().Format(ts)+listBound(r)+": not revoked")
 		default:
 			row("Revocation", "not checked (offline: no revocation list given; the certificate may have been revoked)")
 		}
@@ -168,6 +176,14 @@ func printCertResult(w io.Writer, r cert.Result) {
 		word = strings.ToUpper(string(r.Status))
 	}
 	fmt.Fprintf(w, "Verdict: %s: %s\n", word, r.Detail)
+}
+
+// listBound says how long the consulted list was vouched for.
+func listBound(r cert.Result) string {
+	if r.RevocationsNextUpdate.IsZero() {
+		return " (no freshness bound: it predates lists with a next update)"
+	}
+	return ", valid until " + r.RevocationsNextUpdate.UTC().Format("2006-01-02T15:04:05Z")
 }
 
 // defaultRevocations is the issuer's list beside an online key set: the
@@ -220,8 +236,8 @@ func fileExists(p string) bool {
 // read returns a file's or URL's content, at most limit bytes. A trust
 // anchor (the JWKS) must come over https, or plain http only from this
 // machine: a key set fetched in the clear could be swapped in transit, and
-// then any forged certificate would verify. Signed inputs can travel over
-// plain http because their signature is checked against that key set.
+// then any forged certificate would verify. So must the revocation list:
+// its signature proves the issuer made it, not that it is the current one.
 func (f fetcher) read(ref string, limit int64, trustAnchor bool) ([]byte, error) {
 	u, err := url.Parse(ref)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
@@ -279,7 +295,7 @@ func allowedURL(u *url.URL, trustAnchor bool) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("%s: a key set must be fetched over https (plain http only from localhost)", u.Redacted())
+	return fmt.Errorf("%s: must be fetched over https (plain http only from localhost): a key set or revocation list served in the clear can be swapped on the way", u.Redacted())
 }
 
 // runCertKeygen is `sandkasse cert keygen --out KEYFILE [--jwks JWKSFILE]`:
