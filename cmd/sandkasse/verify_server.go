@@ -124,11 +124,14 @@ func runVerifyServer(ctx context.Context, args []string, io stdio) int {
 		select {
 		case <-ctx.Done():
 			prog.done()
-			return fail("stopped watching run %s (it goes on in the sandbox): %v", run.ID, ctx.Err())
+			return fail("stopped (%v): %s", ctx.Err(), c.cancelRun(run.ID)) // verify_cancel.go
 		case <-time.After(pollEvery):
 		}
 		if err := c.do(ctx, "GET", "/"+run.ID, "", nil, http.StatusOK, &run); err != nil {
 			prog.done()
+			if ctx.Err() != nil {
+				return fail("stopped (%v): %s", ctx.Err(), c.cancelRun(run.ID))
+			}
 			return fail("watching run %s: %v", run.ID, err)
 		}
 		msg := run.Progress
