@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -213,13 +214,27 @@ func (h *sandboxRoutes) developerOnly(c *gin.Context) {
 	c.Next()
 }
 
-// smartPatients lists a tenant's patients for the SMART patient picker.
-func (h *sandboxRoutes) smartPatients(ctx context.Context, tenant string) ([]smart.Patient, error) {
-	resp := h.sb.EPR.Search(ctx, &epr.Request{Tenant: tenant, Base: "urn:sandkasse", Query: url.Values{"_count": {"500"}}}, "Patient")
+// smartPatients answers the SMART server's patient queries (the picker's
+// pages and name search, and checking a picked patient) with a search of
+// the tenant's mock EPR, one bounded page at a time.
+func (h *sandboxRoutes) smartPatients(ctx context.Context, tenant string, q smart.PatientQuery) (smart.PatientPage, error) {
+	vals := url.Values{"_count": {strconv.Itoa(q.Count)}, "_offset": {strconv.Itoa(q.Offset)}, "_sort": {"_id"}}
+	if q.ID != "" {
+		vals.Set("_id", q.ID)
+	}
+	if q.Name != "" {
+		vals.Set("name", q.Name)
+	}
+	resp := h.sb.EPR.Search(ctx, &epr.Request{Tenant: tenant, Base: "urn:sandkasse", Query: vals}, "Patient")
 	if resp.Status != http.StatusOK {
-		return nil, fmt.Errorf("patient search: status %d", resp.Status)
+		return smart.PatientPage{}, fmt.Errorf("patient search: status %d", resp.Status)
 	}
 	var b struct {
+		Total int `json:"total"`
+		Link  []struct {
+			Relation string `json:"relation"`
+			URL      string `json:"url"`
+		} `json:"link"`
 		Entry []struct {
 			Resource struct {
 				ID   string `json:"id"`
@@ -231,16 +246,23 @@ func (h *sandboxRoutes) smartPatients(ctx context.Context, tenant string) ([]sma
 		} `json:"entry"`
 	}
 	if err := json.Unmarshal(resp.Body, &b); err != nil {
-		return nil, err
+		return smart.PatientPage{}, err
 	}
-	var out []smart.Patient
+	out := smart.PatientPage{Total: b.Total}
+	for _, l := range b.Link {
+		// The EPR's next link says where the next page starts (a page cut
+		// at its byte bound holds fewer than _count).
+		if u, err := url.Parse(l.URL); l.Relation == "next" && err == nil {
+			out.Next, _ = strconv.Atoi(u.Query().Get("_offset"))
+		}
+	}
 	for _, e := range b.Entry {
 		name := e.Resource.ID
 		if len(e.Resource.Name) > 0 {
 			n := e.Resource.Name[0]
 			name = strings.TrimSpace(strings.Join(append(slices.Clone(n.Given), n.Family), " "))
 		}
-		out = append(out, smart.Patient{ID: e.Resource.ID, Name: name})
+		out.Patients = append(out.Patients, smart.Patient{ID: e.Resource.ID, Name: name})
 	}
 	return out, nil
 }

@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -68,13 +69,44 @@ type Client struct {
 // Patient is an entry of the patient picker.
 type Patient struct{ ID, Name string }
 
+// PatientQuery asks for one page of a tenant's patients: the picker's, or
+// the one patient a request names (to check that it is the tenant's).
+type PatientQuery struct {
+	ID     string // only this patient ("" any)
+	Name   string // names that start with this, as FHIR's name search ("" any)
+	Offset int
+	Count  int
+}
+
+// PatientPage is one page of patients in a stable order.
+type PatientPage struct {
+	Patients []Patient
+	Total    int // patients matching the query
+	Next     int // offset of the next page; 0 when this is the last
+}
+
+// PickerPage is how many patients the picker shows at once; a name search
+// and next/previous links reach the rest, so no tenant's patient is out of
+// reach however many it has.
+const PickerPage = 50
+
+// Picker query parameters: they page and filter the picker and are not
+// part of the authorisation request.
+const (
+	pickerName   = "picker_name"
+	pickerOffset = "picker_offset"
+)
+
+// maxPickerName bounds the picker's search box.
+const maxPickerName = 64
+
 // Options configure a Server.
 type Options struct {
 	// Store keeps the clients and grants (required).
 	Store store.OAuth
-	// Patients lists a tenant's patients (the picker, and checking a picked
-	// patient).
-	Patients func(ctx context.Context, tenant string) ([]Patient, error)
+	// Patients pages through a tenant's patients (the picker, and checking
+	// a picked or launched patient).
+	Patients func(ctx context.Context, tenant string, q PatientQuery) (PatientPage, error)
 	Now      func() time.Time
 	MaxBody  int64
 }
@@ -113,7 +145,7 @@ type launch struct {
 // state of its own beyond when it last pruned expired grants.
 type Server struct {
 	st       store.OAuth
-	patients func(ctx context.Context, tenant string) ([]Patient, error)
+	patients func(ctx context.Context, tenant string, q PatientQuery) (PatientPage, error)
 	now      func() time.Time
 	maxBody  int64
 	pruned   atomic.Int64 // unix seconds of the last PruneGrants
@@ -132,7 +164,7 @@ func New(o Options) *Server {
 		s.maxBody = 1 << 20
 	}
 	if s.patients == nil {
-		s.patients = func(context.Context, string) ([]Patient, error) { return nil, nil }
+		s.patients = func(context.Context, string, PatientQuery) (PatientPage, error) { return PatientPage{}, nil }
 	}
 	return s
 }
@@ -357,10 +389,81 @@ func withQuery(u string, q url.Values) string {
 
 var picker = template.Must(template.New("picker").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sandkasse: choose a patient</title></head>
-<body><h1>Choose a patient</h1><p>{{.Client}} asks for: {{.Scope}}</p><ul>
+<body><h1>Choose a patient</h1><p>{{.Client}} asks for: {{.Scope}}</p>
+<form method="get" action="{{.Action}}">{{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">{{end}}
+<label>Name starts with <input name="picker_name" value="{{.Name}}" maxlength="64"></label> <button>Search</button></form>
+<p>{{if .Total}}Patients {{.First}} to {{.Last}} of {{.Total}}{{if .Name}} whose name starts with {{.Name}}{{end}}.{{end}}</p><ul>
 {{range .Patients}}<li><a href="{{.Link}}">{{.Name}}</a> ({{.ID}})</li>
-{{else}}<li>This tenant has no patients.</li>{{end}}</ul><p>All patients are synthetic.</p></body></html>
+{{else}}<li>No patient{{if .Name}} whose name starts with {{.Name}}{{else}} in this tenant{{end}}.</li>{{end}}</ul>
+<p>{{if .Previous}}<a rel="prev" href="{{.Previous}}">Previous</a> {{end}}{{if .Next}}<a rel="next" href="{{.Next}}">Next</a>{{end}}</p>
+<p>All patients are synthetic.</p></body></html>
 `))
+
+// tenantHas reports whether id is a patient of the tenant.
+func (s *Server) tenantHas(ctx context.Context, tenant, id string) (bool, error) {
+	pg, err := s.patients(ctx, tenant, PatientQuery{ID: id, Count: 1})
+	if err != nil {
+		return false, err
+	}
+	return len(pg.Patients) == 1 && pg.Patients[0].ID == id, nil
+}
+
+// showPicker answers an authorisation request that needs a patient and
+// names none with one page of the tenant's patients, each a link that
+// repeats the request with patient= set.
+func (s *Server) showPicker(w http.ResponseWriter, r *http.Request, tenant, client string, scopes []string) error {
+	q := r.URL.Query()
+	name := q.Get(pickerName)
+	if len(name) > maxPickerName {
+		name = name[:maxPickerName]
+	}
+	offset, _ := strconv.Atoi(q.Get(pickerOffset))
+	offset = max(offset, 0)
+	pg, err := s.patients(r.Context(), tenant, PatientQuery{Name: name, Offset: offset, Count: PickerPage})
+	if err != nil {
+		return err
+	}
+	auth := url.Values{} // the authorisation request without the picker's state
+	for k, v := range q {
+		if k != pickerName && k != pickerOffset && k != "patient" {
+			auth[k] = v
+		}
+	}
+	link := func(set map[string]string) string {
+		qq := url.Values{}
+		for k, v := range auth {
+			qq[k] = v
+		}
+		for k, v := range set {
+			qq.Set(k, v)
+		}
+		return r.URL.Path + "?" + qq.Encode()
+	}
+	type entry struct{ ID, Name, Link string }
+	type field struct{ Name, Value string }
+	var es []entry
+	for _, p := range pg.Patients {
+		es = append(es, entry{p.ID, p.Name, link(map[string]string{"patient": p.ID})})
+	}
+	var hidden []field
+	for k, vs := range auth {
+		for _, v := range vs {
+			hidden = append(hidden, field{k, v})
+		}
+	}
+	slices.SortFunc(hidden, func(a, b field) int { return strings.Compare(a.Name, b.Name) })
+	data := map[string]any{"Client": client, "Scope": strings.Join(scopes, " "), "Patients": es, "Action": r.URL.Path,
+		"Hidden": hidden, "Name": name, "Total": pg.Total, "First": offset + 1, "Last": offset + len(pg.Patients)}
+	if pg.Next > offset {
+		data["Next"] = link(map[string]string{pickerName: name, pickerOffset: strconv.Itoa(pg.Next)})
+	}
+	if offset > 0 {
+		data["Previous"] = link(map[string]string{pickerName: name, pickerOffset: strconv.Itoa(max(offset-PickerPage, 0))})
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	return picker.Execute(w, data)
+}
 
 // Authorize answers GET {smartBase}/authorize: the authorisation code
 // request with PKCE (S256). fhirBase is the aud the request must name.
@@ -439,29 +542,19 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, tenant, fhirB
 		}
 		patient = lc.Patient
 	}
-	if needPatient || patient != "" {
-		pts, err := s.patients(r.Context(), tenant)
+	if needPatient && patient == "" {
+		if err := s.showPicker(w, r, tenant, c.ID, scopes); err != nil {
+			fail("server_error", "the tenant's patients could not be read")
+		}
+		return
+	}
+	if patient != "" {
+		ok, err := s.tenantHas(r.Context(), tenant, patient)
 		if err != nil {
 			fail("server_error", "the tenant's patients could not be read")
 			return
 		}
-		if patient == "" {
-			type entry struct{ ID, Name, Link string }
-			var es []entry
-			for _, p := range pts {
-				qq := url.Values{}
-				for k, v := range q {
-					qq[k] = v
-				}
-				qq.Set("patient", p.ID)
-				es = append(es, entry{p.ID, p.Name, r.URL.Path + "?" + qq.Encode()})
-			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-store")
-			picker.Execute(w, map[string]any{"Client": c.ID, "Scope": strings.Join(scopes, " "), "Patients": es})
-			return
-		}
-		if !slices.ContainsFunc(pts, func(p Patient) bool { return p.ID == patient }) {
+		if !ok {
 			fail("invalid_request", "no such patient in this tenant")
 			return
 		}
@@ -480,12 +573,15 @@ func (s *Server) Authorize(w http.ResponseWriter, r *http.Request, tenant, fhirB
 // authenticated with a developer token.
 func (s *Server) Launch(w http.ResponseWriter, r *http.Request, tenant string) {
 	patient := r.URL.Query().Get("patient")
-	pts, err := s.patients(r.Context(), tenant)
+	ok, err := patient != "", error(nil)
+	if ok {
+		ok, err = s.tenantHas(r.Context(), tenant, patient)
+	}
 	if err != nil {
 		oauthError(w, http.StatusInternalServerError, "server_error", "the tenant's patients could not be read")
 		return
 	}
-	if !slices.ContainsFunc(pts, func(p Patient) bool { return p.ID == patient }) {
+	if !ok {
 		oauthError(w, http.StatusBadRequest, "invalid_request", "?patient= must name a patient of this tenant")
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -54,8 +55,26 @@ func (c *clock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func patients(context.Context, string) ([]smart.Patient, error) {
-	return []smart.Patient{{ID: "p1", Name: "Kari Nordmann"}, {ID: "p2", Name: "Ola Nordmann"}}, nil
+func patients(ctx context.Context, tenant string, q smart.PatientQuery) (smart.PatientPage, error) {
+	return pageOf([]smart.Patient{{ID: "p1", Name: "Kari Nordmann"}, {ID: "p2", Name: "Ola Nordmann"}}, q), nil
+}
+
+// pageOf answers q over all as the EPR would: id, name prefix, offset.
+func pageOf(all []smart.Patient, q smart.PatientQuery) smart.PatientPage {
+	var match []smart.Patient
+	for _, p := range all {
+		if (q.ID == "" || p.ID == q.ID) && strings.HasPrefix(strings.ToLower(p.Name), strings.ToLower(q.Name)) {
+			match = append(match, p)
+		}
+	}
+	pg := smart.PatientPage{Total: len(match)}
+	if q.Offset < len(match) {
+		pg.Patients = match[q.Offset:min(q.Offset+q.Count, len(match))]
+	}
+	if q.Offset+q.Count < len(match) {
+		pg.Next = q.Offset + q.Count
+	}
+	return pg
 }
 
 // instance is one API instance: a Server of its own on the shared store,
@@ -385,5 +404,87 @@ func TestPruneFailureDoesNotFailRequests(t *testing.T) {
 	other := smart.New(smart.Options{Store: failingPrune{st}, Patients: patients, Now: c.now})
 	if status, tok := redeem(t, other, tenantA, code); status != http.StatusOK || tok["access_token"] == nil {
 		t.Fatalf("token while pruning fails: %d %v", status, tok)
+	}
+}
+
+// The picker pages through every patient of a tenant, whatever their
+// number, and a search box narrows it; a patient on a later page can be
+// picked.
+func TestPickerPages(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	var all []smart.Patient
+	for i := range 2*smart.PickerPage + 3 {
+		all = append(all, smart.Patient{ID: fmt.Sprintf("p%03d", i), Name: fmt.Sprintf("Name%03d Nordmann", i)})
+	}
+	s := smart.New(smart.Options{Store: st, Now: c.now, Patients: func(_ context.Context, _ string, q smart.PatientQuery) (smart.PatientPage, error) {
+		return pageOf(all, q), nil
+	}})
+	if err := s.Put(context.Background(), tenantA, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	_, ch := pkce()
+	q := url.Values{"response_type": {"code"}, "client_id": {"app"}, "redirect_uri": {redirect},
+		"scope": {"launch/patient patient/Observation.read"}, "state": {"st"}, "aud": {fhirBase},
+		"code_challenge": {ch}, "code_challenge_method": {"S256"}}
+	get := func(u string) string {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		s.Authorize(rec, httptest.NewRequest("GET", u, nil), tenantA, fhirBase)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("picker %s: %d %s", u, rec.Code, rec.Body)
+		}
+		return rec.Body.String()
+	}
+	next := func(page string) string {
+		i := strings.Index(page, `<a rel="next" href="`)
+		if i < 0 {
+			return ""
+		}
+		rest := page[i+len(`<a rel="next" href="`):]
+		return html.UnescapeString(rest[:strings.Index(rest, `"`)])
+	}
+	seen := map[string]int{}
+	pages := 0
+	for u := "/authorize?" + q.Encode(); u != "" && pages < 10; pages++ {
+		page := get(u)
+		for _, p := range all {
+			if strings.Contains(page, "("+p.ID+")") {
+				seen[p.ID]++
+			}
+		}
+		u = next(page)
+	}
+	if pages != 3 || len(seen) != len(all) {
+		t.Fatalf("%d pages showed %d of %d patients", pages, len(seen), len(all))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("patient %s shown %d times", id, n)
+		}
+	}
+	// The search box: one match.
+	qq := url.Values{}
+	for k, v := range q {
+		qq[k] = v
+	}
+	qq.Set("picker_name", "name102")
+	if page := get("/authorize?" + qq.Encode()); !strings.Contains(page, "(p102)") || strings.Contains(page, "(p101)") || next(page) != "" {
+		t.Fatalf("name search: %s", page)
+	}
+	// The last patient can be picked; an unknown one cannot.
+	qq.Del("picker_name")
+	qq.Set("patient", all[len(all)-1].ID)
+	rec := httptest.NewRecorder()
+	s.Authorize(rec, httptest.NewRequest("GET", "/authorize?"+qq.Encode(), nil), tenantA, fhirBase)
+	if loc, _ := url.Parse(rec.Header().Get("Location")); rec.Code != http.StatusFound || loc.Query().Get("code") == "" {
+		t.Fatalf("picking the last patient: %d %s", rec.Code, rec.Header().Get("Location"))
+	}
+	qq.Set("patient", "nobody")
+	rec = httptest.NewRecorder()
+	s.Authorize(rec, httptest.NewRequest("GET", "/authorize?"+qq.Encode(), nil), tenantA, fhirBase)
+	if loc, _ := url.Parse(rec.Header().Get("Location")); loc == nil || loc.Query().Get("error") != "invalid_request" {
+		t.Fatalf("an unknown patient: %d %s %s", rec.Code, rec.Header().Get("Location"), rec.Body)
 	}
 }
