@@ -20,6 +20,7 @@ import (
 
 const certSynopsis = "verify CERT --jwks FILE|URL [--revocations FILE|URL|none] [--format text|json]\n" +
 	"       sandkasse cert revoke --registry DIR --key KEYFILE --staff --reason TEXT CERT-ID|CERT-FILE\n" +
+	"       sandkasse cert refresh --registry DIR --key KEYFILE --staff\n" +
 	"       sandkasse cert keygen --out KEYFILE [--jwks JWKSFILE] [--registry DIR]\n\n" +
 	"verify checks a Sandkasse certificate (a file, - for stdin, or the certificate text itself)\n" +
 	"against a JWKS, offline when --jwks is a file, and prints what it certifies and the\n" +
@@ -42,6 +43,8 @@ func runCert(ctx context.Context, args []string, sio stdio) int {
 			return runCertKeygen(args[1:], sio)
 		case "revoke":
 			return runCertRevoke(args[1:], sio)
+		case "refresh":
+			return runCertRefresh(args[1:], sio) // cert_refresh.go
 		}
 	}
 	fs := newFlags("cert", certSynopsis, sio.err)
