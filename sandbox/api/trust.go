@@ -119,7 +119,7 @@ func (h *trustRoutes) revocations(c *gin.Context) {
 	}
 	// Verified before it is served: a list this server's own keys do not
 	// vouch for must not be handed out as if they did.
-	_, token, err := h.t.Store.Revocations(cert.NewVerifier(ks))
+	l, token, err := h.t.Store.Revocations(cert.NewVerifier(ks))
 	if err != nil {
 		h.log.Error("the revocation list does not verify", slog.String("error", err.Error()))
 		h.refuse(c, http.StatusServiceUnavailable, "transient", CodeNoRevocationList, "the revocation list is not available")
@@ -133,8 +133,10 @@ func (h *trustRoutes) revocations(c *gin.Context) {
 	// key, the server re-signs it once half its validity has passed.
 	// Without one (or if that fails) it serves the list it has, stale or
 	// not; the verifier, not the server, decides whether it may be used.
-	if h.t.Signer != nil {
-		fresh, _, err := h.t.Store.RefreshRevocations(h.t.Signer, time.Now())
+	// (RefreshRevocations reads and checks the list again, under the
+	// lock: only when this read says it is due.)
+	if s := h.t.Signer; s != nil && (!l.Bounded() || time.Until(l.NextUpdate) < s.RevocationValidity()/2) {
+		fresh, _, err := h.t.Store.RefreshRevocations(s, time.Now())
 		if err != nil {
 			h.log.Error("re-signing the revocation list failed", slog.String("error", err.Error()))
 		} else if fresh != "" {
