@@ -143,6 +143,49 @@ func testRuns(t *testing.T, s store.Store) {
 		t.Fatalf("%d runs claimed, want %d", len(claimed), runs)
 	}
 	t.Run("ListCancel", func(t *testing.T) { testRunListCancel(t, s) })
+	t.Run("CancelRacesFinish", func(t *testing.T) { testCancelRacesFinish(t, s) })
+}
+
+// testCancelRacesFinish: a cancel and a pass recorded at the same moment
+// never both succeed: either the cancel is accepted and the pass refused
+// (ErrCancelled), or the pass is recorded and the cancel answers
+// ErrConflict.
+func testCancelRacesFinish(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := range 30 {
+		id := fmt.Sprintf("race%02d", i)
+		if err := s.CreateRun(ctx, store.Run{ID: id, Tenant: "x7", Suite: "s", Status: store.RunQueued, Created: t0.Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.ClaimRun(ctx, "racer", t0, true)
+		if err != nil || r.ID != id {
+			t.Fatalf("claim %s: %s, %v", id, r.ID, err)
+		}
+		var cancelErr, finishErr error
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			_, cancelErr = s.CancelRun(ctx, "x7", id, "cancelled by the vendor", t0)
+		}()
+		go func() {
+			defer wg.Done()
+			finishErr = s.FinishRun(ctx, store.Run{ID: id, Owner: "racer", Status: store.RunPassed, Outcome: "pass"}, t0)
+		}()
+		wg.Wait()
+		got, _ := s.Run(ctx, "x7", id)
+		switch {
+		case cancelErr == nil && errors.Is(finishErr, store.ErrCancelled) && got.Status == store.RunRunning && got.CancelRequested:
+		case errors.Is(cancelErr, store.ErrConflict) && finishErr == nil && got.Status == store.RunPassed && !got.CancelRequested:
+		default:
+			t.Fatalf("%s: cancel %v, finish %v, run %s (cancel requested %v)", id, cancelErr, finishErr, got.Status, got.CancelRequested)
+		}
+		if got.Status == store.RunRunning {
+			if err := s.FinishRun(ctx, store.Run{ID: id, Owner: "racer", Status: store.RunError, Outcome: "error"}, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // testRunListCancel: a tenant's runs page newest first with a status
