@@ -109,11 +109,25 @@ func (d *Doc) Position(off int32) (line, col int) {
 // character add up, which the checkpoints rely on.
 func runeCount(b []byte) int {
 	n := 0
+	const highs = 0x8080808080808080
+	for len(b) >= 32 {
+		// JSON is mostly ASCII: 32 bytes with no top bit set are 32
+		// characters, no need to look for continuation bytes.
+		x0, x1 := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
+		x2, x3 := binary.LittleEndian.Uint64(b[16:]), binary.LittleEndian.Uint64(b[24:])
+		if (x0|x1|x2|x3)&highs == 0 {
+			n += 32
+		} else {
+			n += 32 - bits.OnesCount64(x0&^(x0<<1)&highs) - bits.OnesCount64(x1&^(x1<<1)&highs) -
+				bits.OnesCount64(x2&^(x2<<1)&highs) - bits.OnesCount64(x3&^(x3<<1)&highs)
+		}
+		b = b[32:]
+	}
 	// Eight bytes at a time: a continuation byte is 10xxxxxx, so its
 	// top bit is set and the next one is not.
 	for len(b) >= 8 {
 		x := binary.LittleEndian.Uint64(b)
-		n += 8 - bits.OnesCount64(x&^(x<<1)&0x8080808080808080)
+		n += 8 - bits.OnesCount64(x&^(x<<1)&highs)
 		b = b[8:]
 	}
 	for _, c := range b {
@@ -128,7 +142,7 @@ func runeCount(b []byte) int {
 // lines: NDJSON and minified Bundles put megabytes on one line, and passes
 // report in no particular order, so counting from the line start each time
 // would make reporting quadratic.
-const checkpointSpan = 4096
+const checkpointSpan = 1024
 
 func (d *Doc) column(line, start, o int) int {
 	if o-start < checkpointSpan {

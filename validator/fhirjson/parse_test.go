@@ -376,7 +376,7 @@ func TestArenaReleaseClearsStacks(t *testing.T) {
 
 // runeCount counts the bytes that start a character, eight at a time.
 func TestRuneCount(t *testing.T) {
-	src := []byte("aæø€😀\xff\x80bcdefghijklmnoæææææææææ" + strings.Repeat("x€", 20))
+	src := []byte("aæø€😀\xff\x80bcdefghijklmnoæææææææææ" + strings.Repeat("x€", 20) + strings.Repeat("y", 40) + "€" + strings.Repeat("z", 33))
 	for i := 0; i <= len(src); i++ {
 		for j := i; j <= len(src); j++ {
 			want := 0
