@@ -123,10 +123,18 @@ func (s *Server) Create(ctx context.Context, req *Request, typ string) Response 
 	if fe := s.validate(ctx, p); fe != nil {
 		return errResponse(fe)
 	}
+	return s.commit(ctx, req, func(tx store.Tx) (written, error) {
+		return s.txCreate(ctx, tx, p, newID(), req.Header.Get("If-None-Exist"), c, req.Base)
+	})
+}
+
+// commit runs one write in its own store transaction and answers with what
+// it wrote.
+func (s *Server) commit(ctx context.Context, req *Request, write func(store.Tx) (written, error)) Response {
 	var w written
 	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
 		var err error
-		w, err = s.txCreate(ctx, tx, p, newID(), req.Header.Get("If-None-Exist"), c, req.Base)
+		w, err = write(tx)
 		return err
 	})
 	if err != nil {
@@ -157,16 +165,9 @@ func (s *Server) Update(ctx context.Context, req *Request, typ, id string) Respo
 	if fe := s.validate(ctx, p); fe != nil {
 		return errResponse(fe)
 	}
-	var w written
-	err := s.st.Update(ctx, req.Tenant, func(tx store.Tx) error {
-		var err error
-		w, err = s.txUpdate(ctx, tx, p, id, req.Header.Get("If-Match"), patient, req.Base)
-		return err
+	return s.commit(ctx, req, func(tx store.Tx) (written, error) {
+		return s.txUpdate(ctx, tx, p, id, req.Header.Get("If-Match"), patient, req.Base)
 	})
-	if err != nil {
-		return errResponse(err)
-	}
-	return s.writeResponse(req, w)
 }
 
 // Delete deletes a resource (deleting what is absent or deleted succeeds).
