@@ -3,13 +3,11 @@ package runs_test
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/sandkasse/sandkasse/sandbox/runs"
 	"github.com/sandkasse/sandkasse/sandbox/store"
-	"github.com/sandkasse/sandkasse/validator/cert"
 )
 
 // A queued run is cancelled at once and never claimed afterwards.
@@ -90,35 +88,10 @@ func (f cancelAtFinish) FinishRun(ctx context.Context, r store.Run, now time.Tim
 // not recorded and is revoked.
 func TestCancelledRunKeepsNoCertificate(t *testing.T) {
 	st := openStore(t)
-	reg, signer := registry(t)
-	s := service(t, cancelAtFinish{st}, runs.Options{Registry: reg, Signer: signer})
-	start(t, s)
-	base := "http://sandbox.test/t/t1/fhir"
-	tenantWithOrg(t, st, "t1", validOrg)
-	rec(t, st, "t1", smartSession("t1", base, strings.Repeat("v", 43))...)
-	r, err := s.Create(context.Background(), "t1", base, issueRequest())
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, r := passingIssueRun(t, st, cancelAtFinish{st})
 	got := await(t, st, "t1", r.ID)
 	if got.Status != store.RunError || got.Message != runs.CancelMessage || got.CertificateID != "" {
 		t.Fatalf("run ended %s (%q) with certificate %q", got.Status, got.Message, got.CertificateID)
 	}
-	keys, _ := reg.Keys()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		l, _, err := reg.Revocations(cert.NewVerifier(keys))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if l != nil {
-			if _, ok := l.Lookup(runs.CertificateID(r.ID)); ok {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the cancelled run's certificate was not revoked")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitRevoked(t, reg, runs.CertificateID(r.ID))
 }

@@ -320,8 +320,22 @@ func (f finishRefused) FinishRun(ctx context.Context, r store.Run, now time.Time
 // no valid certificate stays in the registry that no run names.
 func TestUnrecordedCertificateIsRevoked(t *testing.T) {
 	st := openStore(t)
+	reg, r := passingIssueRun(t, st, finishRefused{st})
+	if rv := awaitRevoked(t, reg, runs.CertificateID(r.ID)); !strings.Contains(rv.Reason, r.ID) {
+		t.Errorf("revocation reason %q does not name the run", rv.Reason)
+	}
+	if got, _ := st.Run(context.Background(), "t1", r.ID); got.CertificateID != "" {
+		t.Fatalf("the run names certificate %q", got.CertificateID)
+	}
+}
+
+// passingIssueRun starts a service on wrapped (st, or a wrapper of it that
+// changes how runs end), records a passing SMART session and asks for a
+// run with a certificate.
+func passingIssueRun(t *testing.T, st, wrapped store.Store) (*certstore.Store, store.Run) {
+	t.Helper()
 	reg, signer := registry(t)
-	s := service(t, finishRefused{st}, runs.Options{Registry: reg, Signer: signer})
+	s := service(t, wrapped, runs.Options{Registry: reg, Signer: signer})
 	start(t, s)
 	base := "http://sandbox.test/t/t1/fhir"
 	tenantWithOrg(t, st, "t1", validOrg)
@@ -330,7 +344,13 @@ func TestUnrecordedCertificateIsRevoked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := runs.CertificateID(r.ID)
+	return reg, r
+}
+
+// awaitRevoked waits until the registry's revocation list names the
+// certificate id, and returns its entry.
+func awaitRevoked(t *testing.T, reg *certstore.Store, id string) cert.Revocation {
+	t.Helper()
 	keys, _ := reg.Keys()
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -340,18 +360,12 @@ func TestUnrecordedCertificateIsRevoked(t *testing.T) {
 		}
 		if l != nil {
 			if rv, ok := l.Lookup(id); ok {
-				if !strings.Contains(rv.Reason, r.ID) {
-					t.Errorf("revocation reason %q does not name the run", rv.Reason)
-				}
-				break
+				return rv
 			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("certificate %s was not revoked", id)
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-	if got, _ := st.Run(context.Background(), "t1", r.ID); got.CertificateID != "" {
-		t.Fatalf("the run names certificate %q", got.CertificateID)
 	}
 }
