@@ -19,7 +19,7 @@ import (
 // BenchmarkLiveRun1000 is one smart-app run over a tenant session of 1,000
 // recorded requests in the embedded store: reading the traffic, building
 // the recording, evaluating the suite's policies and validating the 250
-// written resources (go test -run XXX -bench LiveRun ./sandbox/runs).
+// written resources (go test -run '^$' -bench LiveRun ./sandbox/runs).
 func BenchmarkLiveRun1000(b *testing.B) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, b.TempDir())
