@@ -16,15 +16,22 @@ func (s *Server) Metadata(ctx context.Context, req *Request) Response {
 	return Response{Status: http.StatusOK, Header: http.Header{}, Body: s.meta}
 }
 
+// admit checks that the type is served here and that the token may do a
+// on it, and returns the patient whose compartment confines the caller
+// ("" when none does).
+func (s *Server) admit(req *Request, typ string, a Access) (string, *fhirError) {
+	if fe := s.checkType(typ); fe != nil {
+		return "", fe
+	}
+	if !req.allowed(typ, a) {
+		return "", forbidden()
+	}
+	return req.confine(typ, a)
+}
+
 // Read returns the current version of a resource.
 func (s *Server) Read(ctx context.Context, req *Request, typ, id string) Response {
-	if fe := s.checkType(typ); fe != nil {
-		return errResponse(fe)
-	}
-	if !req.allowed(typ, Read) {
-		return errResponse(forbidden())
-	}
-	patient, fe := req.confine(typ, Read)
+	patient, fe := s.admit(req, typ, Read)
 	if fe != nil {
 		return errResponse(fe)
 	}
@@ -34,13 +41,7 @@ func (s *Server) Read(ctx context.Context, req *Request, typ, id string) Respons
 
 // VRead returns one version of a resource.
 func (s *Server) VRead(ctx context.Context, req *Request, typ, id, vid string) Response {
-	if fe := s.checkType(typ); fe != nil {
-		return errResponse(fe)
-	}
-	if !req.allowed(typ, Read) {
-		return errResponse(forbidden())
-	}
-	patient, fe := req.confine(typ, Read)
+	patient, fe := s.admit(req, typ, Read)
 	if fe != nil {
 		return errResponse(fe)
 	}
@@ -145,13 +146,7 @@ func (s *Server) commit(ctx context.Context, req *Request, write func(store.Tx) 
 
 // Update replaces a resource (or creates it under the id given).
 func (s *Server) Update(ctx context.Context, req *Request, typ, id string) Response {
-	if fe := s.checkType(typ); fe != nil {
-		return errResponse(fe)
-	}
-	if !req.allowed(typ, Update) {
-		return errResponse(forbidden())
-	}
-	patient, fe := req.confine(typ, Update)
+	patient, fe := s.admit(req, typ, Update)
 	if fe != nil {
 		return errResponse(fe)
 	}
@@ -172,13 +167,7 @@ func (s *Server) Update(ctx context.Context, req *Request, typ, id string) Respo
 
 // Delete deletes a resource (deleting what is absent or deleted succeeds).
 func (s *Server) Delete(ctx context.Context, req *Request, typ, id string) Response {
-	if fe := s.checkType(typ); fe != nil {
-		return errResponse(fe)
-	}
-	if !req.allowed(typ, Delete) {
-		return errResponse(forbidden())
-	}
-	patient, fe := req.confine(typ, Delete)
+	patient, fe := s.admit(req, typ, Delete)
 	if fe != nil {
 		return errResponse(fe)
 	}
