@@ -1,6 +1,7 @@
 package validator
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/sandkasse/sandkasse/validator/element"
@@ -28,7 +29,7 @@ func (c *canonicals) Questionnaire(url string) *element.Element {
 			root = structure.Build(doc, c.reg, structure.Limits{}).Root
 		}
 	}
-	v, _ := c.trees.LoadOrStore(url, root)
+	v, _ := c.trees.LoadOrStore(strings.Clone(url), root) // url is read from the document
 	return v.(*element.Element)
 }
 

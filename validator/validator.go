@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,7 +200,7 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		issues = append(issues, issue.Issue{Severity: issue.Fatal, Code: "validation-timeout", Type: "too-costly",
 			Message: "validation did not finish within the time allowed; the findings are incomplete"})
 		sortIssues(issues)
-		return Result{ResourceType: rt, Issues: issues}
+		return detach(doc, Result{ResourceType: rt, Issues: issues})
 	}
 	issues = append(issues, v.prof.CheckDocument(st.Root, st.Resources, v.opts.Profiles, profile.Locate(at))...)
 	for _, r := range st.Resources {
@@ -212,7 +213,29 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		}
 	}
 	sortIssues(issues)
-	return Result{ResourceType: rt, Issues: issues}
+	return detach(doc, Result{ResourceType: rt, Issues: issues})
+}
+
+// detach clones the strings of r that share the document's memory, which
+// the next validation reuses: a finding may name a member or quote a code
+// as the parser read it.
+func detach(doc *fhirjson.Doc, r Result) Result {
+	own := func(s *string) {
+		if doc.Owns(*s) {
+			*s = strings.Clone(*s)
+		}
+	}
+	own(&r.ResourceType)
+	for i := range r.Issues {
+		is := &r.Issues[i]
+		own(&is.Code)
+		own(&is.Expression)
+		own(&is.Message)
+		own(&is.Fix)
+		own(&is.RuleID)
+		own(&is.Type)
+	}
+	return r
 }
 
 // extensionHosts maps the elements that hold extensions to the definitions

@@ -68,6 +68,7 @@ type Doc struct {
 	// name in the same object. JSON allows them; FHIR does not.
 	Duplicates []Field
 	data       []byte
+	own        []byte  // the parser's copy of data, which the tree's strings share (see Owns)
 	lines      []int32 // offset of the first byte of each line after the first
 	indexed    bool    // lines is filled (on the first Position call)
 	// The last answer of Position: findings come mostly in document order,

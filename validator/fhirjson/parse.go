@@ -67,10 +67,19 @@ type Arena struct {
 	// How far the stacks grew in the last document: only that much of
 	// them points into it.
 	fieldHigh, itemHigh int
+	// inUse holds the copies of the documents parsed since the last
+	// Release; spare is a copy's memory kept for the next document, so a
+	// validation allocates no copy of its input.
+	inUse [][]byte
+	spare []byte
 }
 
 // maxKeptStack bounds the stacks an arena keeps between documents.
 const maxKeptStack = 1 << 14
+
+// maxKeptCopy bounds the copy buffer an arena keeps between documents: a
+// rare huge document's buffer goes to the collector.
+const maxKeptCopy = 16 << 20
 
 // Release makes the memory of every document parsed in the arena
 // reusable: none of their nodes may be used afterwards.
@@ -82,6 +91,42 @@ func (a *Arena) Release() {
 	a.fieldStack = keepStack(a.fieldStack, a.fieldHigh)
 	a.itemStack = keepStack(a.itemStack, a.itemHigh)
 	a.fieldHigh, a.itemHigh = 0, 0
+	// The copies are cleared, not only dropped: no document's text stays
+	// in pooled memory, and a string that wrongly outlived its document
+	// reads as zeros instead of as the next document's data.
+	for i, b := range a.inUse {
+		clear(b)
+		if cap(b) <= maxKeptCopy && cap(b) > cap(a.spare) {
+			a.spare = b[:0]
+		}
+		a.inUse[i] = nil
+	}
+	a.inUse = a.inUse[:0]
+}
+
+// copyOf copies data into memory of the arena's, which stays the
+// document's until Release.
+func (a *Arena) copyOf(data []byte) []byte {
+	b := a.spare
+	a.spare = nil // a nested ParseIn gets a copy of its own
+	if cap(b) < len(data) {
+		b = make([]byte, 0, len(data))
+	}
+	b = append(b[:0], data...)
+	a.inUse = append(a.inUse, b)
+	return b
+}
+
+// Owns reports whether s shares memory with the document's copy of its
+// input, which the arena reuses after Release: such a string must be
+// cloned to outlive the document.
+func (d *Doc) Owns(s string) bool {
+	if len(s) == 0 || len(d.own) == 0 {
+		return false
+	}
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(d.own)))
+	return p >= lo && p < lo+uintptr(len(d.own))
 }
 
 func keepStack[T any](s []T, high int) []T {
@@ -122,7 +167,9 @@ func ParseIn(data []byte, lim Limits, a *Arena) (*Doc, error) {
 	// value and never aliases the caller's buffer (which a scanner may
 	// reuse). A string with escapes is decoded in place, over its own
 	// stretch of the copy, which is never shorter than the decoded text.
-	p := &parser{data: data, own: bytes.Clone(data), lim: lim, arena: a,
+	// The copy is the arena's: like the nodes, it is valid until Release.
+	own := a.copyOf(data)
+	p := &parser{data: data, own: own, lim: lim, arena: a,
 		fields: a.fieldStack[:0], items: a.itemStack[:0]}
 	a.fieldStack, a.itemStack = nil, nil // a nested ParseIn gets its own
 	p.skipBOM()
@@ -142,7 +189,7 @@ func ParseIn(data []byte, lim Limits, a *Arena) (*Doc, error) {
 	}
 	// Line starts are indexed on the first Position call: a document
 	// without findings needs none.
-	return &Doc{Root: root, Duplicates: p.dups, data: data}, nil
+	return &Doc{Root: root, Duplicates: p.dups, data: data, own: own}, nil
 }
 
 type parser struct {

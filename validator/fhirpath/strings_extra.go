@@ -34,6 +34,9 @@ func cachedRegex(pattern string, full bool) (*regexp.Regexp, error) {
 	if re != nil {
 		return re, nil
 	}
+	// The pattern may be a string over a document's memory, which is
+	// reused; the cache and the Regexp (which keeps its source) get a copy.
+	key, pattern = strings.Clone(key), strings.Clone(pattern)
 	re, err := compileRegex(pattern, full)
 	if err != nil {
 		return nil, err

@@ -176,7 +176,7 @@ func parseUnit(s string) (unitVal, bool, bool) {
 	}
 	// Bound the cache: unit strings come from documents.
 	if len(s) <= 64 {
-		ucumCache.Store(s, res)
+		ucumCache.Store(strings.Clone(s), res) // s may share a document's reused memory
 	}
 	return res.v, res.ok, res.special
 }

@@ -59,6 +59,7 @@ func compile(src string) *compiled {
 	if v, ok := cache.Load(src); ok {
 		return v.(*compiled)
 	}
+	src = strings.Clone(src) // the compiled expression keeps parts of its source
 	e, err := fhirpath.Compile(src)
 	v, _ := cache.LoadOrStore(src, &compiled{e, err})
 	return v.(*compiled)

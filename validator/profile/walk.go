@@ -505,6 +505,7 @@ func compileExpr(src string) *compiledExpr {
 	if x, ok := exprCache.Load(src); ok {
 		return x.(*compiledExpr)
 	}
+	src = strings.Clone(src) // the compiled expression keeps parts of its source
 	e, err := fhirpath.Compile(src)
 	x, _ := exprCache.LoadOrStore(src, &compiledExpr{e, err})
 	return x.(*compiledExpr)

@@ -95,7 +95,8 @@ func (r *Registry) IsSubtype(typ, base string) bool {
 	}
 	ok := r.isSubtype(typ, base)
 	if cache != nil {
-		cache.Store(key, ok)
+		// typ may be a string over a document's memory, which is reused.
+		cache.Store(subtypeKey{strings.Clone(typ), strings.Clone(base)}, ok)
 	}
 	return ok
 }

@@ -108,6 +108,10 @@ func shapeOf(sd *spec.StructureDefinition, path string) *shape {
 	if v, ok := shapes.Load(key); ok {
 		return v.(*shape)
 	}
+	// A resource's path is its resourceType as the document spelled it,
+	// over memory the next document reuses.
+	path = strings.Clone(path)
+	key.path = path
 	s := &shape{sd: sd, byJSON: map[string]*child{}}
 	elems := snapshotOf(sd)
 	prefix := path + "."
