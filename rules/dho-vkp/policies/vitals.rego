@@ -47,22 +47,17 @@ units := {
 }
 
 # quantities yields each valueQuantity of an Observation and its components,
-# with the LOINC code it measures (if any) and where it is: [q, loinc, entry,
-# component], component -1 for the Observation's own value.
+# with the code it measures and where it is: [q, code, entry, component],
+# component -1 for the Observation's own value. A value without a code is not
+# listed (DHO-VIT-01 reports the missing code).
 quantities := array.concat(
-	[[q, loinc, i, -1] | some [obs, i] in observations; q := obs.valueQuantity; loinc := loinc_code(obs.code)],
-	[[q, loinc, i, j] | some [obs, i] in observations; some j, c in obs.component; q := c.valueQuantity; loinc := loinc_code(c.code)],
+	[[q, obs.code, i, -1] | some [obs, i] in observations; q := obs.valueQuantity; obs.code = _],
+	[[q, c.code, i, j] | some [obs, i] in observations; some j, c in obs.component; q := c.valueQuantity; c.code = _],
 ) if observations
 
 quantity_path(i, j) := concat("", [obs_path(i), ".valueQuantity"]) if j < 0
 
 quantity_path(i, j) := sprintf("%s.component[%d].valueQuantity", [obs_path(i), j]) if j >= 0
-
-loinc_code(cc) := c if {
-	some coding in cc.coding
-	coding.system == "http://loinc.org"
-	c := coding.code
-} else := ""
 
 # METADATA
 # title: Vital signs are coded with LOINC, SNOMED CT or NPU
@@ -120,8 +115,14 @@ ucum_coded(q) if {
 #     nb: Bruk enheten målingen er definert med, f.eks. mm[Hg] for blodtrykk, Cel for temperatur, kg for vekt, /min for puls og % for oksygenmetning.
 #     en: Use the unit the measurement is defined with, e.g. mm[Hg] for blood pressure, Cel for temperature, kg for weight, /min for heart rate and % for oxygen saturation.
 deny_unit contains {"msg": msg, "expression": concat("", [quantity_path(i, j), ".code"])} if {
-	some [q, loinc, i, j] in quantities
+	some [q, cc, i, j] in quantities
 	ucum_coded(q)
+	# Every LOINC code of the value's coding that the table knows constrains
+	# the unit. (A function returning "the" LOINC code failed the whole
+	# evaluation when a coding held two different LOINC codes.)
+	some coding in cc.coding
+	coding.system == "http://loinc.org"
+	loinc := coding.code
 	allowed := units[loinc]
 	not q.code in allowed
 	msg := sprintf("LOINC %s is measured in %v, not %q", [loinc, sort([u | some u in allowed]), q.code])

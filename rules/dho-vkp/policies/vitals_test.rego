@@ -86,3 +86,22 @@ test_no_effective if {
 test_effective_ok if count(vitals.deny_effective) == 0 with input as {"resource": npu_weight}
 
 test_no_code if count(vitals.deny_code_system) == 1 with input as {"resource": json.remove(pulse, ["code"])}
+
+# A coding may carry several LOINC codes (a panel code beside the measured
+# one): each the unit table knows is checked, and the evaluation does not fail.
+test_two_loinc_codes_each_checked if {
+	obs := json.patch(pulse, [{"op": "add", "path": "/code/coding/-", "value": {"system": "http://loinc.org", "code": "8310-5"}}])
+	fs := vitals.deny_unit with input as {"resource": obs}
+	count(fs) == 1
+	some f in fs
+	contains(f.msg, "8310-5")
+	f.expression == "Observation.valueQuantity.code"
+}
+
+test_two_unknown_loinc_codes_ok if {
+	obs := json.patch(pulse, [
+		{"op": "replace", "path": "/code/coding/0/code", "value": "85354-9"},
+		{"op": "add", "path": "/code/coding/-", "value": {"system": "http://loinc.org", "code": "55284-4"}},
+	])
+	count(vitals.deny_unit) == 0 with input as {"resource": obs}
+}
