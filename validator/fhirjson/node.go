@@ -95,7 +95,7 @@ func (d *Doc) Position(off int32) (line, col int) {
 	if i > 0 {
 		start = int(d.lines[i-1])
 	}
-	if d.lastLine == i+1 && o >= d.lastOff {
+	if d.lastLine == i+1 && o >= d.lastOff && o-d.lastOff < checkpointSpan {
 		d.lastCol += runeCount(d.data[d.lastOff:o])
 		d.lastOff = o
 		return d.lastLine, d.lastCol
@@ -152,19 +152,17 @@ func (d *Doc) column(line, start, o int) int {
 	if d.cpLine != line+1 {
 		d.cpLine = line + 1
 		d.cps = d.cps[:0]
-		end := len(d.data)
-		if line < len(d.lines) {
-			end = int(d.lines[line])
-		}
-		runes := 0
-		for p := start; p+checkpointSpan <= end; p += checkpointSpan {
-			runes += runeCount(d.data[p : p+checkpointSpan])
-			d.cps = append(d.cps, runes) // runes before start+(k+1)*span
-		}
 	}
+	// Checkpoints are counted only as far as a finding needs: the findings
+	// of a big one-line Bundle often sit in its first part.
 	k := (o - start) / checkpointSpan
-	if k > len(d.cps) {
-		k = len(d.cps)
+	for len(d.cps) < k {
+		p := start + len(d.cps)*checkpointSpan
+		runes := 0
+		if len(d.cps) > 0 {
+			runes = d.cps[len(d.cps)-1]
+		}
+		d.cps = append(d.cps, runes+runeCount(d.data[p:p+checkpointSpan])) // runes before p+span
 	}
 	base, from := 0, start
 	if k > 0 {

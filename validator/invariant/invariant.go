@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/sandkasse/sandkasse/validator/element"
 	"github.com/sandkasse/sandkasse/validator/fhirpath"
@@ -82,6 +83,7 @@ func Check(sites []structure.Site, opts Options, at Locate) issue.List {
 	env := &fhirpath.Env{Model: opts.Model, MaxSteps: opts.MaxSteps, MemberOf: opts.MemberOf, Deadline: opts.Deadline}
 	var one [1]fhirpath.Item
 	var m memo
+	var near stepsNear
 	// Past the deadline every evaluation reports that it could not run;
 	// guards would hide some of those reports, so they are then not used.
 	useGuards := true
@@ -89,7 +91,7 @@ func Check(sites []structure.Site, opts Options, at Locate) issue.List {
 		if i%256 == 0 && !opts.Deadline.IsZero() && !time.Now().Before(opts.Deadline) {
 			useGuards = false
 		}
-		for _, st := range stepsFor(s.Def, s.TypeRoot) {
+		for _, st := range near.get(s.Def, s.TypeRoot) {
 			// The dom-* rules speak for a container about its
 			// contained resources (contained.contained.empty(), narrative
 			// as best practice); a contained resource is judged by its
@@ -114,6 +116,24 @@ type step struct {
 }
 
 type stepsKey struct{ def, root *spec.ElementDefinition }
+
+// stepsNear is a small direct-mapped cache in front of steps for one
+// Check: a document's sites repeat a few dozen definitions, and a look-up
+// here is a few loads where the shared map hashes an interface.
+type stepsNear [64]struct {
+	key  stepsKey
+	list []step
+}
+
+func (c *stepsNear) get(def, root *spec.ElementDefinition) []step {
+	h := (uintptr(unsafe.Pointer(def))>>4 ^ uintptr(unsafe.Pointer(root))>>7) % uintptr(len(c))
+	e := &c[h]
+	if e.key.def == def && e.key.root == root && (def != nil || root != nil) {
+		return e.list
+	}
+	e.key, e.list = stepsKey{def, root}, stepsFor(def, root)
+	return e.list
+}
 
 // steps caches, per pair of definitions a site can have, the constraints
 // to evaluate there: one look-up per site instead of several per
