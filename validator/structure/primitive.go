@@ -16,7 +16,6 @@ var (
 	reCode     = regexp.MustCompile(`^[^\s]+( [^\s]+)*$`)
 	reID       = regexp.MustCompile(`^[A-Za-z0-9\-\.]{1,64}$`)
 	reOID      = regexp.MustCompile(`^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$`)
-	reUUID     = regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 	reDecimal  = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 	reInteger  = regexp.MustCompile(`^-?([0]|([1-9][0-9]*))$`)
 	reUnsigned = regexp.MustCompile(`^([0]|([1-9][0-9]*))$`)
@@ -47,6 +46,28 @@ func jsonKindOf(typ string) fhirjson.Kind {
 // checkPrimitive returns a code and a message when the value does not fit
 // the primitive type; both are empty when it does. Messages name the type and
 // the rule, never the value.
+// isUUID is reUUID (upper-case hex allowed when anyCase) without a
+// regular expression: every Bundle fullUrl is one, and the match showed in
+// profiles.
+func isUUID(v string, anyCase bool) bool {
+	const prefix = "urn:uuid:"
+	if len(v) != len(prefix)+36 || v[:len(prefix)] != prefix {
+		return false
+	}
+	for i, c := range []byte(v[len(prefix):]) {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', anyCase && 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 func checkPrimitive(typ, v string) (code, msg, fix string) {
 	switch typ {
 	case "boolean":
@@ -107,7 +128,7 @@ func checkPrimitive(typ, v string) (code, msg, fix string) {
 		}
 		// RFC 4122 allows upper-case hex in a URI; only the uuid type
 		// insists on lower case.
-		if strings.HasPrefix(v, "urn:uuid:") && !reUUID.MatchString(strings.ToLower(v)) {
+		if strings.HasPrefix(v, "urn:uuid:") && !isUUID(v, true) {
 			return "format-uuid", "not a valid urn:uuid (hex 8-4-4-4-12)", ""
 		}
 	case "oid":
@@ -115,7 +136,7 @@ func checkPrimitive(typ, v string) (code, msg, fix string) {
 			return "format-oid", "not a valid oid (urn:oid:…)", ""
 		}
 	case "uuid":
-		if !reUUID.MatchString(v) {
+		if !isUUID(v, false) {
 			return "format-uuid", "not a valid uuid (urn:uuid:, lower-case hex 8-4-4-4-12)", ""
 		}
 	case "base64Binary":
