@@ -17,19 +17,34 @@ subject_element := {
 	"DetectedIssue": "patient",
 }
 
-# subjects yields each patient reference as [ref, entry, element]: entry is
-# the Bundle entry's index, -1 for the resource itself. The FHIRPath location
-# is built by location() only for a finding.
-subjects := [[ref, -1, el]] if {
-	el := subject_element[input.resource.resourceType]
-	ref := input.resource[el]
-} else := [[ref, i, el] | some i, e in input.resource.entry; el := subject_element[e.resource.resourceType]; ref := e.resource[el]] if {
+# Every rule has one definition for the resource's own patient reference and
+# one for those of a Bundle's entries, rather than all rules taking apart a
+# list of [reference, entry, element] built for both cases (that cost more
+# than the checks).
+#
+# own_subject is the input resource's patient reference. One definition per
+# type, each a resourceType comparison: the evaluator's index picks the one
+# that applies, and the engine can prove the rules empty on exchanges and on
+# types without a subject, and leave them out of those queries.
+own_subject := input.resource.subject if input.resource.resourceType == "Observation"
+
+own_subject := input.resource.subject if input.resource.resourceType == "QuestionnaireResponse"
+
+own_subject := input.resource.subject if input.resource.resourceType == "Composition"
+
+own_subject := input.resource.patient if input.resource.resourceType == "DetectedIssue"
+
+# bundle_subjects maps a Bundle entry's index to its resource's patient
+# reference.
+bundle_subjects[i] := e.resource[subject_element[e.resource.resourceType]] if {
 	input.resource.resourceType == "Bundle"
+	some i, e in input.resource.entry
 }
 
-location(i, el) := sprintf("%s.%s", [input.resource.resourceType, el]) if i < 0
+# The FHIRPath locations, built only for a finding.
+own_location := sprintf("%s.%s", [input.resource.resourceType, subject_element[input.resource.resourceType]])
 
-location(i, el) := sprintf("Bundle.entry[%d].resource.%s", [i, el]) if i >= 0
+entry_location(i) := sprintf("Bundle.entry[%d].resource.%s", [i, subject_element[input.resource.entry[i].resource.resourceType]])
 
 # METADATA
 # title: The patient is referenced by fødselsnummer or D-nummer
@@ -41,10 +56,19 @@ location(i, el) := sprintf("Bundle.entry[%d].resource.%s", [i, el]) if i >= 0
 #   fix:
 #     nb: Referer pasienten med identifier (system urn:oid:2.16.578.1.12.4.1.4.1 for fødselsnummer eller urn:oid:2.16.578.1.12.4.1.4.2 for D-nummer) i stedet for en ressurs-id.
 #     en: Reference the patient by identifier (system urn:oid:2.16.578.1.12.4.1.4.1 for fødselsnummer or urn:oid:2.16.578.1.12.4.1.4.2 for D-nummer) instead of a resource id.
-deny_not_logical contains {"msg": msg, "expression": location(i, el)} if {
-	some [ref, i, el] in subjects
+deny_not_logical contains {"msg": "the patient is not referenced by a fødselsnummer or D-nummer identifier", "expression": own_location} if {
+	ref := own_subject
+	# object.get: a reference without identifier.system must make the rule
+	# fire, not vanish.
 	not object.get(ref, ["identifier", "system"], "") in id_systems
-	msg := "the patient is not referenced by a fødselsnummer or D-nummer identifier"
+}
+
+deny_not_logical contains {"msg": "the patient is not referenced by a fødselsnummer or D-nummer identifier", "expression": entry_location(i)} if {
+	input.resource.resourceType == "Bundle"
+	some i, ref in bundle_subjects
+	# object.get: a reference without identifier.system must make the rule
+	# fire, not vanish.
+	not object.get(ref, ["identifier", "system"], "") in id_systems
 }
 
 # METADATA
@@ -57,11 +81,17 @@ deny_not_logical contains {"msg": msg, "expression": location(i, el)} if {
 #   fix:
 #     nb: Bruk pasientens fødselsnummer eller D-nummer slik det står i Folkeregisteret (11 siffer, gyldige kontrollsiffer). Testdata skal bruke syntetiske numre.
 #     en: Use the patient's fødselsnummer or D-nummer as registered (11 digits, valid control digits). Test data uses synthetic numbers.
-deny_invalid_number contains {"msg": msg, "expression": concat("", [location(i, el), ".identifier.value"])} if {
-	some [ref, i, el] in subjects
-	ref.identifier.system in id_systems
+deny_invalid_number contains {"msg": "the identifier value is not a valid number for its system", "expression": concat("", [own_location, ".identifier.value"])} if {
+	ref := own_subject
+	id_systems[ref.identifier.system]
 	not sandkasse.valid_national_id(ref.identifier.system, ref.identifier.value)
-	msg := "the identifier value is not a valid number for its system"
+}
+
+deny_invalid_number contains {"msg": "the identifier value is not a valid number for its system", "expression": concat("", [entry_location(i), ".identifier.value"])} if {
+	input.resource.resourceType == "Bundle"
+	some i, ref in bundle_subjects
+	id_systems[ref.identifier.system]
+	not sandkasse.valid_national_id(ref.identifier.system, ref.identifier.value)
 }
 
 # METADATA
@@ -74,11 +104,17 @@ deny_invalid_number contains {"msg": msg, "expression": concat("", [location(i, 
 #   fix:
 #     nb: Sett display til pasientens navn, slik at mottakeren kan kontrollere at notatet gjelder riktig person.
 #     en: Set display to the patient's name, so the receiver can check the note concerns the right person.
-warn_no_display contains {"msg": msg, "expression": concat("", [location(i, el), ".display"])} if {
-	some [ref, i, el] in subjects
+warn_no_display contains {"msg": "the patient reference has no display", "expression": concat("", [own_location, ".display"])} if {
+	ref := own_subject
 	ref.identifier
 	not ref.display
-	msg := "the patient reference has no display"
+}
+
+warn_no_display contains {"msg": "the patient reference has no display", "expression": concat("", [entry_location(i), ".display"])} if {
+	input.resource.resourceType == "Bundle"
+	some i, ref in bundle_subjects
+	ref.identifier
+	not ref.display
 }
 
 # METADATA
@@ -93,7 +129,7 @@ warn_no_display contains {"msg": msg, "expression": concat("", [location(i, el),
 #     en: Every resource in one journal note must concern the same patient; send one document per patient.
 deny_mixed_patients contains {"msg": msg, "expression": "Bundle.entry"} if {
 	input.resource.resourceType == "Bundle"
-	ids := {[ref.identifier.system, ref.identifier.value] | some [ref, _, _] in subjects; ref.identifier.value}
+	ids := {[ref.identifier.system, ref.identifier.value] | some ref in bundle_subjects; ref.identifier.value}
 	count(ids) > 1
 	msg := sprintf("the document refers to %d different patients", [count(ids)])
 }

@@ -7,26 +7,25 @@
 # scope: package
 package sandkasse.dho_vkp.vitals
 
-# observations pairs each Observation with its Bundle entry index (-1 when
-# the input is the Observation itself), so the rules read the same in both
-# cases; obs_path turns the index into a FHIRPath location, only for findings.
-# Both are undefined on anything but an Observation or a Bundle, so the engine
-# can prove the rules over them empty on exchanges and leave them out.
-observations := [[input.resource, -1]] if {
-	input.resource.resourceType == "Observation"
-} else := [[e.resource, i] | some i, e in input.resource.entry; e.resource.resourceType == "Observation"] if {
+# Every rule has one definition for an Observation on its own and one for
+# the Observations in a Bundle, each starting with its resourceType test: the
+# engine leaves the rules out of the queries for exchanges and other resource
+# types, and an Observation, the input sent most, is checked directly rather
+# than through a list of [observation, entry] pairs built and taken apart by
+# every rule (that cost more than the checks). In a Bundle, bundle_obs maps
+# an Observation's entry index to it, built once for all rules. obs_path
+# turns the index (-1: the input itself) into a FHIRPath location, only for
+# findings.
+bundle_obs[i] := e.resource if {
 	input.resource.resourceType == "Bundle"
+	some i, e in input.resource.entry
+	e.resource.resourceType == "Observation"
 }
 
 obs_path(i) := "Observation" if i < 0
 
 obs_path(i) := sprintf("Bundle.entry[%d].resource", [i]) if i >= 0
 
-code_systems := {
-	"http://loinc.org",
-	"http://snomed.info/sct",
-	"urn:oid:2.16.578.1.12.4.1.1.7280", # NPU / NLK
-}
 
 ucum := "http://unitsofmeasure.org"
 
@@ -46,14 +45,14 @@ units := {
 	"15074-8": {"mmol/L"},
 }
 
-# quantities yields each valueQuantity of an Observation and its components,
-# with the code it measures and where it is: [q, code, entry, component],
-# component -1 for the Observation's own value. A value without a code is not
-# listed (DHO-VIT-01 reports the missing code).
-quantities := array.concat(
-	[[q, obs.code, i, -1] | some [obs, i] in observations; q := obs.valueQuantity; obs.code = _],
-	[[q, c.code, i, j] | some [obs, i] in observations; some j, c in obs.component; q := c.valueQuantity; c.code = _],
-) if observations
+# The measured values are an Observation's valueQuantity and those of its
+# components; a value without a code is not checked (DHO-VIT-01 reports the
+# missing code). bundle_quantities lists those of a Bundle's Observations as
+# [q, code, entry, component], component -1 for the Observation's own value.
+bundle_quantities := array.concat(
+	[[q, obs.code, i, -1] | some i, obs in bundle_obs; q := obs.valueQuantity; obs.code = _],
+	[[q, c.code, i, j] | some i, obs in bundle_obs; some j, c in obs.component; q := c.valueQuantity; c.code = _],
+) if input.resource.resourceType == "Bundle"
 
 quantity_path(i, j) := concat("", [obs_path(i), ".valueQuantity"]) if j < 0
 
@@ -69,16 +68,36 @@ quantity_path(i, j) := sprintf("%s.component[%d].valueQuantity", [obs_path(i), j
 #   fix:
 #     nb: Kod målingen i Observation.code med LOINC (http://loinc.org), SNOMED CT (http://snomed.info/sct) eller NPU (urn:oid:2.16.578.1.12.4.1.1.7280).
 #     en: Code the measurement in Observation.code with LOINC (http://loinc.org), SNOMED CT (http://snomed.info/sct) or NPU (urn:oid:2.16.578.1.12.4.1.1.7280).
-deny_code_system contains {"msg": msg, "expression": concat("", [obs_path(i), ".code"])} if {
-	some [obs, i] in observations
-	# object.get: a missing code must make the rule fire, not vanish.
-	not known_coding(object.get(obs, "code", {}))
-	msg := "Observation.code has no coding from LOINC, SNOMED CT or NPU"
+deny_code_system contains {"msg": "Observation.code has no coding from LOINC, SNOMED CT or NPU", "expression": "Observation.code"} if {
+	input.resource.resourceType == "Observation"
+	not known_coding(input.resource)
 }
 
-known_coding(cc) if {
-	some coding in cc.coding
-	coding.system in code_systems
+deny_code_system contains {"msg": "Observation.code has no coding from LOINC, SNOMED CT or NPU", "expression": concat("", [obs_path(i), ".code"])} if {
+	input.resource.resourceType == "Bundle"
+	some i, obs in bundle_obs
+	not known_coding(obs)
+}
+
+# known_coding takes the Observation, not its code, so that a missing code
+# makes the rule fire rather than the call vanish. One body per code system
+# (LOINC, SNOMED CT, NPU / NLK): cheaper than a look-up in a set, and the
+# evaluator stops at the first that holds.
+known_coding(obs) if {
+	some coding in obs.code.coding
+	coding.system == "http://loinc.org"
+	coding.code
+}
+
+known_coding(obs) if {
+	some coding in obs.code.coding
+	coding.system == "http://snomed.info/sct"
+	coding.code
+}
+
+known_coding(obs) if {
+	some coding in obs.code.coding
+	coding.system == "urn:oid:2.16.578.1.12.4.1.1.7280"
 	coding.code
 }
 
@@ -92,10 +111,25 @@ known_coding(cc) if {
 #   fix:
 #     nb: Sett valueQuantity.system til http://unitsofmeasure.org og valueQuantity.code til UCUM-enheten (f.eks. mm[Hg], Cel, /min).
 #     en: Set valueQuantity.system to http://unitsofmeasure.org and valueQuantity.code to the UCUM unit (e.g. mm[Hg], Cel, /min).
-deny_ucum contains {"msg": msg, "expression": quantity_path(i, j)} if {
-	some [q, _, i, j] in quantities
+deny_ucum contains {"msg": "the quantity's unit is not coded in UCUM (system http://unitsofmeasure.org with a code)", "expression": "Observation.valueQuantity"} if {
+	input.resource.resourceType == "Observation"
+	q := input.resource.valueQuantity
+	input.resource.code = _
 	not ucum_coded(q)
-	msg := "the quantity's unit is not coded in UCUM (system http://unitsofmeasure.org with a code)"
+}
+
+deny_ucum contains {"msg": "the quantity's unit is not coded in UCUM (system http://unitsofmeasure.org with a code)", "expression": quantity_path(-1, j)} if {
+	input.resource.resourceType == "Observation"
+	some j, c in input.resource.component
+	q := c.valueQuantity
+	c.code = _
+	not ucum_coded(q)
+}
+
+deny_ucum contains {"msg": "the quantity's unit is not coded in UCUM (system http://unitsofmeasure.org with a code)", "expression": quantity_path(i, j)} if {
+	input.resource.resourceType == "Bundle"
+	some [q, _, i, j] in bundle_quantities
+	not ucum_coded(q)
 }
 
 ucum_coded(q) if {
@@ -114,19 +148,44 @@ ucum_coded(q) if {
 #   fix:
 #     nb: Bruk enheten målingen er definert med, f.eks. mm[Hg] for blodtrykk, Cel for temperatur, kg for vekt, /min for puls og % for oksygenmetning.
 #     en: Use the unit the measurement is defined with, e.g. mm[Hg] for blood pressure, Cel for temperature, kg for weight, /min for heart rate and % for oxygen saturation.
-deny_unit contains {"msg": msg, "expression": concat("", [quantity_path(i, j), ".code"])} if {
-	some [q, cc, i, j] in quantities
-	ucum_coded(q)
+deny_unit contains {"msg": unit_msg(loinc, q), "expression": "Observation.valueQuantity.code"} if {
+	input.resource.resourceType == "Observation"
+	q := input.resource.valueQuantity
 	# Every LOINC code of the value's coding that the table knows constrains
 	# the unit. (A function returning "the" LOINC code failed the whole
 	# evaluation when a coding held two different LOINC codes.)
+	some coding in input.resource.code.coding
+	coding.system == "http://loinc.org"
+	loinc := coding.code
+	allowed := units[loinc]
+	ucum_coded(q)
+	not allowed[q.code]
+}
+
+deny_unit contains {"msg": unit_msg(loinc, q), "expression": concat("", [quantity_path(-1, j), ".code"])} if {
+	input.resource.resourceType == "Observation"
+	some j, c in input.resource.component
+	q := c.valueQuantity
+	some coding in c.code.coding
+	coding.system == "http://loinc.org"
+	loinc := coding.code
+	allowed := units[loinc]
+	ucum_coded(q)
+	not allowed[q.code]
+}
+
+deny_unit contains {"msg": unit_msg(loinc, q), "expression": concat("", [quantity_path(i, j), ".code"])} if {
+	input.resource.resourceType == "Bundle"
+	some [q, cc, i, j] in bundle_quantities
 	some coding in cc.coding
 	coding.system == "http://loinc.org"
 	loinc := coding.code
 	allowed := units[loinc]
-	not q.code in allowed
-	msg := sprintf("LOINC %s is measured in %v, not %q", [loinc, sort([u | some u in allowed]), q.code])
+	ucum_coded(q)
+	not allowed[q.code]
 }
+
+unit_msg(loinc, q) := sprintf("LOINC %s is measured in %v, not %q", [loinc, sort([u | some u in units[loinc]]), q.code])
 
 # METADATA
 # title: A measurement says when it was taken
@@ -138,9 +197,15 @@ deny_unit contains {"msg": msg, "expression": concat("", [quantity_path(i, j), "
 #   fix:
 #     nb: Sett effectiveDateTime (eller effectivePeriod) til tidspunktet pasienten tok målingen.
 #     en: Set effectiveDateTime (or effectivePeriod) to when the patient took the measurement.
-deny_effective contains {"msg": msg, "expression": obs_path(i)} if {
-	some [obs, i] in observations
+deny_effective contains {"msg": "the Observation has no effectiveDateTime or effectivePeriod", "expression": "Observation"} if {
+	input.resource.resourceType == "Observation"
+	not input.resource.effectiveDateTime
+	not input.resource.effectivePeriod
+}
+
+deny_effective contains {"msg": "the Observation has no effectiveDateTime or effectivePeriod", "expression": obs_path(i)} if {
+	input.resource.resourceType == "Bundle"
+	some i, obs in bundle_obs
 	not obs.effectiveDateTime
 	not obs.effectivePeriod
-	msg := "the Observation has no effectiveDateTime or effectivePeriod"
 }
