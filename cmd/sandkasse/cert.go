@@ -21,7 +21,8 @@ import (
 const certSynopsis = "verify CERT --jwks FILE|URL [--revocations FILE|URL|none] [--format text|json]\n" +
 	"       sandkasse cert revoke --registry DIR --key KEYFILE --staff --reason TEXT CERT-ID|CERT-FILE\n" +
 	"       sandkasse cert refresh --registry DIR --key KEYFILE --staff\n" +
-	"       sandkasse cert keygen --out KEYFILE [--jwks JWKSFILE] [--registry DIR]\n\n" +
+	"       sandkasse cert keygen --out KEYFILE [--jwks JWKSFILE] [--registry DIR]\n" +
+	"       sandkasse cert retire-key --registry DIR --staff [--force] KID\n\n" +
 	"verify checks a Sandkasse certificate (a file, - for stdin, or the certificate text itself)\n" +
 	"against a JWKS, offline when --jwks is a file, and prints what it certifies and the\n" +
 	"verdict. With --revocations the signed revocation list is checked too; when --jwks is a\n" +
@@ -45,6 +46,8 @@ func runCert(ctx context.Context, args []string, sio stdio) int {
 			return runCertRevoke(args[1:], sio)
 		case "refresh":
 			return runCertRefresh(args[1:], sio) // cert_refresh.go
+		case "retire-key":
+			return runCertRetire(args[1:], sio) // cert_retire.go
 		}
 	}
 	fs := newFlags("cert", certSynopsis, sio.err)

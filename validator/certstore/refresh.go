@@ -10,18 +10,20 @@ import (
 
 // needsRefresh: a list is re-signed once half its validity has passed (or
 // it has none), so a copy a reader fetches stays fresh for at least half
-// the signer's revocation validity.
+// the signer's revocation validity; and when another key signed it, so
+// that in a key rotation the list moves to the new key before the old one
+// is retired.
 func needsRefresh(l *cert.RevocationList, signer *cert.Signer, now time.Time) bool {
-	return l == nil || !l.Bounded() || l.NextUpdate.Sub(now) < signer.RevocationValidity()/2
+	return l == nil || !l.Bounded() || l.NextUpdate.Sub(now) < signer.RevocationValidity()/2 || l.KeyID != signer.KeyID()
 }
 
 // RefreshRevocations returns the registry's signed revocation list,
 // re-signed first (same entries, new issue time and next update) when
-// there is none, it has no next update, or less than half of the signer's
-// revocation validity is left. The signer's key must be in the registry's
-// key set, and the list on disk must verify: a list that does not is
-// never re-signed (that would launder it). refreshed says whether it was
-// written.
+// there is none, it has no next update, less than half of the signer's
+// revocation validity is left, or another key signed it. The signer's key
+// must be in the registry's key set, and the list on disk must verify: a
+// list that does not is never re-signed (that would launder it).
+// refreshed says whether it was written.
 func (s *Store) RefreshRevocations(signer *cert.Signer, now time.Time) (token string, refreshed bool, err error) {
 	keys, err := s.Keys()
 	if err != nil {
