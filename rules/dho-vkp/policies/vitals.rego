@@ -27,8 +27,6 @@ obs_path(i) := "Observation" if i < 0
 obs_path(i) := sprintf("Bundle.entry[%d].resource", [i]) if i >= 0
 
 
-ucum := "http://unitsofmeasure.org"
-
 # UCUM units for the LOINC codes of the FHIR R4 vital-signs profiles (and
 # blood glucose, which DHO patients measure and Norway reports in mmol/L).
 units := {
@@ -133,7 +131,7 @@ deny_ucum contains {"msg": "the quantity's unit is not coded in UCUM (system htt
 }
 
 ucum_coded(q) if {
-	q.system == ucum
+	q.system == "http://unitsofmeasure.org"
 	is_string(q.code)
 	q.code != ""
 }
@@ -153,13 +151,15 @@ deny_unit contains {"msg": unit_msg(loinc, q), "expression": "Observation.valueQ
 	q := input.resource.valueQuantity
 	# Every LOINC code of the value's coding that the table knows constrains
 	# the unit. (A function returning "the" LOINC code failed the whole
-	# evaluation when a coding held two different LOINC codes.)
+	# evaluation when a coding held two different LOINC codes.) The unit test
+	# comes before ucum_coded, which a unit the table allows implies: a good
+	# value fails the body one call sooner.
 	some coding in input.resource.code.coding
 	coding.system == "http://loinc.org"
 	loinc := coding.code
 	allowed := units[loinc]
-	ucum_coded(q)
 	not allowed[q.code]
+	ucum_coded(q)
 }
 
 deny_unit contains {"msg": unit_msg(loinc, q), "expression": concat("", [quantity_path(-1, j), ".code"])} if {
@@ -170,8 +170,8 @@ deny_unit contains {"msg": unit_msg(loinc, q), "expression": concat("", [quantit
 	coding.system == "http://loinc.org"
 	loinc := coding.code
 	allowed := units[loinc]
-	ucum_coded(q)
 	not allowed[q.code]
+	ucum_coded(q)
 }
 
 deny_unit contains {"msg": unit_msg(loinc, q), "expression": concat("", [quantity_path(i, j), ".code"])} if {
@@ -181,8 +181,8 @@ deny_unit contains {"msg": unit_msg(loinc, q), "expression": concat("", [quantit
 	coding.system == "http://loinc.org"
 	loinc := coding.code
 	allowed := units[loinc]
-	ucum_coded(q)
 	not allowed[q.code]
+	ucum_coded(q)
 }
 
 unit_msg(loinc, q) := sprintf("LOINC %s is measured in %v, not %q", [loinc, sort([u | some u in units[loinc]]), q.code])

@@ -8,7 +8,9 @@
 # scope: package
 package sandkasse.epr_smart_app.fhir
 
-x := input.exchange
+# Rules read input.exchange directly rather than through an alias rule
+# (x := input.exchange): each reference through a rule is one more virtual
+# document look-up per evaluation.
 
 # Paths that are not FHIR resources: authorize, token, metadata,
 # .well-known/smart-configuration, introspect and register (one expression
@@ -18,23 +20,23 @@ not_fhir_path := `/(authorize|token|metadata|\.well-known/smart-configuration|in
 # target is [type, id-or-operation] of a FHIR request path.
 target := [m[1], m[2]] if {
 	not some_suffix
-	m := regex.find_all_string_submatch_n(`/([A-Z][A-Za-z]+)(?:/([^/]+))?/?$`, x.path, 1)[0]
+	m := regex.find_all_string_submatch_n(`/([A-Z][A-Za-z]+)(?:/([^/]+))?/?$`, input.exchange.path, 1)[0]
 }
 
-some_suffix if regex.match(not_fhir_path, x.path)
+some_suffix if regex.match(not_fhir_path, input.exchange.path)
 
 op := "read" if {
-	x.method in {"GET", "HEAD"}
+	input.exchange.method in {"GET", "HEAD"}
 } else := "read" if {
-	x.method == "POST"
+	input.exchange.method == "POST"
 	target[1] == "_search"
-} else := "write" if x.method in {"POST", "PUT", "PATCH", "DELETE"}
+} else := "write" if input.exchange.method in {"POST", "PUT", "PATCH", "DELETE"}
 
 scope_pattern := `^(patient|user|system)/(\*|[A-Z][A-Za-z]+)\.(read|write|\*|c?r?u?d?s?)$`
 
 other_scopes := {"openid", "fhirUser", "profile", "launch", "launch/patient", "launch/encounter", "offline_access", "online_access"}
 
-requested := [s | some s in split(object.get(x.query, "scope", [""])[0], " "); s != ""] if endswith(x.path, "/authorize")
+requested := [s | some s in split(object.get(input.exchange.query, "scope", [""])[0], " "); s != ""] if endswith(input.exchange.path, "/authorize")
 
 # allows tells whether a scope's permissions allow op, in SMART v1
 # (read/write/*) or v2 (cruds) syntax.
@@ -68,7 +70,7 @@ deny_no_bearer contains {"msg": "the FHIR request has no Authorization Bearer to
 }
 
 bearer if {
-	some v in x.headers.authorization
+	some v in input.exchange.headers.authorization
 	lower(substring(v, 0, 7)) == "bearer "
 }
 
@@ -158,7 +160,7 @@ deny_other_patient contains {"msg": msg, "expression": sprintf("exchange.query.%
 	input.context.patient
 	patient_only
 	some p in ["patient", "subject"]
-	some v in x.query[p]
+	some v in input.exchange.query[p]
 	not trim_prefix(v, "Patient/") == input.context.patient
 	msg := sprintf("the search's %s is not the launch patient", [p])
 }
