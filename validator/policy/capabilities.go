@@ -5,6 +5,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/builtins"
 	"github.com/open-policy-agent/opa/v1/types"
 
@@ -102,6 +103,39 @@ func customBuiltinOptions() []func(*rego.Rego) {
 		rego.Function2(nationalIDDecl, validNationalID),
 		rego.Function1(orgNumberDecl, validOrgNumber),
 	}
+}
+
+// customBuiltins are the same functions for the evaluator (topdown), which
+// the engine runs without package rego. Errors read as rego's do ("name:
+// message"); with non-strict builtin errors they make the call undefined.
+// They are not memoized: both are pure, and a check digit costs less than
+// rego's memo key (the arguments printed into a string).
+var customBuiltins = map[string]*topdown.Builtin{
+	nationalIDDecl.Name: {
+		Decl: builtinDecl(nationalIDDecl),
+		Func: func(bctx topdown.BuiltinContext, ops []*ast.Term, iter func(*ast.Term) error) error {
+			t, err := validNationalID(bctx, ops[0], ops[1])
+			return finishBuiltin(nationalIDDecl.Name, bctx.Location, t, err, iter)
+		},
+	},
+	orgNumberDecl.Name: {
+		Decl: builtinDecl(orgNumberDecl),
+		Func: func(bctx topdown.BuiltinContext, ops []*ast.Term, iter func(*ast.Term) error) error {
+			t, err := validOrgNumber(bctx, ops[0])
+			return finishBuiltin(orgNumberDecl.Name, bctx.Location, t, err, iter)
+		},
+	},
+}
+
+func builtinDecl(f *rego.Function) *ast.Builtin {
+	return &ast.Builtin{Name: f.Name, Description: f.Description, Decl: f.Decl}
+}
+
+func finishBuiltin(name string, loc *ast.Location, t *ast.Term, err error, iter func(*ast.Term) error) error {
+	if err != nil {
+		return (&topdown.Error{Code: topdown.BuiltinErr, Message: name + ": " + err.Error(), Location: loc}).Wrap(err)
+	}
+	return iter(t)
 }
 
 func customBuiltinDecls() []*ast.Builtin {

@@ -28,7 +28,7 @@ const maxDepth = 10000
 // which is how the evaluator compares them.
 func jsonValue(b []byte) (ast.Value, error) {
 	// One copy of the text; strings and numbers are substrings of it.
-	p := fastJSON{b: b, s: string(b)}
+	p := fastJSON{b: b, s: string(b), kvs: make([][2]*ast.Term, 0, 32)}
 	p.space()
 	if v, ok := p.value(0); ok {
 		p.space()
@@ -47,10 +47,63 @@ func slowJSONValue(b []byte) (ast.Value, error) {
 	return ast.InterfaceToValue(x)
 }
 
+// fastJSON allocates in blocks: terms come from a slab, the members of the
+// object being read are collected on a stack that ast.NewObject copies, and
+// array elements on a stack copied into a slab of pointers. A resource of a
+// few hundred values used to cost an allocation per term and several per
+// object and array for their growing slices: about a sixth of everything an
+// evaluation allocated, and the garbage collector's work with it.
 type fastJSON struct {
 	b []byte
 	s string // b as a string, when the values may share it
 	i int
+
+	terms []ast.Term     // slab: free terms
+	ptrs  []*ast.Term    // slab: free array element slots
+	kvs   [][2]*ast.Term // stack: members of the objects being read
+	items []*ast.Term    // stack: elements of the arrays being read
+	slab  int            // size of the next slab
+}
+
+// maxSlab bounds one slab, so a large input costs several allocations
+// instead of one that might be mostly unused after a fallback.
+const maxSlab = 1024
+
+func (p *fastJSON) next() int {
+	if p.slab == 0 {
+		// About one value per 8 bytes of a FHIR resource; the first slab
+		// covers a small resource whole.
+		p.slab = min(max(len(p.b)/8, 16), maxSlab)
+	}
+	n := p.slab
+	p.slab = min(2*p.slab, maxSlab)
+	return n
+}
+
+func (p *fastJSON) term(v ast.Value) *ast.Term {
+	if len(p.terms) == 0 {
+		p.terms = make([]ast.Term, p.next())
+	}
+	t := &p.terms[0]
+	p.terms = p.terms[1:]
+	t.Value = v
+	return t
+}
+
+// array returns its elements in a slice of their own with no spare
+// capacity: an *ast.Array keeps the slice, and appending to it must copy.
+func (p *fastJSON) elems(items []*ast.Term) []*ast.Term {
+	n := len(items)
+	if n > len(p.ptrs) {
+		if n > maxSlab/4 {
+			return append([]*ast.Term(nil), items...)
+		}
+		p.ptrs = make([]*ast.Term, max(p.next(), n))
+	}
+	out := p.ptrs[:n:n]
+	p.ptrs = p.ptrs[n:]
+	copy(out, items)
+	return out
 }
 
 func (p *fastJSON) space() {
@@ -100,12 +153,13 @@ func (p *fastJSON) lit(s string) bool {
 
 func (p *fastJSON) object(depth int) (ast.Value, bool) {
 	p.i++ // {
-	var terms [][2]*ast.Term
 	p.space()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
 		p.i++
 		return ast.NewObject(), true
 	}
+	start := len(p.kvs)
+	defer func() { p.kvs = p.kvs[:start] }()
 	for {
 		p.space()
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
@@ -125,7 +179,11 @@ func (p *fastJSON) object(depth int) (ast.Value, bool) {
 		if !ok {
 			return nil, false
 		}
-		terms = append(terms, [2]*ast.Term{ast.StringTerm(k), ast.NewTerm(v)})
+		key := keyTerms[k]
+		if key == nil {
+			key = p.term(ast.String(k))
+		}
+		p.kvs = append(p.kvs, [2]*ast.Term{key, p.term(v)})
 		p.space()
 		if p.i >= len(p.b) {
 			return nil, false
@@ -138,10 +196,11 @@ func (p *fastJSON) object(depth int) (ast.Value, bool) {
 			p.i++
 			// ast.NewObject keeps duplicate keys; encoding/json keeps the
 			// last one: leave duplicates to the slow path.
-			if hasDuplicateKey(terms) {
+			members := p.kvs[start:]
+			if hasDuplicateKey(members) {
 				return nil, false
 			}
-			return ast.NewObject(terms...), true
+			return ast.NewObject(members...), true // copies members
 		}
 		return nil, false
 	}
@@ -171,19 +230,20 @@ func hasDuplicateKey(terms [][2]*ast.Term) bool {
 
 func (p *fastJSON) array(depth int) (ast.Value, bool) {
 	p.i++ // [
-	var terms []*ast.Term
 	p.space()
 	if p.i < len(p.b) && p.b[p.i] == ']' {
 		p.i++
 		return ast.NewArray(), true
 	}
+	start := len(p.items)
+	defer func() { p.items = p.items[:start] }()
 	for {
 		p.space()
 		v, ok := p.value(depth)
 		if !ok {
 			return nil, false
 		}
-		terms = append(terms, ast.NewTerm(v))
+		p.items = append(p.items, p.term(v))
 		p.space()
 		if p.i >= len(p.b) {
 			return nil, false
@@ -194,7 +254,7 @@ func (p *fastJSON) array(depth int) (ast.Value, bool) {
 			continue
 		case ']':
 			p.i++
-			return ast.NewArray(terms...), true
+			return ast.NewArray(p.elems(p.items[start:])...), true
 		}
 		return nil, false
 	}

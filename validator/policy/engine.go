@@ -11,7 +11,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
-	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/topdown"
 
 	"github.com/sandkasse/sandkasse/validator/issue"
@@ -73,6 +74,10 @@ type Engine struct {
 	// or too many (see maxTypeQueries).
 	byType    map[string]*query
 	otherType *query
+	compiler  *ast.Compiler
+	// store is the empty data document the evaluator reads through a
+	// transaction: the policies read no data beyond their own rules.
+	store storage.Store
 }
 
 // maxTypeQueries bounds the resource types given a query of their own: each
@@ -80,10 +85,12 @@ type Engine struct {
 // are evaluated with the per-kind queries (still correct, only slower).
 const maxTypeQueries = 32
 
-// query is a prepared query with one expression per finding rule it
-// evaluates; rules[i] is the index in Engine.rules of expression i.
+// query is a compiled query with one expression per finding rule it
+// evaluates, `$fI = data.pkg.rule`; rules[i] is the index in Engine.rules
+// of expression i, whose set the evaluator binds to vars[i].
 type query struct {
-	pq    rego.PreparedEvalQuery
+	body  ast.Body
+	vars  []ast.Var
 	rules []int
 }
 
@@ -115,7 +122,7 @@ func Compile(ctx context.Context, modules []Module, opts ...Option) (*Engine, er
 	if err := duplicateIDs(rules); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, rules: rules}
+	e := &Engine{cfg: cfg, rules: rules, compiler: compiler, store: inmem.New()}
 	if len(rules) == 0 {
 		return e, nil
 	}
@@ -207,32 +214,32 @@ func (e *Engine) prepareTypes(ctx context.Context, compiler *ast.Compiler) error
 
 // prepare makes one query with one expression per finding rule: the
 // evaluator shares the input and the rules' intermediate documents across
-// all of them, and the expression order maps results back to rules without
-// parsing anything.
-func prepare(ctx context.Context, compiler *ast.Compiler, rules []Rule, idx []int) (query, error) {
+// all of them, and the variable each expression binds maps its set back to
+// its rule without parsing anything.
+//
+// The query runs on OPA's evaluator (topdown) directly rather than through
+// package rego, whose prepared queries cost a result set per evaluation,
+// every set turned into Go values, a truthiness check appended per
+// expression, and a memo key string per builtin call.
+func prepare(_ context.Context, compiler *ast.Compiler, rules []Rule, idx []int) (query, error) {
 	q := query{rules: idx}
 	if len(idx) == 0 {
 		return q, nil
 	}
 	var body ast.Body
-	for _, i := range idx {
+	for j, i := range idx {
 		ref := ast.MustParseRef(rules[i].Package + "." + rules[i].Name)
-		body = append(body, ast.NewExpr(ast.NewTerm(ref)))
+		// A wildcard-prefixed name cannot clash with a policy's variables,
+		// and the query compiler leaves it as it is.
+		v := ast.Var(fmt.Sprintf("%sf%d", ast.WildcardPrefix, j))
+		q.vars = append(q.vars, v)
+		body = append(body, ast.Equality.Expr(ast.NewTerm(v), ast.NewTerm(ref)))
 	}
-	ropts := []func(*rego.Rego){
-		rego.Compiler(compiler),
-		rego.ParsedQuery(body),
-		rego.Capabilities(Capabilities()),
-		// A builtin that fails on what an app sent (a token that is not a JWT) makes
-		// that rule undefined, as OPA does by default, instead of failing the run.
-		rego.StrictBuiltinErrors(false),
-	}
-	ropts = append(ropts, customBuiltinOptions()...)
-	pq, err := rego.New(ropts...).PrepareForEval(ctx)
+	compiled, err := compiler.QueryCompiler().WithStrict(false).Compile(body)
 	if err != nil {
 		return q, fmt.Errorf("policy: prepare query: %w", err)
 	}
-	q.pq = pq
+	q.body = compiled
 	return q, nil
 }
 
@@ -388,7 +395,36 @@ func (e *Engine) EvalValue(ctx context.Context, v ast.Value) (issue.List, error)
 	timer := time.AfterFunc(e.cfg.timeout, func() { timedOut.Store(true); stop.Cancel() })
 	defer timer.Stop()
 	defer context.AfterFunc(ctx, stop.Cancel)()
-	rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(v), rego.EvalExternalCancel(stop), rego.EvalMetrics(noMetrics))
+	vc := acquireVirtualCache()
+	defer vc.release()
+	txn, err := e.store.NewTransaction(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
+	}
+	defer e.store.Abort(ctx, txn)
+	var out issue.List
+	var errs []error
+	results := 0
+	err = topdown.NewQuery(q.body).
+		WithCompiler(e.compiler).
+		WithStore(e.store).
+		WithTransaction(txn).
+		WithInput(ast.NewTerm(v)).
+		WithBuiltins(customBuiltins).
+		// A builtin that fails on what an app sent (a token that is not a
+		// JWT) makes that rule undefined, as OPA does by default, instead of
+		// failing the run.
+		WithStrictBuiltinErrors(false).
+		WithCancel(stop).
+		WithMetrics(noMetrics).
+		WithVirtualCache(vc).
+		Iter(ctx, func(qr topdown.QueryResult) error {
+			results++
+			for i, name := range q.vars {
+				e.collect(&e.rules[q.rules[i]], qr[name], &out, &errs)
+			}
+			return nil
+		})
 	if err != nil {
 		switch {
 		case timedOut.Load():
@@ -398,26 +434,8 @@ func (e *Engine) EvalValue(ctx context.Context, v ast.Value) (issue.List, error)
 		}
 		return nil, fmt.Errorf("policy: %w", err)
 	}
-	if len(rs) != 1 || len(rs[0].Expressions) != len(q.rules) {
-		return nil, fmt.Errorf("policy: query returned %d results, want 1 with %d expressions", len(rs), len(q.rules))
-	}
-	var out issue.List
-	var errs []error
-	for i, x := range rs[0].Expressions {
-		r := &e.rules[q.rules[i]]
-		set, ok := x.Value.([]any)
-		if !ok {
-			errs = append(errs, fmt.Errorf("rule %s (%s:%d) produced %T, want a set of findings", r.ID, r.File, r.Line, x.Value))
-			continue
-		}
-		for _, f := range set {
-			is, err := e.finding(r, f)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			out = append(out, is)
-		}
+	if results != 1 {
+		return nil, fmt.Errorf("policy: query returned %d results, want 1", results)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Code != out[j].Code {
@@ -439,7 +457,7 @@ func (e *Engine) queryFor(v ast.Value) query {
 	if !ok {
 		return e.full
 	}
-	res, exch := obj.Get(ast.InternedTerm("resource")), obj.Get(ast.InternedTerm("exchange")) != nil
+	res, exch := obj.Get(resourceKey), obj.Get(exchangeKey) != nil
 	switch {
 	case res != nil && !exch:
 		if e.otherType != nil {
@@ -465,30 +483,62 @@ var noMetrics = metrics.NoOp()
 
 var resourceTypeKey = ast.StringTerm("resourceType")
 
+// collect adds the findings in the set a rule produced, or the error that
+// says why it is not one. The set is read as the evaluator left it: turning
+// it into Go values first (as package rego does) costs allocations for every
+// rule, empty sets included, to read two strings.
+func (e *Engine) collect(r *Rule, t *ast.Term, out *issue.List, errs *[]error) {
+	if t == nil {
+		*errs = append(*errs, fmt.Errorf("rule %s (%s:%d) produced nothing, want a set of findings", r.ID, r.File, r.Line))
+		return
+	}
+	set, ok := t.Value.(ast.Set)
+	if !ok {
+		*errs = append(*errs, fmt.Errorf("rule %s (%s:%d) produced %s, want a set of findings", r.ID, r.File, r.Line, ast.ValueName(t.Value)))
+		return
+	}
+	set.Foreach(func(f *ast.Term) {
+		is, err := e.finding(r, f)
+		if err != nil {
+			*errs = append(*errs, err)
+			return
+		}
+		*out = append(*out, is)
+	})
+}
+
 // finding turns one element of a finding rule's set into an Issue. An element
 // is {"msg": string, "expression": string}; expression is optional, msg is
 // not, and anything else is the policy's mistake.
-func (e *Engine) finding(r *Rule, f any) (issue.Issue, error) {
+func (e *Engine) finding(r *Rule, f *ast.Term) (issue.Issue, error) {
 	is := issue.Issue{Severity: r.Severity, Code: r.ID, RuleID: r.ID, Type: "business-rule", Fix: r.Fix.EN}
 	if e.cfg.lang == "nb" {
 		is.Fix = r.Fix.NB
 	}
-	obj, ok := f.(map[string]any)
+	obj, ok := f.Value.(ast.Object)
 	if !ok {
-		return is, fmt.Errorf("rule %s (%s:%d): a finding must be an object {\"msg\": ..., \"expression\": ...}, got %T", r.ID, r.File, r.Line, f)
+		return is, fmt.Errorf("rule %s (%s:%d): a finding must be an object {\"msg\": ..., \"expression\": ...}, got %s", r.ID, r.File, r.Line, ast.ValueName(f.Value))
 	}
-	for k, v := range obj {
-		s, isStr := v.(string)
-		switch {
-		case k == "msg" && isStr:
-			is.Message = s
-		case k == "expression" && isStr:
-			is.Expression = s
-		case k == "msg" || k == "expression":
-			return is, fmt.Errorf("rule %s (%s:%d): finding field %q must be a string", r.ID, r.File, r.Line, k)
-		default:
-			return is, fmt.Errorf("rule %s (%s:%d): unknown finding field %q (msg, expression)", r.ID, r.File, r.Line, k)
+	err := obj.Iter(func(k, v *ast.Term) error {
+		key, isStr := k.Value.(ast.String)
+		if !isStr {
+			return fmt.Errorf("rule %s (%s:%d): unknown finding field %v (msg, expression)", r.ID, r.File, r.Line, k)
 		}
+		s, isStr := v.Value.(ast.String)
+		switch {
+		case key == "msg" && isStr:
+			is.Message = string(s)
+		case key == "expression" && isStr:
+			is.Expression = string(s)
+		case key == "msg" || key == "expression":
+			return fmt.Errorf("rule %s (%s:%d): finding field %q must be a string", r.ID, r.File, r.Line, string(key))
+		default:
+			return fmt.Errorf("rule %s (%s:%d): unknown finding field %q (msg, expression)", r.ID, r.File, r.Line, string(key))
+		}
+		return nil
+	})
+	if err != nil {
+		return is, err
 	}
 	if is.Message == "" {
 		return is, fmt.Errorf("rule %s (%s:%d): finding without msg", r.ID, r.File, r.Line)

@@ -60,20 +60,28 @@ func (in *Input) value() (ast.Value, error) {
 		if err != nil {
 			return nil, fmt.Errorf("policy: resource: %w", err)
 		}
-		obj.Insert(ast.InternedTerm("resource"), ast.NewTerm(v))
+		obj.Insert(resourceKey, ast.NewTerm(v))
 	} else {
 		v, err := exchangeValue(in.Exchange)
 		if err != nil {
 			return nil, fmt.Errorf("policy: exchange: %w", err)
 		}
-		obj.Insert(ast.InternedTerm("exchange"), ast.NewTerm(v))
+		obj.Insert(exchangeKey, ast.NewTerm(v))
 	}
 	if len(in.Context) > 0 {
 		v, err := ast.InterfaceToValue(in.Context)
 		if err != nil {
 			return nil, fmt.Errorf("policy: context: %w", err)
 		}
-		obj.Insert(ast.InternedTerm("context"), ast.NewTerm(v))
+		obj.Insert(contextKey, ast.NewTerm(v))
 	}
 	return obj, nil
 }
+
+// The input's top-level keys, made once: ast.InternedTerm allocates a new
+// term for any string OPA has not interned itself, and these are not.
+var (
+	resourceKey = ast.StringTerm("resource")
+	exchangeKey = ast.StringTerm("exchange")
+	contextKey  = ast.StringTerm("context")
+)
