@@ -15,12 +15,9 @@ package sandkasse.dho_vkp.vitals
 # every rule (that cost more than the checks). In a Bundle, bundle_obs maps
 # an Observation's entry index to it, built once for all rules. obs_path
 # turns the index (-1: the input itself) into a FHIRPath location, only for
-# findings.
-bundle_obs[i] := e.resource if {
-	input.resource.resourceType == "Bundle"
-	some i, e in input.resource.entry
-	e.resource.resourceType == "Observation"
-}
+# findings. (An object comprehension builds it with less work than a
+# partial object rule.)
+bundle_obs := {i: e.resource | some i, e in input.resource.entry; e.resource.resourceType == "Observation"} if input.resource.resourceType == "Bundle"
 
 obs_path(i) := "Observation" if i < 0
 
@@ -45,13 +42,9 @@ units := {
 
 # The measured values are an Observation's valueQuantity and those of its
 # components; a value without a code is not checked (DHO-VIT-01 reports the
-# missing code). bundle_quantities lists those of a Bundle's Observations as
-# [q, code, entry, component], component -1 for the Observation's own value.
-bundle_quantities := array.concat(
-	[[q, obs.code, i, -1] | some i, obs in bundle_obs; q := obs.valueQuantity; obs.code = _],
-	[[q, c.code, i, j] | some i, obs in bundle_obs; some j, c in obs.component; q := c.valueQuantity; c.code = _],
-) if input.resource.resourceType == "Bundle"
-
+# missing code). The rules visit them where they are (own value, components,
+# in a Bundle or not) rather than through a list of [value, code, entry,
+# component] built for all cases (that cost more than the checks).
 quantity_path(i, j) := concat("", [obs_path(i), ".valueQuantity"]) if j < 0
 
 quantity_path(i, j) := sprintf("%s.component[%d].valueQuantity", [obs_path(i), j]) if j >= 0
@@ -124,9 +117,20 @@ deny_ucum contains {"msg": "the quantity's unit is not coded in UCUM (system htt
 	not ucum_coded(q)
 }
 
+deny_ucum contains {"msg": "the quantity's unit is not coded in UCUM (system http://unitsofmeasure.org with a code)", "expression": quantity_path(i, -1)} if {
+	input.resource.resourceType == "Bundle"
+	some i, obs in bundle_obs
+	q := obs.valueQuantity
+	obs.code = _
+	not ucum_coded(q)
+}
+
 deny_ucum contains {"msg": "the quantity's unit is not coded in UCUM (system http://unitsofmeasure.org with a code)", "expression": quantity_path(i, j)} if {
 	input.resource.resourceType == "Bundle"
-	some [q, _, i, j] in bundle_quantities
+	some i, obs in bundle_obs
+	some j, c in obs.component
+	q := c.valueQuantity
+	c.code = _
 	not ucum_coded(q)
 }
 
@@ -174,10 +178,24 @@ deny_unit contains {"msg": unit_msg(loinc, q), "expression": concat("", [quantit
 	ucum_coded(q)
 }
 
+deny_unit contains {"msg": unit_msg(loinc, q), "expression": concat("", [quantity_path(i, -1), ".code"])} if {
+	input.resource.resourceType == "Bundle"
+	some i, obs in bundle_obs
+	q := obs.valueQuantity
+	some coding in obs.code.coding
+	coding.system == "http://loinc.org"
+	loinc := coding.code
+	allowed := units[loinc]
+	not allowed[q.code]
+	ucum_coded(q)
+}
+
 deny_unit contains {"msg": unit_msg(loinc, q), "expression": concat("", [quantity_path(i, j), ".code"])} if {
 	input.resource.resourceType == "Bundle"
-	some [q, cc, i, j] in bundle_quantities
-	some coding in cc.coding
+	some i, obs in bundle_obs
+	some j, c in obs.component
+	q := c.valueQuantity
+	some coding in c.code.coding
 	coding.system == "http://loinc.org"
 	loinc := coding.code
 	allowed := units[loinc]
