@@ -394,7 +394,9 @@ func (e *Engine) EvalValue(ctx context.Context, v ast.Value) (issue.List, error)
 	var timedOut atomic.Bool
 	timer := time.AfterFunc(e.cfg.timeout, func() { timedOut.Store(true); stop.Cancel() })
 	defer timer.Stop()
-	defer context.AfterFunc(ctx, stop.Cancel)()
+	if ctx.Done() != nil { // a context that can never be cancelled needs no watch
+		defer context.AfterFunc(ctx, stop.Cancel)()
+	}
 	vc := acquireVirtualCache()
 	defer vc.release()
 	txn, err := e.store.NewTransaction(ctx)
@@ -496,6 +498,9 @@ func (e *Engine) collect(r *Rule, t *ast.Term, out *issue.List, errs *[]error) {
 	if !ok {
 		*errs = append(*errs, fmt.Errorf("rule %s (%s:%d) produced %s, want a set of findings", r.ID, r.File, r.Line, ast.ValueName(t.Value)))
 		return
+	}
+	if set.Len() == 0 {
+		return // most rules find nothing: no closure to allocate
 	}
 	set.Foreach(func(f *ast.Term) {
 		is, err := e.finding(r, f)

@@ -24,20 +24,26 @@ type virtualCache struct {
 
 type vframe struct {
 	nodes []vnode // nodes[0] is the root; a child index is never 0
-	index map[vkey]int32
+	index map[uint64]int32
 }
 
-// vkey names a child of parent by its key's hash; nodes with equal hashes
-// but unequal keys are chained through vnode.next.
-type vkey struct {
-	parent int32
-	hash   int
+// vkey mixes a parent's index and a child key's hash into one word, which
+// Go's maps hash fastest; nodes whose words collide (equal hashes, or a
+// collision of the mix) are chained through vnode.next, and a node matches
+// only with the same parent and an equal key.
+func vkey(parent int32, hash int) uint64 {
+	return (uint64(hash) ^ (uint64(parent) * 0x9e3779b97f4a7c15)) & vkeyBits
 }
+
+// vkeyBits is all ones; a test clears it so that every key collides and
+// every look-up walks the chains.
+var vkeyBits = ^uint64(0)
 
 type vnode struct {
 	key       *ast.Term
 	value     *ast.Term
 	undefined bool
+	parent    int32
 	next      int32
 }
 
@@ -49,7 +55,7 @@ const maxPooledNodes = 4096
 var virtualCaches = sync.Pool{New: func() any { return &virtualCache{frames: []*vframe{newVframe()}} }}
 
 func newVframe() *vframe {
-	return &vframe{nodes: make([]vnode, 1, 64), index: make(map[vkey]int32, 64)}
+	return &vframe{nodes: make([]vnode, 1, 64), index: make(map[uint64]int32, 64)}
 }
 
 func acquireVirtualCache() *virtualCache { return virtualCaches.Get().(*virtualCache) }
@@ -96,16 +102,20 @@ func (c *virtualCache) Pop() {
 func (f *vframe) find(ref ast.Ref) int32 {
 	var n int32
 	for _, t := range ref {
-		i := f.index[vkey{n, t.Hash()}]
-		for i != 0 && !f.nodes[i].key.Equal(t) {
-			i = f.nodes[i].next
-		}
-		if i == 0 {
+		n = f.child(n, f.index[vkey(n, t.Hash())], t)
+		if n == 0 {
 			return 0
 		}
-		n = i
 	}
 	return n
+}
+
+// child follows the chain from i to parent's child with key t (0: none).
+func (f *vframe) child(parent, i int32, t *ast.Term) int32 {
+	for i != 0 && (f.nodes[i].parent != parent || !f.nodes[i].key.Equal(t)) {
+		i = f.nodes[i].next
+	}
+	return i
 }
 
 // Get answers as topdown's cache does: (nil, true) for a ref recorded as
@@ -127,15 +137,12 @@ func (c *virtualCache) Put(ref ast.Ref, value *ast.Term) {
 	f := c.frames[c.top]
 	var n int32
 	for _, t := range ref {
-		k := vkey{n, t.Hash()}
+		k := vkey(n, t.Hash())
 		head := f.index[k]
-		i := head
-		for i != 0 && !f.nodes[i].key.Equal(t) {
-			i = f.nodes[i].next
-		}
+		i := f.child(n, head, t)
 		if i == 0 {
 			i = int32(len(f.nodes))
-			f.nodes = append(f.nodes, vnode{key: t, next: head})
+			f.nodes = append(f.nodes, vnode{key: t, parent: n, next: head})
 			f.index[k] = i
 		}
 		n = i
@@ -151,19 +158,13 @@ func (c *virtualCache) Put(ref ast.Ref, value *ast.Term) {
 // for debugging only).
 func (c *virtualCache) Keys() []ast.Ref {
 	f := c.frames[c.top]
-	parent := make([]int32, len(f.nodes))
-	for k, head := range f.index {
-		for i := head; i != 0; i = f.nodes[i].next {
-			parent[i] = k.parent
-		}
-	}
 	var keys []ast.Ref
 	for i := 1; i < len(f.nodes); i++ {
 		if f.nodes[i].value == nil {
 			continue
 		}
 		var ref ast.Ref
-		for j := int32(i); j != 0; j = parent[j] {
+		for j := int32(i); j != 0; j = f.nodes[j].parent {
 			ref = append(ast.Ref{f.nodes[j].key}, ref...)
 		}
 		keys = append(keys, ref)

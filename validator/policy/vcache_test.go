@@ -22,6 +22,15 @@ import (
 // hashes) and mix strings, numbers, arrays and objects as function
 // arguments do.
 func TestVirtualCacheMatchesOPA(t *testing.T) {
+	t.Run("hashed", testVirtualCacheMatchesOPA)
+	// Every key in one chain: the chains alone must tell parents and keys
+	// apart.
+	vkeyBits = 0
+	defer func() { vkeyBits = ^uint64(0) }()
+	t.Run("colliding", testVirtualCacheMatchesOPA)
+}
+
+func testVirtualCacheMatchesOPA(t *testing.T) {
 	elems := []*ast.Term{
 		ast.DefaultRootDocument, ast.StringTerm("p"), ast.StringTerm("q"), ast.StringTerm("rule"),
 		ast.NumberTerm("1"), ast.NumberTerm("1.0"), ast.NumberTerm("2"), ast.StringTerm("1"),
