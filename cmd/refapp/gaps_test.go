@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sandkasse/sandkasse/sandbox/tenant"
 )
 
 // readOnly is an HTTP client for the good SMART app that never lets a FHIR
@@ -34,7 +36,7 @@ func (r readOnly) Do(req *http.Request) (*http.Response, error) {
 // request, a POST, is not a write.
 func TestAppThatNeverWrites(t *testing.T) {
 	sb := newSandbox(t)
-	ten, err := sb.tenants.Create(context.Background(), "Reads only", testOrg)
+	ten, err := sb.tenants.Create(context.Background(), tenant.Spec{Name: "Reads only", Org: testOrg, VendorOrg: testVendorOrg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,10 @@ import (
 // which fails the mod-11 check and so fails DHO-ADDR-01).
 const testOrg = "974760673"
 
+// testVendorOrg is the vendor's own (synthetic, valid) organisation number,
+// which the platform's certificates name, unlike the municipality testOrg.
+const testVendorOrg = "910000004"
+
 type sandbox struct {
 	lastTenant tenant.Created
 	url        string
@@ -221,7 +225,7 @@ func TestReferenceApps(t *testing.T) {
 	apps := map[string]func(context.Context, Config) error{"dho-journal": RunDHO, "smart-app": RunSMART}
 	play := func(t *testing.T, suiteID, variant string) (api.RunJSON, *suitereport.Report) {
 		t.Helper()
-		ten, err := sb.tenants.Create(context.Background(), "Refapp "+variant, testOrg)
+		ten, err := sb.tenants.Create(context.Background(), tenant.Spec{Name: "Refapp " + variant, Org: testOrg, VendorOrg: testVendorOrg})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -380,7 +384,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	for suiteID, app := range map[string]func(context.Context, Config) error{"dho-journal": RunDHO, "smart-app": RunSMART} {
-		ten, err := a.tenants.Create(ctx, "Two instances", testOrg)
+		ten, err := a.tenants.Create(ctx, tenant.Spec{Name: "Two instances", Org: testOrg, VendorOrg: testVendorOrg})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,7 +442,7 @@ func checkIssued(t *testing.T, sb *sandbox, ten tenant.Created, suiteID string, 
 	p := res.Payload
 	sum := sha256.Sum256(stored)
 	cs := sb.catalog[suiteID]
-	if p.ID != run.CertificateID || p.App.Name != "refapp" || p.Vendor.OrgNumber != testOrg || p.Suite.ID != suiteID ||
+	if p.ID != run.CertificateID || p.App.Name != "refapp" || p.Vendor.OrgNumber != testVendorOrg || p.Suite.ID != suiteID ||
 		p.RuleSet.Digest != cs.RuleSet.Digest || p.ReportDigest != "sha256:"+hex.EncodeToString(sum[:]) {
 		t.Fatalf("the certificate says %+v", p)
 	}

@@ -12,12 +12,14 @@ import (
 	"github.com/sandkasse/sandkasse/sandbox/tenant"
 )
 
-const tenantSynopsis = `create --name NAME --org ORGNR [--format text|json] | list [--format text|json] | reset ID  [--data DIR | --database DSN]
+const tenantSynopsis = `create --name NAME --org ORGNR [--vendor-org ORGNR] [--format text|json] | list [--format text|json] | reset ID  [--data DIR | --database DSN]
 
 create makes an isolated tenant seeded with a synthetic population and prints
 its id, its FHIR base (/t/<id>/fhir) and a developer bearer token with all of
-the tenant's scopes (shown once: only its hash is stored). reset restores the
-tenant's seeded data.`
+the tenant's scopes (shown once: only its hash is stored). --vendor-org is the
+vendor's own organisation number, which the platform's certificates name;
+without it the tenant gets no certificate from the platform. reset restores
+the tenant's seeded data.`
 
 func runTenant(ctx context.Context, args []string, io stdio) int {
 	if len(args) == 0 {
@@ -29,6 +31,7 @@ func runTenant(ctx context.Context, args []string, io stdio) int {
 	sf := addStoreFlags(fs)
 	name := fs.String("name", "", "tenant name (create)")
 	org := fs.String("org", "", "organisation number of the municipality the tenant plays, 9 digits (create)")
+	vendorOrg := fs.String("vendor-org", "", "the vendor's own organisation number, named on its certificates (create)")
 	format := fs.String("format", "text", "output format: text or json")
 	patients := fs.Int("patients", tenant.DefaultPatients, "synthetic patients to seed (create, reset)")
 	days := fs.Int("days", tenant.DefaultDays, "days of home measurements to seed (create, reset)")
@@ -64,7 +67,7 @@ func runTenant(ctx context.Context, args []string, io stdio) int {
 	svc := tenant.New(tenant.Options{Store: st, Patients: *patients, Days: *days})
 	switch sub {
 	case "create":
-		c, err := svc.Create(ctx, *name, *org)
+		c, err := svc.Create(ctx, tenant.Spec{Name: *name, Org: *org, VendorOrg: *vendorOrg})
 		if err != nil {
 			fmt.Fprintln(io.err, "sandkasse tenant create:", err)
 			return exitUsage
@@ -76,7 +79,11 @@ func runTenant(ctx context.Context, args []string, io stdio) int {
 			enc.Encode(t)
 			return exitOK
 		}
-		fmt.Fprintf(io.out, "tenant    %s (%s, org %s)\nfhir base %s\ntoken     %s\n", t.ID, t.Name, t.Org, t.FHIRBase, t.Token)
+		fmt.Fprintf(io.out, "tenant    %s (%s, org %s)\n", t.ID, t.Name, t.Org)
+		if t.VendorOrg != "" {
+			fmt.Fprintf(io.out, "vendor    org %s\n", t.VendorOrg)
+		}
+		fmt.Fprintf(io.out, "fhir base %s\ntoken     %s\n", t.FHIRBase, t.Token)
 	case "list":
 		ts, err := svc.List(ctx)
 		if err != nil {
@@ -94,9 +101,13 @@ func runTenant(ctx context.Context, args []string, io stdio) int {
 			return exitOK
 		}
 		tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tNAME\tORG\tFHIR BASE\tCREATED")
+		fmt.Fprintln(tw, "ID\tNAME\tORG\tVENDOR ORG\tFHIR BASE\tCREATED")
 		for _, t := range out {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Org, t.FHIRBase, t.Created.Format("2006-01-02 15:04"))
+			vendor := t.VendorOrg
+			if vendor == "" {
+				vendor = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Org, vendor, t.FHIRBase, t.Created.Format("2006-01-02 15:04"))
 		}
 		tw.Flush()
 	case "reset":

@@ -14,6 +14,7 @@ import (
 	"github.com/sandkasse/sandkasse/sandbox/epr"
 	"github.com/sandkasse/sandkasse/sandbox/runs"
 	"github.com/sandkasse/sandkasse/sandbox/store"
+	"github.com/sandkasse/sandkasse/sandbox/tenant"
 	"github.com/sandkasse/sandkasse/validator/cert"
 	"github.com/sandkasse/sandkasse/validator/certstore"
 )
@@ -180,7 +181,7 @@ func TestRunCertificateRoutes(t *testing.T) {
 	issueBody := `{"suite":"smart-app","app":"App","version":"2","artifactDigest":"` + digest + `","wait":"0s","issue":true}`
 
 	noKey := newRunsSandbox(t, true)
-	n, err := noKey.tenants.Create(context.Background(), "No key", org)
+	n, err := noKey.tenants.Create(context.Background(), tenant.Spec{Name: "No key", Org: org, VendorOrg: testVendorOrg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestRunCertificateRoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newRunsSandboxWith(t, runs.Options{Registry: reg, Signer: signer})
-	a, err := f.tenants.Create(context.Background(), "Vendor", org)
+	a, err := f.tenants.Create(context.Background(), tenant.Spec{Name: "Vendor", Org: org, VendorOrg: testVendorOrg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +267,7 @@ func TestRunCertificateRoutes(t *testing.T) {
 	}
 	ks, _ := cert.NewKeySet(key.Public())
 	res := cert.NewVerifier(ks).Verify(strings.TrimSpace(string(got.body)))
-	if !res.Valid() || res.Payload.ID != passed.CertificateID || res.Payload.Vendor.OrgNumber != org || res.Payload.App.ArtifactDigest != digest {
+	if !res.Valid() || res.Payload.ID != passed.CertificateID || res.Payload.Vendor.OrgNumber != testVendorOrg || res.Payload.App.ArtifactDigest != digest {
 		t.Fatalf("certificate does not verify or says otherwise: %+v %v", res.Payload, res.Err())
 	}
 	if r := f.do(t, a.Token, "GET", path+"/run-nope/certificate", ""); r.status != 404 {
@@ -332,3 +333,7 @@ func recordSMARTSession(t *testing.T, f *sandboxFixture, tenantID string) {
 		t.Fatal(err)
 	}
 }
+
+// testVendorOrg is the vendor's own (synthetic, valid) organisation number,
+// which certificates name, unlike the municipality the tenant plays.
+const testVendorOrg = "910000004"

@@ -529,17 +529,18 @@ func (h *sandboxRoutes) admin(c *gin.Context) {
 
 // TenantJSON is a tenant on the wire (the CLI prints the same).
 type TenantJSON struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Org      string    `json:"org"`
-	FHIRBase string    `json:"fhir_base"`
-	Created  time.Time `json:"created"`
-	Token    string    `json:"token,omitempty"`
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Org       string    `json:"org"`
+	VendorOrg string    `json:"vendor_org,omitempty"`
+	FHIRBase  string    `json:"fhir_base"`
+	Created   time.Time `json:"created"`
+	Token     string    `json:"token,omitempty"`
 }
 
 // TenantOf renders a tenant.
 func TenantOf(t store.Tenant, token string) TenantJSON {
-	return TenantJSON{ID: t.ID, Name: t.Name, Org: t.Org, FHIRBase: "/t/" + t.ID + "/fhir", Created: t.Created, Token: token}
+	return TenantJSON{ID: t.ID, Name: t.Name, Org: t.Org, VendorOrg: t.VendorOrg, FHIRBase: "/t/" + t.ID + "/fhir", Created: t.Created, Token: token}
 }
 
 func (h *sandboxRoutes) listTenants(c *gin.Context) {
@@ -561,16 +562,17 @@ func (h *sandboxRoutes) createTenant(c *gin.Context) {
 		return
 	}
 	var in struct {
-		Name string `json:"name"`
-		Org  string `json:"org"`
+		Name      string `json:"name"`
+		Org       string `json:"org"`
+		VendorOrg string `json:"vendor_org"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, `send {"name": ..., "org": ...}`)
+		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, `send {"name": ..., "org": ..., "vendor_org": ...} (vendor_org optional)`)
 		return
 	}
-	cr, err := h.sb.Tenants.Create(c.Request.Context(), in.Name, in.Org)
+	cr, err := h.sb.Tenants.Create(c.Request.Context(), tenant.Spec{Name: in.Name, Org: in.Org, VendorOrg: in.VendorOrg})
 	if errors.Is(err, tenant.ErrInvalid) {
 		h.refuse(c, http.StatusBadRequest, "invalid", CodeBadRequest, err.Error())
 		return

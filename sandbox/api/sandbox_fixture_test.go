@@ -88,7 +88,7 @@ func newSandbox(t testing.TB, patients int) *sandboxFixture {
 
 func (f *sandboxFixture) tenant(t testing.TB, name string) tenant.Created {
 	t.Helper()
-	c, err := f.tenants.Create(context.Background(), name, "312345676")
+	c, err := f.tenants.Create(context.Background(), tenant.Spec{Name: name, Org: "312345676"})
 	if err != nil {
 		t.Fatal(err)
 	}

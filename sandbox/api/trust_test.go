@@ -152,7 +152,7 @@ func testPayload() cert.Payload {
 
 func TestStaffRoutes(t *testing.T) {
 	f := newTrust(t, true)
-	c, err := f.tenants.Create(context.Background(), "Vendor", "312345676")
+	c, err := f.tenants.Create(context.Background(), tenant.Spec{Name: "Vendor", Org: "312345676", VendorOrg: testVendorOrg})
 	if err != nil {
 		t.Fatal(err)
 	}

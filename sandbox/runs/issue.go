@@ -44,7 +44,7 @@ func issueProblems(req Request, org string) string {
 		switch {
 		case pr.Field == "vendor.orgNumber":
 			// The value is the tenant's, not the request's: say so.
-			msgs = append(msgs, fmt.Sprintf("the tenant's organisation number (the vendor on the certificate) %s", pr.Message))
+			msgs = append(msgs, fmt.Sprintf("the tenant's vendor organisation number %s", pr.Message))
 		case strings.HasPrefix(pr.Field, "app."):
 			name := map[string]string{"app.name": "app", "app.version": "version", "app.artifactDigest": "artifactDigest"}[pr.Field]
 			if name == "" {

@@ -47,9 +47,11 @@ func registry(t testing.TB) (*certstore.Store, *cert.Signer) {
 	return reg, signer
 }
 
+// tenantWithOrg makes a tenant whose vendor has the organisation number
+// org ("" for none); the municipality it plays is validOrg.
 func tenantWithOrg(t testing.TB, st store.Store, id, org string) {
 	t.Helper()
-	if err := st.CreateTenant(context.Background(), store.Tenant{ID: id, Name: "Vendor " + id, Org: org, Created: time.Now()}); err != nil {
+	if err := st.CreateTenant(context.Background(), store.Tenant{ID: id, Name: "Vendor " + id, Org: validOrg, VendorOrg: org, Created: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -200,6 +202,7 @@ func TestIssueRequestRefusedAtCreate(t *testing.T) {
 	st := openStore(t)
 	tenantWithOrg(t, st, "t1", validOrg)
 	tenantWithOrg(t, st, "bad", badOrg)
+	tenantWithOrg(t, st, "anonymous", "")
 	noKey := service(t, st, runs.Options{})
 	if _, err := noKey.Create(context.Background(), "t1", "", issueRequest()); !errors.Is(err, runs.ErrCannotIssue) {
 		t.Fatalf("issue without a signing key: %v, want ErrCannotIssue", err)
@@ -215,7 +218,8 @@ func TestIssueRequestRefusedAtCreate(t *testing.T) {
 		{"t1", func(r *runs.Request) { r.ArtifactDigest = "md5:abc" }, "artifactDigest must be sha256:"},
 		{"t1", func(r *runs.Request) { r.App = "" }, "app is required"},
 		{"t1", func(r *runs.Request) { r.Version = " 1" }, "version"},
-		{"bad", func(r *runs.Request) {}, "the tenant's organisation number (the vendor on the certificate) is not a valid organisasjonsnummer"},
+		{"bad", func(r *runs.Request) {}, "the tenant's vendor organisation number is not a valid organisasjonsnummer"},
+		{"anonymous", func(r *runs.Request) {}, "it has no vendor organisation number (vendor_org)"},
 		{"nobody", func(r *runs.Request) {}, "tenant nobody does not exist"},
 	} {
 		req := issueRequest()

@@ -211,10 +211,13 @@ func (s *Service) Create(ctx context.Context, tenant, fhirBase string, req Reque
 		if err != nil {
 			return store.Run{}, err
 		}
-		if msg := issueProblems(req, t.Org); msg != "" {
+		if t.VendorOrg == "" {
+			return bad("a certificate cannot be issued for this tenant: it has no vendor organisation number (vendor_org), which the certificate must name; platform staff set it when the tenant is made")
+		}
+		if msg := issueProblems(req, t.VendorOrg); msg != "" {
 			return bad("a certificate cannot be issued for this request: %s", msg)
 		}
-		vendorOrg = t.Org
+		vendorOrg = t.VendorOrg
 	}
 	wait := DefaultWait
 	if req.Wait != "" {

@@ -104,6 +104,9 @@ type Tenant struct {
 	ID      string
 	Name    string
 	Org     string // the municipality's organisation number it plays
+	// VendorOrg is the vendor's own organisation number, the one its
+	// certificates name; "" when none was given (then none is issued).
+	VendorOrg string
 	Seed    uint64 // synthetic population seed, to restore on reset
 	Created time.Time
 }

@@ -148,14 +148,30 @@ func CheckOrg(org string) error {
 	}
 }
 
+// Spec is what a tenant is made from.
+type Spec struct {
+	Name string
+	// Org is the municipality the tenant plays (its mock VKP answers for
+	// it); VendorOrg the vendor's own organisation number, which the
+	// platform's certificates name. Without VendorOrg the tenant can run
+	// suites but get no certificate from the platform.
+	Org, VendorOrg string
+}
+
 // Create makes a tenant with a seeded population and a developer token.
-func (s *Service) Create(ctx context.Context, name, org string) (Created, error) {
-	name = strings.TrimSpace(name)
+func (s *Service) Create(ctx context.Context, spec Spec) (Created, error) {
+	name := strings.TrimSpace(spec.Name)
 	if name == "" || len(name) > 200 {
 		return Created{}, fmt.Errorf("%w: a name of 1 to 200 characters is required", ErrInvalid)
 	}
+	org := spec.Org
 	if err := CheckOrg(org); err != nil {
 		return Created{}, err
+	}
+	if spec.VendorOrg != "" {
+		if err := CheckOrg(spec.VendorOrg); err != nil {
+			return Created{}, fmt.Errorf("%w (the vendor's number)", err)
+		}
 	}
 	seed := uint64(0)
 	if s.seed0 != 0 {
@@ -166,11 +182,12 @@ func (s *Service) Create(ctx context.Context, name, org string) (Created, error)
 		seed = binary.BigEndian.Uint64(b[:])
 	}
 	t := store.Tenant{
-		ID:      newTenantID(),
-		Name:    name,
-		Org:     org,
-		Seed:    seed,
-		Created: s.now().UTC().Truncate(time.Millisecond),
+		ID:        newTenantID(),
+		Name:      name,
+		Org:       org,
+		VendorOrg: spec.VendorOrg,
+		Seed:      seed,
+		Created:   s.now().UTC().Truncate(time.Millisecond),
 	}
 	if err := s.st.CreateTenant(ctx, t); err != nil {
 		return Created{}, err

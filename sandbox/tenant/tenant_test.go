@@ -26,7 +26,7 @@ func newService(t *testing.T, now func() time.Time) (*tenant.Service, store.Stor
 func TestCreateRefusesBadInput(t *testing.T) {
 	s, _ := newService(t, nil)
 	for _, c := range []struct{ name, org string }{{"", "312345676"}, {"  ", "312345676"}, {"A", "31234567"}, {"A", "31234567x"}, {"A", "312345674"}, {"A", "314159265"}} {
-		if _, err := s.Create(context.Background(), c.name, c.org); !errors.Is(err, tenant.ErrInvalid) {
+		if _, err := s.Create(context.Background(), tenant.Spec{Name: c.name, Org: c.org}); !errors.Is(err, tenant.ErrInvalid) {
 			t.Errorf("Create(%q, %q): %v, want ErrInvalid", c.name, c.org, err)
 		}
 	}
@@ -34,8 +34,31 @@ func TestCreateRefusesBadInput(t *testing.T) {
 		t.Fatalf("a refused tenant was stored: %v", ts)
 	}
 	// The message says what is wrong with the number, not only that it is.
-	if _, err := s.Create(context.Background(), "A", "312345674"); err == nil || !strings.Contains(err.Error(), "mod-11") || !strings.Contains(err.Error(), "312345674") {
+	if _, err := s.Create(context.Background(), tenant.Spec{Name: "A", Org: "312345674"}); err == nil || !strings.Contains(err.Error(), "mod-11") || !strings.Contains(err.Error(), "312345674") {
 		t.Errorf("invalid control digit: %v, want a message naming the mod-11 check and the number", err)
+	}
+}
+
+// The vendor's number is optional, checked like the municipality's when
+// given, and kept apart from it.
+func TestCreateVendorOrg(t *testing.T) {
+	s, st := newService(t, nil)
+	ctx := context.Background()
+	_, err := s.Create(ctx, tenant.Spec{Name: "A", Org: "312345676", VendorOrg: "312345674"})
+	if !errors.Is(err, tenant.ErrInvalid) || !strings.Contains(err.Error(), "vendor") || !strings.Contains(err.Error(), "mod-11") {
+		t.Fatalf("an invalid vendor number: %v, want ErrInvalid naming the vendor and the check", err)
+	}
+	c, err := s.Create(ctx, tenant.Spec{Name: "A", Org: "312345676", VendorOrg: "974760673"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Tenant(ctx, c.Tenant.ID)
+	if err != nil || got.Org != "312345676" || got.VendorOrg != "974760673" {
+		t.Fatalf("stored tenant %+v, %v", got, err)
+	}
+	plain, err := s.Create(ctx, tenant.Spec{Name: "B", Org: "312345676"})
+	if err != nil || plain.Tenant.VendorOrg != "" {
+		t.Fatalf("without a vendor number: %+v, %v", plain.Tenant, err)
 	}
 }
 
@@ -44,11 +67,11 @@ func TestCreateRefusesBadInput(t *testing.T) {
 func TestResetRestoresSeedAndForgetsOAuth(t *testing.T) {
 	s, st := newService(t, nil)
 	ctx := context.Background()
-	a, err := s.Create(ctx, "A", "312345676")
+	a, err := s.Create(ctx, tenant.Spec{Name: "A", Org: "312345676"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.Create(ctx, "B", "312345676")
+	b, err := s.Create(ctx, tenant.Spec{Name: "B", Org: "312345676"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +130,7 @@ func TestDeveloperTokens(t *testing.T) {
 	clock := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	s, _ := newService(t, func() time.Time { return clock })
 	ctx := context.Background()
-	a, err := s.Create(ctx, "A", "312345676")
+	a, err := s.Create(ctx, tenant.Spec{Name: "A", Org: "312345676"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) tenant(t *testing.T) tenant.Created {
 	t.Helper()
-	c, err := f.tenants.Create(context.Background(), "Testkommune", org)
+	c, err := f.tenants.Create(context.Background(), tenant.Spec{Name: "Testkommune", Org: org})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestTokenRefusals(t *testing.T) {
 		})
 	}
 	// A client of another tenant cannot get a token here.
-	ten2, err := f.tenants.Create(context.Background(), "Annen", org)
+	ten2, err := f.tenants.Create(context.Background(), tenant.Spec{Name: "Annen", Org: org})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +326,7 @@ func TestSearchRefusals(t *testing.T) {
 	// number one of the tenant's, but not one dho-client may call.
 	c2 := f.register(t, ten.ID, "other-client", jose.ES256, []string{otherOrg}, allRead...)
 	tok2 := f.accessToken(t, ten.ID, c2)
-	ten2, err := f.tenants.Create(context.Background(), "Annen", org)
+	ten2, err := f.tenants.Create(context.Background(), tenant.Spec{Name: "Annen", Org: org})
 	if err != nil {
 		t.Fatal(err)
 	}

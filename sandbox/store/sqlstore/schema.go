@@ -60,6 +60,11 @@ func Schema(t Types) []string {
 			expires_ms BIGINT NOT NULL)`,
 		`CREATE INDEX IF NOT EXISTS grants_tenant ON grants (tenant)`,
 		`CREATE INDEX IF NOT EXISTS grants_expires ON grants (expires_ms)`,
+		// The vendor's own organisation number, which certificates name: a
+		// table of its own, since the store has no migrations and CREATE
+		// TABLE IF NOT EXISTS would leave an existing tenants table without
+		// a new column.
+		`CREATE TABLE IF NOT EXISTS tenant_vendors (tenant {T} PRIMARY KEY, vendor_org {T} NOT NULL)`,
 	} {
 		out = append(out, r.Replace(s))
 	}

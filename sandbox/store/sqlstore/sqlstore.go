@@ -112,7 +112,12 @@ func fromMS(v int64) time.Time {
 // --- tenants and tokens --------------------------------------------------
 
 func (db *DB) CreateTenant(ctx context.Context, t store.Tenant) error {
-	res, err := db.w.ExecContext(ctx, db.bind(
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, db.bind(
 		`INSERT INTO tenants (id, name, org, seed, created_ms) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
 		t.ID, t.Name, t.Org, strconv.FormatUint(t.Seed, 10), ms(t.Created))
 	if err != nil {
@@ -123,14 +128,23 @@ func (db *DB) CreateTenant(ctx context.Context, t store.Tenant) error {
 	} else if n == 0 {
 		return store.ErrExists
 	}
-	return nil
+	if t.VendorOrg != "" {
+		if _, err := tx.ExecContext(ctx, db.bind(`INSERT INTO tenant_vendors (tenant, vendor_org) VALUES (?, ?)`), t.ID, t.VendorOrg); err != nil {
+			return fmt.Errorf("sqlstore: create tenant: %w", err)
+		}
+	}
+	return tx.Commit()
 }
+
+// tenantColumns reads a tenant with its vendor's number ("" when none).
+const tenantColumns = `SELECT t.id, t.name, t.org, COALESCE(v.vendor_org, ''), t.seed, t.created_ms
+	FROM tenants t LEFT JOIN tenant_vendors v ON v.tenant = t.id`
 
 func scanTenant(sc interface{ Scan(...any) error }) (store.Tenant, error) {
 	var t store.Tenant
 	var seed string
 	var created int64
-	if err := sc.Scan(&t.ID, &t.Name, &t.Org, &seed, &created); err != nil {
+	if err := sc.Scan(&t.ID, &t.Name, &t.Org, &t.VendorOrg, &seed, &created); err != nil {
 		return t, err
 	}
 	t.Seed, _ = strconv.ParseUint(seed, 10, 64)
@@ -140,7 +154,7 @@ func scanTenant(sc interface{ Scan(...any) error }) (store.Tenant, error) {
 
 func (db *DB) Tenant(ctx context.Context, id string) (store.Tenant, error) {
 	t, err := scanTenant(db.r.QueryRowContext(ctx, db.bind(
-		`SELECT id, name, org, seed, created_ms FROM tenants WHERE id = ?`), id))
+		tenantColumns+` WHERE t.id = ?`), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return t, store.ErrNotFound
 	}
@@ -148,7 +162,7 @@ func (db *DB) Tenant(ctx context.Context, id string) (store.Tenant, error) {
 }
 
 func (db *DB) Tenants(ctx context.Context) ([]store.Tenant, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, name, org, seed, created_ms FROM tenants ORDER BY created_ms, id`)
+	rows, err := db.r.QueryContext(ctx, tenantColumns+` ORDER BY t.created_ms, t.id`)
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func testTenants(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	a := store.Tenant{ID: "a1", Name: "Vendor A", Org: "312345674", Seed: 1<<63 + 5, Created: t0}
+	a := store.Tenant{ID: "a1", Name: "Vendor A", Org: "312345674", VendorOrg: "974760673", Seed: 1<<63 + 5, Created: t0}
 	b := store.Tenant{ID: "b2", Name: "Vendor B", Org: "398765432", Seed: 2, Created: t0.Add(time.Second)}
 	for _, tn := range []store.Tenant{a, b} {
 		if err := s.CreateTenant(ctx, tn); err != nil {
@@ -74,7 +74,7 @@ func testTenants(t *testing.T, s store.Store) {
 		t.Fatalf("missing tenant: %v", err)
 	}
 	all, err := s.Tenants(ctx)
-	if err != nil || len(all) != 2 || all[0].ID != "a1" || all[1].ID != "b2" {
+	if err != nil || len(all) != 2 || all[0] != a || all[1] != b {
 		t.Fatalf("Tenants = %+v, %v", all, err)
 	}
 }
