@@ -101,14 +101,14 @@ type Tx interface {
 
 // Tenant is one isolated sandbox of a vendor.
 type Tenant struct {
-	ID      string
-	Name    string
-	Org     string // the municipality's organisation number it plays
+	ID   string
+	Name string
+	Org  string // the municipality's organisation number it plays
 	// VendorOrg is the vendor's own organisation number, the one its
 	// certificates name; "" when none was given (then none is issued).
 	VendorOrg string
-	Seed    uint64 // synthetic population seed, to restore on reset
-	Created time.Time
+	Seed      uint64 // synthetic population seed, to restore on reset
+	Created   time.Time
 }
 
 // Token is a stored credential. Only a hash of the secret is stored.
