@@ -37,7 +37,12 @@ own_subject := input.resource.patient if input.resource.resourceType == "Detecte
 
 # bundle_subjects maps a Bundle entry's index to its resource's patient
 # reference (an object comprehension: less work than a partial object rule).
-bundle_subjects := {i: ref | some i, e in input.resource.entry; ref := e.resource[subject_element[e.resource.resourceType]]} if input.resource.resourceType == "Bundle"
+bundle_subjects := {i: ref |
+	some i, e in input.resource.entry
+	# subject_element written out: a look-up in a rule per entry costs more.
+	el := {"Observation": "subject", "QuestionnaireResponse": "subject", "Composition": "subject", "DetectedIssue": "patient"}[e.resource.resourceType]
+	ref := e.resource[el]
+} if input.resource.resourceType == "Bundle"
 
 # The FHIRPath locations, built only for a finding.
 own_location := sprintf("%s.%s", [input.resource.resourceType, subject_element[input.resource.resourceType]])
