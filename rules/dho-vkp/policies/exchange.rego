@@ -16,17 +16,11 @@ package sandkasse.dho_vkp.exchange
 # empty on a resource and leave them out of that query.
 parts := regex.find_all_string_submatch_n(`/epj/r4/([^/]*)(?:/([^/]+))?(?:/(.*))?$`, input.exchange.path, 1)[0] if input.exchange
 
-orgnr := parts[1]
-
-resource_type := parts[2]
+# parts[1] is the organisation number, parts[2] the resource type. Constant
+# sets are written out where they are used: a value named by a rule is one
+# more virtual-document look-up per use.
 
 is_search if endswith(input.exchange.path, "/_search")
-
-# Official VKP samples use 314159265, which fails the mod-11 check; known test
-# identities are allowed by list, not by loosening the check.
-known_test_orgs := {"314159265"}
-
-service_codes := {"rt", "ta", "gps", "md", "dt", "dho"}
 
 sent_codes := {trim_space(c) | some v in input.exchange.headers.servicecodes; some c in split(v, ",")} if input.exchange
 
@@ -49,11 +43,11 @@ granted := {s | some s in input.context.scopes} if {
 	is_string(claims.scope)
 }
 
-access := "read" if {
+# needed is the scope a request needs: .read for a search, .write otherwise.
+needed := sprintf("nhn:vkp/api/user/%s.read", [lower(parts[2])]) if {
+	parts[2] != ""
 	is_search
-} else := "write"
-
-needed := sprintf("nhn:vkp/api/user/%s.%s", [lower(resource_type), access]) if resource_type != ""
+} else := sprintf("nhn:vkp/api/user/%s.write", [lower(parts[2])]) if parts[2] != ""
 
 # What home follow-up reads from the EPJ (VKP DHO flows).
 purpose_reads := {"Patient", "EpisodeOfCare", "CarePlan", "Condition", "AllergyIntolerance", "MedicationStatement", "Composition"}
@@ -78,8 +72,11 @@ deny_address contains {"msg": msg, "expression": "exchange.path"} if {
 }
 
 deny_address contains {"msg": msg, "expression": "exchange.path"} if {
+	orgnr := parts[1]
 	is_string(orgnr)
-	not orgnr in known_test_orgs
+	# Official VKP samples use 314159265, which fails the mod-11 check; known
+	# test identities are allowed by list, not by loosening the check.
+	not orgnr in {"314159265"}
 	not sandkasse.valid_org_number(orgnr)
 	msg := "the organisation number in the path is not a valid organisation number"
 }
@@ -130,7 +127,7 @@ deny_service_codes contains {"msg": msg, "expression": "exchange.headers.service
 
 deny_service_codes contains {"msg": msg, "expression": "exchange.headers.servicecodes"} if {
 	some c in sent_codes
-	not c in service_codes
+	not c in {"rt", "ta", "gps", "md", "dt", "dho"}
 	msg := sprintf("ServiceCodes %q is not a VKP service (rt, ta, gps, md, dt, dho)", [c])
 }
 
@@ -213,6 +210,7 @@ deny_scope_form contains {"msg": msg, "expression": "exchange.headers.authorizat
 #     en: Read only Patient, EpisodeOfCare, CarePlan, Condition, AllergyIntolerance, MedicationStatement and Composition from the EPJ.
 deny_read_beyond_purpose contains {"msg": msg, "expression": "exchange.path"} if {
 	is_search
+	resource_type := parts[2]
 	resource_type != ""
 	not resource_type in purpose_reads
 	msg := sprintf("DHO has no purpose for reading %s", [resource_type])
