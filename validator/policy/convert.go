@@ -28,7 +28,7 @@ const maxDepth = 10000
 // which is how the evaluator compares them.
 func jsonValue(b []byte) (ast.Value, error) {
 	// One copy of the text; strings and numbers are substrings of it.
-	p := fastJSON{b: b, s: string(b), kvs: make([][2]*ast.Term, 0, 32)}
+	p := fastJSON{b: b, s: string(b), kvs: make([][2]*ast.Term, 0, 16)}
 	p.space()
 	if v, ok := p.value(0); ok {
 		p.space()
@@ -62,27 +62,29 @@ type fastJSON struct {
 	ptrs  []*ast.Term    // slab: free array element slots
 	kvs   [][2]*ast.Term // stack: members of the objects being read
 	items []*ast.Term    // stack: elements of the arrays being read
-	slab  int            // size of the next slab
+	slab  int            // size of the next term slab
+	pslab int            // size of the next pointer slab
 }
 
 // maxSlab bounds one slab, so a large input costs several allocations
 // instead of one that might be mostly unused after a fallback.
 const maxSlab = 1024
 
-func (p *fastJSON) next() int {
-	if p.slab == 0 {
-		// About one value per 8 bytes of a FHIR resource; the first slab
-		// covers a small resource whole.
-		p.slab = min(max(len(p.b)/8, 16), maxSlab)
+// grow returns the size of the next slab and doubles it, up to maxSlab.
+func grow(size *int, first int) int {
+	if *size == 0 {
+		*size = min(max(first, 16), maxSlab)
 	}
-	n := p.slab
-	p.slab = min(2*p.slab, maxSlab)
+	n := *size
+	*size = min(2*n, maxSlab)
 	return n
 }
 
 func (p *fastJSON) term(v ast.Value) *ast.Term {
 	if len(p.terms) == 0 {
-		p.terms = make([]ast.Term, p.next())
+		// About one value per 8 bytes of a FHIR resource: the first slab
+		// covers a small resource whole.
+		p.terms = make([]ast.Term, grow(&p.slab, len(p.b)/8))
 	}
 	t := &p.terms[0]
 	p.terms = p.terms[1:]
@@ -98,7 +100,9 @@ func (p *fastJSON) elems(items []*ast.Term) []*ast.Term {
 		if n > maxSlab/4 {
 			return append([]*ast.Term(nil), items...)
 		}
-		p.ptrs = make([]*ast.Term, max(p.next(), n))
+		// Array elements are a small part of a resource's values (a
+		// coding list, entries, components).
+		p.ptrs = make([]*ast.Term, max(grow(&p.pslab, len(p.b)/64), n))
 	}
 	out := p.ptrs[:n:n]
 	p.ptrs = p.ptrs[n:]
@@ -138,7 +142,7 @@ func (p *fastJSON) value(depth int) (ast.Value, bool) {
 		return ast.Null{}, p.lit("null")
 	case c == '-' || (c >= '0' && c <= '9'):
 		n, ok := p.number()
-		return ast.Number(n), ok
+		return checkedNumber(n, ok)
 	}
 	return nil, false
 }
@@ -336,6 +340,18 @@ func (p *fastJSON) number() (string, bool) {
 	return string(b[start:i]), true
 }
 
+// checkedNumber refuses, as the slow path does, a number whose exponent is
+// too large for the evaluator (printing such a big.Float takes time
+// non-linear in the exponent: "1E70000" in a resource would stall a run);
+// the slow path then reports it.
+func checkedNumber(n string, ok bool) (ast.Value, bool) {
+	if !ok {
+		return nil, false
+	}
+	v, err := ast.NumberChecked(n)
+	return v, err == nil
+}
+
 // exchangeValue builds what ast.InterfaceToValue(x) builds through its JSON
 // round trip: the fields under their json names, omitempty honoured.
 func exchangeValue(x *Exchange) (ast.Value, error) {
@@ -418,7 +434,7 @@ func plainValue(x any, depth int) (ast.Value, bool) {
 	case json.Number:
 		p := fastJSON{b: []byte(v)}
 		n, ok := p.number()
-		return ast.Number(n), ok && p.i == len(p.b)
+		return checkedNumber(n, ok && p.i == len(p.b))
 	case []any:
 		terms := make([]*ast.Term, len(v))
 		for i, e := range v {
