@@ -74,3 +74,41 @@ test_user_scope_may_read_others_ok if {
 }
 
 test_launch_patient_ok if count(fhir.deny_other_patient) == 0 with input as get("/fhir/Observation", {"patient": ["Patient/123"]})
+
+# fhir.allows lists the SMART v2 permissions instead of matching them with
+# the expressions below; the lists must say what the expressions say for
+# every ordered combination of the five letters, every string of up to three
+# of them in any order (repeats included), and a few others.
+v2_expected(p, "read") if {
+	regex.match(`^c?r?u?d?s?$`, p)
+	regex.match(`[rs]`, p)
+}
+
+v2_expected(p, "write") if {
+	regex.match(`^c?r?u?d?s?$`, p)
+	regex.match(`[cud]`, p)
+}
+
+v2_listed(p, o) := true if fhir.allows(p, o) else := false
+
+v2_matched(p, o) := true if v2_expected(p, o) else := false
+
+test_v2_permission_lists_match_the_expressions if {
+	letters := ["", "c", "r", "u", "d", "s"]
+	short := {concat("", [a, b, c]) | some a in letters; some b in letters; some c in letters}
+	ordered := {concat("", [c, r, u, d, s]) |
+		some c in ["", "c"]
+		some r in ["", "r"]
+		some u in ["", "u"]
+		some d in ["", "d"]
+		some s in ["", "s"]
+	}
+	count(ordered) == 32
+	candidates := (short | ordered) | {"sr", "crudss", "cruds ", "x", "R"}
+	wrong := {[p, o] |
+		some p in candidates
+		some o in ["read", "write"]
+		v2_listed(p, o) != v2_matched(p, o)
+	}
+	count(wrong) == 0
+}
