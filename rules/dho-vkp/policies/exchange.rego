@@ -24,10 +24,13 @@ is_search if endswith(input.exchange.path, "/_search")
 
 sent_codes := {trim_space(c) | some v in input.exchange.headers.servicecodes; some c in split(v, ",")} if input.exchange
 
-bearer := trim_space(substring(v, 7, -1)) if {
+# The first Bearer value is the token, as the server takes it: with two
+# Authorization headers a rule producing one value per header would
+# conflict and fail the whole evaluation, hiding every finding.
+bearer := [trim_space(substring(v, 7, -1)) |
 	some v in input.exchange.headers.authorization
 	lower(substring(v, 0, 7)) == "bearer "
-}
+][0]
 
 claims := io.jwt.decode(bearer)[1]
 

@@ -127,6 +127,15 @@ test_opaque_token_silent if {
 	count(exchange.deny_scope_missing) + count(exchange.deny_scope_form) == 0 with input as ex
 }
 
+# Two Authorization headers with different tokens: the first counts, and
+# the evaluation does not fail.
+test_two_tokens_first_counts if {
+	first := concat(" ", ["Bearer", jwt({"scope": "nhn:vkp/api/user/patient.read"})])
+	second := concat(" ", ["Bearer", jwt({"scope": "nhn:vkp/api/user/observation.read"})])
+	count(exchange.deny_scope_missing) == 0 with input as with_header("authorization", [first, second])
+	count(exchange.deny_scope_missing) == 1 with input as with_header("authorization", [second, first])
+}
+
 test_purpose_read_scopes_match_purpose_reads if {
 	exchange.purpose_read_scopes == {lower(t) | some t in exchange.purpose_reads}
 }
