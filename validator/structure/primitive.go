@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
 )
@@ -16,10 +15,6 @@ var (
 	reCode     = regexp.MustCompile(`^[^\s]+( [^\s]+)*$`)
 	reID       = regexp.MustCompile(`^[A-Za-z0-9\-\.]{1,64}$`)
 	reOID      = regexp.MustCompile(`^urn:oid:[0-2](\.(0|[1-9][0-9]*))+$`)
-	reDecimal  = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
-	reInteger  = regexp.MustCompile(`^-?([0]|([1-9][0-9]*))$`)
-	reUnsigned = regexp.MustCompile(`^([0]|([1-9][0-9]*))$`)
-	rePositive = regexp.MustCompile(`^\+?[1-9][0-9]*$`)
 	reDate     = regexp.MustCompile(`^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?$`)
 	reDateTime = regexp.MustCompile(`^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$`)
 	reInstant  = regexp.MustCompile(`^([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)-(0[1-9]|1[0-2])-(0[1-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$`)
@@ -75,28 +70,28 @@ func checkPrimitive(typ, v string) (code, msg, fix string) {
 			return "type-boolean", "a boolean must be true or false", ""
 		}
 	case "integer":
-		if !reInteger.MatchString(v) {
+		if !isNumber(v, numInteger) {
 			return "format-integer", "not a valid integer", "write a whole number without a decimal point or exponent"
 		}
 		if _, err := strconv.ParseInt(v, 10, 32); err != nil {
 			return "format-integer-range", "integer outside the 32-bit range", ""
 		}
 	case "unsignedInt":
-		if !reUnsigned.MatchString(v) {
+		if !isNumber(v, numUnsigned) {
 			return "format-unsignedInt", "not a valid unsignedInt (0 or more)", ""
 		}
 		if _, err := strconv.ParseInt(v, 10, 32); err != nil {
 			return "format-integer-range", "unsignedInt outside the 32-bit range", ""
 		}
 	case "positiveInt":
-		if !rePositive.MatchString(v) {
+		if !isNumber(v, numPositive) {
 			return "format-positiveInt", "not a valid positiveInt (1 or more)", ""
 		}
 		if _, err := strconv.ParseInt(strings.TrimPrefix(v, "+"), 10, 32); err != nil {
 			return "format-integer-range", "positiveInt outside the 32-bit range", ""
 		}
 	case "decimal":
-		if !reDecimal.MatchString(v) {
+		if !isNumber(v, numDecimal) {
 			return "format-decimal", "not a valid decimal", ""
 		}
 	case "string", "markdown":
@@ -118,7 +113,7 @@ func checkPrimitive(typ, v string) (code, msg, fix string) {
 			return "format-id", "not a valid id (A-Z, a-z, 0-9, '-' and '.', 1 to 64 characters)", ""
 		}
 	case "uri", "url", "canonical":
-		if strings.ContainsAny(v, " \t\r\n") || v == "" {
+		if hasSpace(v) || v == "" {
 			return "format-uri", "a " + typ + " may not contain whitespace", ""
 		}
 		// A canonical may carry |version, and the spec writes system|version
@@ -163,10 +158,89 @@ func checkPrimitive(typ, v string) (code, msg, fix string) {
 			return "format-time", "not a valid time (hh:mm:ss)", ""
 		}
 	}
-	if !utf8.ValidString(v) {
-		return "format-utf8", "not valid UTF-8", ""
-	}
+	// No check for UTF-8 here: the parser refuses a document with invalid
+	// UTF-8 in any string (json-utf8), so every value is valid.
 	return "", "", ""
+}
+
+// The forms of FHIR's numeric primitives, as its regular expressions
+// (decimal -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, integer
+// -?(0|[1-9][0-9]*), unsignedInt 0|[1-9][0-9]*, positiveInt
+// \+?[1-9][0-9]*) read them; a hand-written scan, since every number in
+// a document passes here.
+type numForm uint8
+
+const (
+	numDecimal numForm = iota
+	numInteger
+	numUnsigned
+	numPositive
+)
+
+func isNumber(v string, form numForm) bool {
+	i := 0
+	switch {
+	case form == numPositive:
+		if i < len(v) && v[i] == '+' {
+			i++
+		}
+		if i >= len(v) || v[i] < '1' || v[i] > '9' {
+			return false
+		}
+		return digitRun(v, i) == len(v)
+	case form != numUnsigned && i < len(v) && v[i] == '-':
+		i++
+	}
+	switch {
+	case i >= len(v):
+		return false
+	case v[i] == '0':
+		i++
+	case v[i] >= '1' && v[i] <= '9':
+		i = digitRun(v, i)
+	default:
+		return false
+	}
+	if form != numDecimal {
+		return i == len(v)
+	}
+	if i < len(v) && v[i] == '.' {
+		j := digitRun(v, i+1)
+		if j == i+1 {
+			return false
+		}
+		i = j
+	}
+	if i < len(v) && (v[i] == 'e' || v[i] == 'E') {
+		i++
+		if i < len(v) && (v[i] == '+' || v[i] == '-') {
+			i++
+		}
+		j := digitRun(v, i)
+		if j == i {
+			return false
+		}
+		i = j
+	}
+	return i == len(v)
+}
+
+// digitRun returns the index after the run of ASCII digits from i.
+func digitRun(v string, i int) int {
+	for i < len(v) && v[i] >= '0' && v[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// hasSpace reports whether v holds a space, tab, CR or LF.
+func hasSpace(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= ' ' && (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			return true
+		}
+	}
+	return false
 }
 
 func beforeBar(v string) string {
