@@ -27,6 +27,7 @@ import (
 	"github.com/sandkasse/sandkasse/validator/profile"
 	"github.com/sandkasse/sandkasse/validator/questionnaire"
 	"github.com/sandkasse/sandkasse/validator/reference"
+	"github.com/sandkasse/sandkasse/validator/searchparam"
 	"github.com/sandkasse/sandkasse/validator/spec"
 	"github.com/sandkasse/sandkasse/validator/spec/r4"
 	"github.com/sandkasse/sandkasse/validator/structure"
@@ -210,6 +211,10 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 				Resolver: v.forms, Terminology: answerTerms{v.term}, Registry: v.reg, Pos: at})...)
 		case "Questionnaire":
 			issues = append(issues, questionnaire.CheckQuestionnaire(r, at)...)
+		case "SearchParameter":
+			issues = append(issues, searchparam.CheckSearchParameter(r, v.reg, at)...)
+		case "CapabilityStatement":
+			issues = append(issues, searchparam.CheckCapabilityStatement(r, v.reg, at)...)
 		}
 	}
 	sortIssues(issues)
