@@ -37,6 +37,113 @@ var nativeRules = map[string]func(e *element.Element, memo *memo) bool{
 var nativeDeciding = map[string]func(e *element.Element) (pass, ok bool){
 	"bdl-3": entriesAgree("request", "batch", "transaction", "history"),
 	"bdl-4": entriesAgree("response", "batch-response", "transaction-response", "history"),
+	"bdl-2": searchOnlyInSearchset,
+	"bdl-7": distinctFullUrls,
+}
+
+// bundleType returns a Bundle's one type element when it has a value; nil
+// when it has none, several, or is no resource (FHIRPath then decides).
+func bundleType(b *element.Element) *element.Element {
+	var typ *element.Element
+	for _, c := range b.Children {
+		if c.Name == "type" {
+			if typ != nil {
+				return nil
+			}
+			typ = c
+		}
+	}
+	if typ == nil || !typ.HasValue || !b.IsResource {
+		return nil
+	}
+	return typ
+}
+
+// searchOnlyInSearchset is bdl-2, entry.search.empty() or (type =
+// 'searchset'), on a Bundle with one valued type.
+func searchOnlyInSearchset(b *element.Element) (pass, ok bool) {
+	typ := bundleType(b)
+	if typ == nil {
+		return false, false
+	}
+	if typ.Value == "searchset" {
+		return true, true
+	}
+	for _, e := range b.Children {
+		if e.Name == "entry" && e.First("search") != nil {
+			return false, true
+		}
+	}
+	return true, true
+}
+
+// distinctFullUrls is bdl-7, (type = 'history') or
+// entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId).isDistinct(),
+// on a Bundle with one valued type: its isDistinct compares every entry's
+// with every other's, quadratic in a big Bundle's entries (2 % of a
+// 677-entry transaction). A fullUrl or versionId without a value, or an
+// element repeated that should not be, is left to FHIRPath.
+func distinctFullUrls(b *element.Element) (pass, ok bool) {
+	typ := bundleType(b)
+	if typ == nil {
+		return false, false
+	}
+	if typ.Value == "history" {
+		return true, true
+	}
+	seen := map[string]bool{}
+	for _, e := range b.Children {
+		if e.Name != "entry" {
+			continue
+		}
+		full, ok := only(e, "fullUrl")
+		if !ok || (full != nil && !full.HasValue) {
+			return false, false
+		}
+		if full == nil {
+			continue
+		}
+		key := full.Value
+		res, ok := only(e, "resource")
+		if !ok {
+			return false, false
+		}
+		if res != nil {
+			meta, ok := only(res, "meta")
+			if !ok {
+				return false, false
+			}
+			if meta != nil {
+				v, ok := only(meta, "versionId")
+				if !ok || (v != nil && !v.HasValue) {
+					return false, false
+				}
+				if v != nil {
+					key += v.Value
+				}
+			}
+		}
+		if seen[key] {
+			return false, true
+		}
+		seen[key] = true
+	}
+	return true, true
+}
+
+// only returns e's one child called name (nil when there is none); ok is
+// false when there are several.
+func only(e *element.Element, name string) (*element.Element, bool) {
+	var found *element.Element
+	for _, c := range e.Children {
+		if c.Name == name {
+			if found != nil {
+				return nil, false
+			}
+			found = c
+		}
+	}
+	return found, true
 }
 
 // entriesAgree is entry.all(<child>.exists() = (%resource.type = t1 or
@@ -46,16 +153,8 @@ var nativeDeciding = map[string]func(e *element.Element) (pass, ok bool){
 // goes to FHIRPath, whose empty and unknown results decide otherwise.
 func entriesAgree(child string, types ...string) func(*element.Element) (bool, bool) {
 	return func(b *element.Element) (bool, bool) {
-		var typ *element.Element
-		for _, c := range b.Children {
-			if c.Name == "type" {
-				if typ != nil {
-					return false, false
-				}
-				typ = c
-			}
-		}
-		if typ == nil || !typ.HasValue || !b.IsResource {
+		typ := bundleType(b)
+		if typ == nil {
 			return false, false
 		}
 		want := false
@@ -79,6 +178,8 @@ func entriesAgree(child string, types ...string) func(*element.Element) (bool, b
 var nativeText = map[string]string{
 	"bdl-3": "entry.all(request.exists() = (%resource.type = 'batch' or %resource.type = 'transaction' or %resource.type = 'history'))",
 	"bdl-4": "entry.all(response.exists() = (%resource.type = 'batch-response' or %resource.type = 'transaction-response' or %resource.type = 'history'))",
+	"bdl-2": "entry.search.empty() or (type = 'searchset')",
+	"bdl-7": "(type = 'history') or entry.where(fullUrl.exists()).select(fullUrl&resource.meta.versionId).isDistinct()",
 	"dom-6": "text.`div`.exists()",
 	"bdl-5": "resource.exists() or request.exists() or response.exists()",
 	"ref-1": "reference.startsWith('#').not() or (reference.substring(1).trace('url') in %rootResource.contained.id.trace('ids'))",

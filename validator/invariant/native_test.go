@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
@@ -221,4 +222,87 @@ func TestNativeBundleEntryRulesAgreeWithFHIRPath(t *testing.T) {
 	if decided[true] < 80 || decided[false] == 0 {
 		t.Errorf("decided %d, left to FHIRPath %d: the cases do not cover both", decided[true], decided[false])
 	}
+}
+
+// bdl-2 and bdl-7 in Go must answer as their FHIRPath does wherever Go
+// decides, and leave the rest to it.
+func TestNativeBundleSearchAndFullUrlRulesAgreeWithFHIRPath(t *testing.T) {
+	reg := r4.NewRegistry()
+	const u1, u2 = `"urn:uuid:6b1c3e0e-1f8e-4c55-9a49-51d2a2a5c3a1"`, `"urn:uuid:0d0c1f7e-1f8e-4c55-9a49-51d2a2a5c3a1"`
+	entry := func(fullUrl, version string, search bool) string {
+		var parts []string
+		switch fullUrl {
+		case "":
+		case "ext":
+			parts = append(parts, `"_fullUrl":{"extension":[{"url":"http://x","valueString":"y"}]}`)
+		default:
+			parts = append(parts, `"fullUrl":`+fullUrl)
+		}
+		switch version {
+		case "":
+			parts = append(parts, `"resource":{"resourceType":"Patient","id":"p"}`)
+		case "ext":
+			parts = append(parts, `"resource":{"resourceType":"Patient","meta":{"_versionId":{"extension":[{"url":"http://x","valueString":"y"}]}}}`)
+		default:
+			parts = append(parts, `"resource":{"resourceType":"Patient","meta":{"versionId":"`+version+`"}}`)
+		}
+		if search {
+			parts = append(parts, `"search":{"mode":"match"}`)
+		}
+		return "{" + strings.Join(parts, ",") + "}"
+	}
+	var entrySets []string
+	for _, a := range []string{u1, u2, "", "ext"} {
+		for _, av := range []string{"", "1", "ext"} {
+			for _, b := range []string{u1, "", "ext"} {
+				for _, bv := range []string{"", "1", "2"} {
+					for _, search := range []bool{false, true} {
+						entrySets = append(entrySets, `,"entry":[`+entry(a, av, false)+`,`+entry(b, bv, search)+`]`)
+					}
+				}
+			}
+		}
+	}
+	entrySets = append(entrySets, ``, `,"entry":[{"fullUrl":`+u1+`},{"fullUrl":`+u1+`}]`,
+		// fullUrl's "1" and versionId's "1" make the same string as a fullUrl ending in 1.
+		`,"entry":[{"fullUrl":"urn:x:a1"},{"fullUrl":"urn:x:a","resource":{"resourceType":"Patient","meta":{"versionId":"1"}}}]`)
+	var inputs []string
+	for _, typ := range []string{`"type":"searchset",`, `"type":"history",`, `"type":"transaction",`, `"type":"collection",`, ``,
+		`"_type":{"extension":[{"url":"http://x","valueString":"y"}]},`, `"type":"batch","_type":{"id":"t"},`} {
+		for _, entries := range entrySets {
+			inputs = append(inputs, `{"resourceType":"Bundle",`+typ+`"id":"b"`+entries+`}`)
+		}
+	}
+	decided := map[string][3]int{} // decided and passing, decided and failing, left to FHIRPath
+	for i, in := range inputs {
+		doc, err := fhirjson.Parse([]byte(in), fhirjson.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := structure.Build(doc, reg, structure.Limits{}).Root
+		for _, key := range []string{"bdl-2", "bdl-7"} {
+			n := decided[key]
+			want, err := fhirpath.MustCompile(nativeText[key]).EvalTri(&fhirpath.Env{Model: reg}, fhirpath.Collection{b})
+			got, ok := nativeDeciding[key](b)
+			switch {
+			case !ok:
+				n[2]++
+			case err != nil:
+				t.Errorf("input %d %s (%s): Go decides %v where FHIRPath fails: %v", i, key, in, got, err)
+			case got != (want != fhirpath.False):
+				t.Errorf("input %d %s (%s): Go says %v, FHIRPath %v", i, key, in, got, want)
+			case got:
+				n[0]++
+			default:
+				n[1]++
+			}
+			decided[key] = n
+		}
+	}
+	for key, n := range decided {
+		if n[0] < 20 || n[1] < 20 || n[2] == 0 {
+			t.Errorf("%s: %d passing, %d failing, %d left to FHIRPath: the cases do not cover all three", key, n[0], n[1], n[2])
+		}
+	}
+	t.Logf("decided (pass, fail, left): %v", decided)
 }
