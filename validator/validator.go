@@ -151,7 +151,7 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		var se *fhirjson.SyntaxError
 		if errors.As(err, &se) {
 			return Result{Issues: issue.List{{Severity: issue.Fatal, Code: se.Code, Type: "structure",
-				Line: se.Line, Column: se.Column, Message: se.Message}}}
+				Expression: se.Path, Line: se.Line, Column: se.Column, Message: se.Message}}}
 		}
 		return Result{Issues: issue.List{{Severity: issue.Fatal, Code: "json-syntax", Type: "structure", Message: err.Error()}}}
 	}

@@ -77,7 +77,7 @@ func TestValidateExitCodes(t *testing.T) {
 		out, err string
 	}{
 		{"valid file", []string{"validate", "testdata/patient-ok.json"}, exitOK, "patient-ok.json: Patient: valid", ""},
-		{"malformed JSON is a finding", []string{"validate", "testdata/broken.json"}, exitFindings, "broken.json:4:1 [json-syntax]", ""},
+		{"malformed JSON is a finding", []string{"validate", "testdata/broken.json"}, exitFindings, "broken.json:4:1 Patient [json-syntax]", ""},
 		{"one bad file fails the run", []string{"validate", "testdata/patient-ok.json", "testdata/broken.json"}, exitFindings, "2 resources: 1 valid, 1 invalid", ""},
 		{"flags after the path", []string{"validate", "testdata/patient-ok.json", "--format", "json"}, exitOK, `"valid":true`, ""},
 		{"-- ends the flags", []string{"validate", "--", "testdata/patient-ok.json"}, exitOK, "valid", ""},

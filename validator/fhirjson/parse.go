@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -48,6 +49,12 @@ type SyntaxError struct {
 	Line    int
 	Column  int
 	Message string
+	// Path is the FHIRPath location of the innermost element the parser
+	// was in (Patient.name[0].given[0]): the value a member or an item
+	// was being read for, or the object or array whose punctuation was
+	// wrong. Member names are as written in JSON. It is empty when the
+	// root's resourceType was not read before the error.
+	Path string
 }
 
 func (e *SyntaxError) Error() string {
@@ -185,6 +192,7 @@ func ParseIn(data []byte, lim Limits, a *Arena) (*Doc, error) {
 	}
 	if p.err != nil {
 		p.err.Line, p.err.Column = position(p.data, indexLines(p.data), int32(p.errOff))
+		p.err.Path = p.errPath()
 		return nil, p.err
 	}
 	// Line starts are indexed on the first Position call: a document
@@ -208,7 +216,54 @@ type parser struct {
 	lim                 Limits
 	err                 *SyntaxError
 	errOff              int
-	dups                []Field
+	// errSegs are the steps from the element the error is in out to the
+	// root (".given", "[0]", ".name"), collected as the parse unwinds, and
+	// rootType the root's resourceType if it was read: the error path
+	// costs nothing until there is an error.
+	errSegs  []string
+	rootType string
+	dups     []Field
+}
+
+// unwindMember records, while an error unwinds the parse, that it
+// happened in the value of member name.
+func (p *parser) unwindMember(name string) {
+	// "_birthDate" holds the extensions of birthDate: the same element.
+	if len(name) > 1 && name[0] == '_' {
+		name = name[1:]
+	}
+	p.errSegs = append(p.errSegs, "."+name)
+}
+
+// unwindItem is unwindMember for the item at index i of an array.
+func (p *parser) unwindItem(i int) {
+	p.errSegs = append(p.errSegs, "["+strconv.Itoa(i)+"]")
+}
+
+// errPath joins the steps unwind collected under the root's type.
+func (p *parser) errPath() string {
+	if p.rootType == "" {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(p.rootType)
+	for i := len(p.errSegs) - 1; i >= 0; i-- {
+		b.WriteString(p.errSegs[i])
+	}
+	return b.String()
+}
+
+// rootFailed notes the resourceType of the root object whose members so
+// far are fs, when the parse fails inside it.
+func (p *parser) rootFailed(depth int, fs []Field) {
+	if depth != 1 {
+		return
+	}
+	for _, f := range fs {
+		if f.Name == "resourceType" && f.Value != nil && f.Value.Kind == String {
+			p.rootType = f.Value.Str
+		}
+	}
 }
 
 // text returns own[i:j] as a string sharing its memory (see own).
@@ -584,7 +639,12 @@ func (p *parser) object(depth int) *Node {
 		return n
 	}
 	mark := len(p.fields)
-	defer func() { p.fields = p.fields[:mark] }()
+	defer func() {
+		if p.err != nil {
+			p.rootFailed(depth, p.fields[mark:])
+		}
+		p.fields = p.fields[:mark]
+	}()
 	var seen map[string]struct{}
 	for {
 		p.ws()
@@ -614,6 +674,7 @@ func (p *parser) object(depth int) *Node {
 		p.ws()
 		v := p.value(depth)
 		if p.err != nil {
+			p.unwindMember(name)
 			return nil
 		}
 		f := Field{Name: name, NameOff: int32(nameOff), Value: v}
@@ -693,6 +754,7 @@ func (p *parser) array(depth int) *Node {
 		}
 		v := p.value(depth)
 		if p.err != nil {
+			p.unwindItem(len(p.items) - mark)
 			return nil
 		}
 		p.items = append(p.items, v)

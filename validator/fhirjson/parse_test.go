@@ -68,6 +68,38 @@ func TestParseErrorsNameWhatAndWhere(t *testing.T) {
 	}
 }
 
+func TestParseErrorsNameTheElement(t *testing.T) {
+	const pat = `{"resourceType":"Patient",`
+	cases := []struct{ name, src, path string }{
+		{"missing comma between members", pat + `"name":[{"family":"x" "given":["y"]}]}`, "Patient.name[0]"},
+		{"unquoted item", pat + `"name":[{"given":[Sarah]}]}`, "Patient.name[0].given[0]"},
+		{"second item", pat + `"name":[{"given":["a", Sarah]}]}`, "Patient.name[0].given[1]"},
+		{"unquoted member value", pat + `"address":[{"city": Oslo}]}`, "Patient.address[0].city"},
+		{"unquoted member name", pat + `"address":[{city: "Oslo"}]}`, "Patient.address[0]"},
+		{"missing comma in an array", pat + `"name":[{"given":["a" "b"]}]}`, "Patient.name[0].given"},
+		{"primitive extension", pat + `"_birthDate":{"extension":[}}`, "Patient.birthDate.extension[0]"},
+		{"nested resource", `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","active":tru}}]}`,
+			"Bundle.entry[0].resource.active"},
+		{"at the root", pat + `"id":"a" "active":true}`, "Patient"},
+		{"too deep", pat + `"a":[[[[1]]]]}`, "Patient.a[0][0][0]"},
+		{"resourceType not read yet", `{"id":"a" "resourceType":"Patient"}`, ""},
+		{"resourceType not a string", `{"resourceType":1, "id":x}`, ""},
+		{"root not an object", `[1 2]`, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse([]byte(c.src), Limits{MaxDepth: 4})
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("got %v, want a SyntaxError", err)
+			}
+			if se.Path != c.path {
+				t.Errorf("path %q, want %q (%s %d:%d %s)", se.Path, c.path, se.Code, se.Line, se.Column, se.Message)
+			}
+		})
+	}
+}
+
 func TestParseLimits(t *testing.T) {
 	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
 	_, err := Parse([]byte(deep), Limits{})
