@@ -26,6 +26,9 @@ var notTenantScoped = map[string]string{
 	"POST /fhir/:type/$validate":       "the validator, no store",
 	"GET /.well-known/jwks.json":       "the sandbox's public certificate keys",
 	"GET /.well-known/revocations.jws": "the signed revocation list, public by design",
+	"GET /certificates":                "the public register of certificates",
+	"GET /certificates/:id":            "one certificate of the public register",
+	"GET /certificates/:id/report":     "the report a certificate certifies, public with it",
 }
 
 // attempt is one request made with tenant A's credentials against tenant

@@ -85,6 +85,7 @@ func (h *sandboxRoutes) mountTrust(r *gin.Engine, t *Trust) {
 	// (403) from none (401) and a store failure (500) as the others do.
 	r.POST("/admin/rulesets", tr.admin, tr.publish)
 	r.POST("/admin/certificates/:id/revoke", tr.admin, tr.revoke)
+	tr.mountCertificates(r)
 }
 
 func (h *trustRoutes) keySet() (*cert.KeySet, error) {

@@ -207,7 +207,8 @@ func (s *Store) Put(token string, report []byte, rec *suite.Recording) (*cert.Pa
 // Get reads one entry's certificate and verifies it with v.
 func (s *Store) Get(id string, v *cert.Verifier) (*Entry, error) {
 	if !safeID(id) {
-		return nil, fmt.Errorf("certstore: %q is not a certificate id", id)
+		// Not an id the registry could hold, so not in it.
+		return nil, fmt.Errorf("certstore: %q is not a certificate id: %w", id, ErrNotFound)
 	}
 	dir := s.entryDir(id)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
