@@ -121,7 +121,6 @@ func TestCapabilityStatementSearchParamType(t *testing.T) {
 	got := describe(l)
 	want := []string{
 		"error capabilitystatement-searchparam-type CapabilityStatement.rest[0].resource[0].searchParam[0]",
-		"error capabilitystatement-searchparam-type CapabilityStatement.rest[0].searchParam[0]",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
