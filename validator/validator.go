@@ -24,6 +24,7 @@ import (
 	"github.com/sandkasse/sandkasse/validator/identifier"
 	"github.com/sandkasse/sandkasse/validator/invariant"
 	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/narrative"
 	"github.com/sandkasse/sandkasse/validator/profile"
 	"github.com/sandkasse/sandkasse/validator/questionnaire"
 	"github.com/sandkasse/sandkasse/validator/reference"
@@ -205,6 +206,7 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 	}
 	issues = append(issues, v.prof.CheckDocument(st.Root, st.Resources, v.opts.Profiles, profile.Locate(at))...)
 	for _, r := range st.Resources {
+		issues = append(issues, narrative.CheckLinks(r, st.Root, at)...)
 		switch r.Type {
 		case "QuestionnaireResponse":
 			issues = append(issues, questionnaire.CheckWith(r, questionnaire.Options{
