@@ -149,6 +149,9 @@ deny_beyond_purpose contains {"msg": msg, "expression": sprintf("Bundle.entry[%d
 #     nb: Legg til Device-ressursen for alarmen (trygghetsalarm, ServiceCodes ta).
 #     en: Add the Device resource for the alarm (safety alarm, ServiceCodes ta).
 deny_alarm_device contains {"msg": msg, "expression": "Bundle.entry"} if {
+	# Only a journal Bundle carries the Device: on an exchange or a single
+	# resource sent with the same ServiceCodes there is nothing to look for.
+	input.resource.resourceType == "Bundle"
 	"ta" in input.context.serviceCodes
 	not present.Device
 	msg := "an alarm (ServiceCodes ta) is journaled with the Device that raised it"

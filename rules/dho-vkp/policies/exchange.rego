@@ -195,6 +195,9 @@ deny_scope_missing contains {"msg": msg, "expression": "exchange.headers.authori
 #     nb: VKP-scopes har formen nhn:vkp/api/user/{ressurs}.{read|write} med ressursnavnet i små bokstaver.
 #     en: VKP scopes take the form nhn:vkp/api/user/{resource}.{read|write} with the resource name in lower case.
 deny_scope_form contains {"msg": msg, "expression": "exchange.headers.authorization"} if {
+	# Judged on the exchange that carries the token, once: the resources in
+	# its body share its context and would repeat the finding.
+	input.exchange
 	some s in granted
 	startswith(s, "nhn:vkp")
 	not regex.match(`^nhn:vkp/api/user/[a-z]+\.(read|write)$`, s)
@@ -230,6 +233,7 @@ deny_read_beyond_purpose contains {"msg": msg, "expression": "exchange.path"} if
 #     nb: Fjern read-scopes for ressurser hjemmeoppfølging ikke leser fra klientkonfigurasjonen i HelseID.
 #     en: Remove read scopes for resources home follow-up does not read from the HelseID client configuration.
 warn_scope_beyond_purpose contains {"msg": msg, "expression": "exchange.headers.authorization"} if {
+	input.exchange
 	some s in granted
 	endswith(s, ".read") # cheap test before the regular expression
 	m := regex.find_all_string_submatch_n(`^nhn:vkp/api/user/([a-z]+)\.read$`, s, 1)[0]
