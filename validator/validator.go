@@ -205,8 +205,9 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 		return detach(doc, Result{ResourceType: rt, Issues: issues})
 	}
 	issues = append(issues, v.prof.CheckDocument(st.Root, st.Resources, v.opts.Profiles, profile.Locate(at))...)
+	links := narrative.Links{Root: st.Root}
 	for _, r := range st.Resources {
-		issues = append(issues, narrative.CheckLinks(r, st.Root, at)...)
+		issues = append(issues, links.Check(r, at)...)
 		switch r.Type {
 		case "QuestionnaireResponse":
 			issues = append(issues, questionnaire.CheckWith(r, questionnaire.Options{

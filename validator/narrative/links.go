@@ -7,6 +7,7 @@ package narrative
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sandkasse/sandkasse/validator/element"
@@ -16,28 +17,52 @@ import (
 // Pos gives an element's line and column.
 type Pos func(*element.Element) (line, col int)
 
-// CheckLinks checks the internal hyperlinks of the narrative of resource r
-// (r.text.div) against the element ids and XHTML anchors of the whole
-// document r is in (root): a Bundle's entries may link to each other.
-func CheckLinks(r, root *element.Element, pos Pos) issue.List {
+// Links checks the internal hyperlinks of the narratives of one document.
+// The zero value with Root set is ready; the ids and anchors of the
+// document are collected once, when the first internal link is met, so a
+// Bundle of many resources costs one walk, and a document without internal
+// links none.
+type Links struct {
+	Root *element.Element // the document: a Bundle's entries may link to each other
+	// targets holds the element ids of the document and the anchors of
+	// the narratives scanned so far; unscanned are the narratives not yet
+	// scanned. A narrative is scanned only when it contains a target
+	// looked for, so a Bundle of hundreds of narratives costs a substring
+	// search in each, not a parse of each.
+	targets   map[string]bool
+	unscanned []*element.Element
+}
+
+// Check checks the internal hyperlinks of the narrative of resource r
+// (r.text.div) against the element ids and XHTML anchors of the document.
+func (nl *Links) Check(r *element.Element, pos Pos) issue.List {
 	text := r.First("text")
 	if text == nil {
 		return nil
 	}
 	div := text.First("div")
-	if div == nil || strings.IndexByte(div.Value, '#') < 0 {
-		return nil // no internal link can be in it: the common case costs one byte search
+	if div == nil || !mayLinkInside(div.Value) {
+		return nil
 	}
 	var links []link
-	scanXHTML(div.Value, func(l link) { links = append(links, l) }, nil)
+	var own []string // the narrative's own anchors, where most links lead
+	scanXHTML(div.Value, func(l link) { links = append(links, l) }, func(a string) { own = append(own, a) })
 	if len(links) == 0 {
 		return nil
 	}
-	targets := map[string]bool{}
-	collectTargets(root, targets)
 	var out issue.List
 	for i, l := range links {
-		if targets[l.target] {
+		// Nearest first: the narrative itself, then its resource (the
+		// ids of contained resources), then the whole document, whose
+		// targets are collected once.
+		if slices.Contains(own, l.target) || inside(r, l.target) {
+			continue
+		}
+		if nl.targets == nil {
+			nl.targets = map[string]bool{}
+			nl.collect(nl.Root)
+		}
+		if nl.resolves(l.target) {
 			continue
 		}
 		is := issue.Issue{Severity: issue.Error, Code: "narrative-link-unresolved", Type: "invalid",
@@ -55,19 +80,87 @@ func CheckLinks(r, root *element.Element, pos Pos) issue.List {
 	return out
 }
 
-// collectTargets adds the ids of every element below e (resources and
-// elements alike) and the id and name attributes of every narrative.
-func collectTargets(e *element.Element, targets map[string]bool) {
+// mayLinkInside reports whether a narrative may hold an internal link: an
+// href whose value starts with '#'. It is the whole cost of the check for
+// almost every narrative, so it looks for the rare '#' (a vectorised byte
+// search) and only then for the href before it.
+func mayLinkInside(s string) bool {
+	for off := 0; ; {
+		i := strings.IndexByte(s[off:], '#')
+		if i < 0 {
+			return false
+		}
+		i += off
+		off = i + 1
+		j := i - 1
+		if j < 0 || (s[j] != '"' && s[j] != '\'') {
+			continue
+		}
+		j--
+		eq := false
+		for j >= 0 && (isSpace(s[j]) || (s[j] == '=' && !eq)) {
+			eq = eq || s[j] == '='
+			j--
+		}
+		if eq && j >= 3 && s[j-3:j+1] == "href" {
+			return true
+		}
+	}
+}
+
+// inside reports whether an element at or below e has the id target, or a
+// narrative below e has it as an anchor.
+func inside(e *element.Element, target string) bool {
+	if e.Name == "id" && e.HasValue && e.Value == target {
+		return true
+	}
+	if e.Type == "xhtml" && strings.Contains(e.Value, target) {
+		found := false
+		scanXHTML(e.Value, nil, func(a string) { found = found || a == target })
+		if found {
+			return true
+		}
+	}
+	for _, c := range e.Children {
+		if inside(c, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// collect adds the ids of every element at or below e (resources and
+// elements alike) to targets, and its narratives to unscanned.
+func (nl *Links) collect(e *element.Element) {
 	if e == nil {
 		return
 	}
 	if e.Name == "id" && e.HasValue {
-		targets[e.Value] = true
+		nl.targets[e.Value] = true
 	}
 	if e.Type == "xhtml" {
-		scanXHTML(e.Value, nil, func(v string) { targets[v] = true })
+		nl.unscanned = append(nl.unscanned, e)
 	}
 	for _, c := range e.Children {
-		collectTargets(c, targets)
+		nl.collect(c)
 	}
+}
+
+// resolves reports whether target is an element id or an anchor (an id or
+// name attribute) of a narrative of the document.
+func (nl *Links) resolves(target string) bool {
+	if nl.targets[target] {
+		return true
+	}
+	keep := nl.unscanned[:0]
+	for _, d := range nl.unscanned {
+		if !strings.Contains(d.Value, target) {
+			keep = append(keep, d)
+			continue
+		}
+		scanXHTML(d.Value, nil, func(v string) { nl.targets[v] = true })
+	}
+	clear(nl.unscanned[len(keep):])
+	nl.unscanned = keep
+	return nl.targets[target]
 }

@@ -25,8 +25,9 @@ func check(t *testing.T, js string) []string {
 		t.Fatalf("test input is not structurally valid:\n%v\n%s", st.Issues, js)
 	}
 	out := []string{}
+	nl := Links{Root: st.Root}
 	for _, r := range st.Resources {
-		for _, is := range CheckLinks(r, st.Root, func(*element.Element) (int, int) { return 1, 1 }) {
+		for _, is := range nl.Check(r, func(*element.Element) (int, int) { return 1, 1 }) {
 			out = append(out, is.Code+" "+is.Expression+" "+is.Message[:strings.Index(is.Message, ")")+1])
 		}
 	}
@@ -44,6 +45,9 @@ func TestInternalLinks(t *testing.T) {
 		want     []string
 	}{
 		{"no links", patient(`<p>Nothing # here</p>`, ""), []string{}},
+		{"spaces around =", patient(`<a href = '#zz'>x</a>`, ""),
+			[]string{"narrative-link-unresolved Patient.text.div internal hyperlink 1 of the narrative (at div/a)"}},
+		{"css colour and plain href", patient(`<p style="color: #eeeeee"><a href="x">#</a></p>`, ""), []string{}},
 		{"external and bare links are not checked", patient(`<a href="http://x/#y">a</a><a href="#">b</a><a href="y.html#z">c</a>`, ""), []string{}},
 		{"anchor by name", patient(`<a name="top"> </a><p><a href="#top">up</a></p>`, ""), []string{}},
 		{"anchor by id", patient(`<table><tr id="r1"><td><a href='#r1'>x</a></td></tr></table>`, ""), []string{}},
@@ -68,11 +72,25 @@ func TestInternalLinks(t *testing.T) {
 func TestBundleEntriesLinkToEachOther(t *testing.T) {
 	js := `{"resourceType":"Bundle","type":"collection","entry":[
 	  {"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a","resource":{"resourceType":"Patient","id":"a",
-	    "text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><a href=\"#b\">b</a><a href=\"#c\">c</a></div>"}}},
-	  {"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0b","resource":{"resourceType":"Patient","id":"b"}}]}`
+	    "text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><a href=\"#b\">b</a><a href=\"#c\">c</a><a href=\"#d\">d</a></div>"}}},
+	  {"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0b","resource":{"resourceType":"Patient","id":"b"}},
+	  {"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0c","resource":{"resourceType":"Patient","id":"x",
+	    "text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>c <span id=\"d\">d</span></p></div>"}}}]}`
 	want := []string{"narrative-link-unresolved Bundle.entry[0].resource.text.div internal hyperlink 2 of the narrative (at div/a)"}
 	if got := check(t, js); !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
+func TestMayLinkInside(t *testing.T) {
+	for s, want := range map[string]bool{
+		`<a href="#x">`: true, `<a href='#x'>`: true, `<a href =  "#x">`: true, `<a href="x#y">`: false,
+		`<p style="color:#fff">`: false, `href`: false, `href="`: false, `<a href="#">`: true, `x href="y" href="#z"`: true,
+		"<a href\n=\t'#x'>": true, `<a href=="#x">`: false, `#`: false, `"#`: false, `="#`: false,
+	} {
+		if got := mayLinkInside(s); got != want {
+			t.Errorf("mayLinkInside(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
 
@@ -86,6 +104,10 @@ func FuzzScanXHTML(f *testing.F) {
 		scanXHTML(s, func(l link) {
 			if !strings.Contains(s, "#"+l.target) {
 				t.Fatalf("link target %q not in the text", l.target)
+			}
+			// The gate must never hide a link the scan would find.
+			if !mayLinkInside(s) {
+				t.Fatalf("mayLinkInside is false but the scan found a link to %q", l.target)
 			}
 		}, func(v string) {
 			if !strings.Contains(s, v) {
