@@ -19,27 +19,28 @@ func finding(e *element.Element, expr string, pos Pos, sev issue.Severity, code,
 	return is
 }
 
-// CheckSearchParameter checks a SearchParameter that names the one it is
-// derived from (derivedFrom): every base must be a base of that one (or it
-// must apply to every Resource), and the type must be the same, since a
-// derived parameter is the same search, restricted. The findings are
+// CheckSearchParameter checks a SearchParameter: its expression's paths
+// start with its bases, and when it names the one it is derived from
+// (derivedFrom), every base must be a base of that one (or that one must
+// apply to every Resource) and the type must be the same, since a derived
+// parameter is the same search, restricted. The derivation findings are
 // located at the resource, as the reference validator reports them, with
 // the line and column of the offending element.
 func CheckSearchParameter(sp *element.Element, reg *spec.Registry, pos Pos) issue.List {
 	if sp == nil || sp.Type != "SearchParameter" {
 		return nil
 	}
+	out := checkExpressionTypes(sp, reg, pos)
 	from := sp.First("derivedFrom")
 	if from == nil || from.Value == "" {
-		return nil
+		return out
 	}
 	path := sp.Path()
 	master, ok := Lookup(reg, from.Value)
 	if !ok {
-		return issue.List{finding(from, path, pos, issue.Warning, "searchparam-derived-unknown", "business-rule",
-			fmt.Sprintf("the SearchParameter it is derived from (%s) is not known, so the derivation was not checked", from.Value))}
+		return append(out, finding(from, path, pos, issue.Warning, "searchparam-derived-unknown", "business-rule",
+			fmt.Sprintf("the SearchParameter it is derived from (%s) is not known, so the derivation was not checked", from.Value)))
 	}
-	var out issue.List
 	for _, b := range sp.Child("base") {
 		if b.Value != "" && !master.hasBase(b.Value) && !master.hasBase("Resource") {
 			out = append(out, finding(b, path, pos, issue.Error, "searchparam-derived-base", "business-rule",

@@ -1,6 +1,7 @@
 package searchparam
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
@@ -63,8 +64,19 @@ func TestCoreTable(t *testing.T) {
 }
 
 func sp(base, typ, from string) string {
+	return spExpr(base, typ, from, "")
+}
+
+// spExpr is a SearchParameter whose expression starts with its first base
+// unless expr is given.
+func spExpr(base, typ, from, expr string) string {
+	if expr == "" {
+		first := strings.SplitN(strings.Trim(base, `[]"`), `"`, 2)[0]
+		expr = first + ".name"
+	}
+	b, _ := json.Marshal(expr)
 	return `{"resourceType":"SearchParameter","url":"http://example.org/SearchParameter/p","name":"p","status":"active",
-	"description":"d","code":"name","base":` + base + `,"type":"` + typ + `","expression":"Organization.name",
+	"description":"d","code":"name","base":` + base + `,"type":"` + typ + `","expression":` + string(b) + `,
 	"derivedFrom":"` + from + `"}`
 }
 
@@ -88,6 +100,32 @@ func TestSearchParameterDerivation(t *testing.T) {
 	}
 	for _, c := range cases {
 		got := describe(CheckSearchParameter(tree(t, reg, c.js), reg, func(*element.Element) (int, int) { return 1, 1 }))
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestSearchParameterExpressionTypes(t *testing.T) {
+	reg := r4.NewRegistry()
+	const orgName = "http://hl7.org/fhir/SearchParameter/Organization-name"
+	cases := []struct {
+		name, base, expr string
+		want             []string
+	}{
+		{"bases only", `["Organization","Patient"]`, "Organization.name | (Patient.name) | Patient.name.where(use = 'official')", []string{}},
+		{"other type", `["Patient"]`, "Organization.name | Organization.alias",
+			[]string{"error searchparam-expression-type SearchParameter.expression"}},
+		{"second term", `["Patient"]`, "Patient.name | (Organization.alias as string)",
+			[]string{"error searchparam-expression-type SearchParameter.expression"}},
+		{"bar inside a string or a call is not a union", `["Patient"]`, "Patient.name.where(text = 'a | Organization') | Patient.extension('u|Group')", []string{}},
+		{"functions and variables are not types", `["Patient"]`, "iif(true, Patient.name, {}) | %resource.name | name", []string{}},
+		{"Resource base allows any", `["Resource"]`, "Patient.id", []string{}},
+		{"not a resource type", `["Patient"]`, "HumanName.family | Patient.name", []string{}},
+	}
+	for _, c := range cases {
+		js := strings.Replace(spExpr(c.base, "string", orgName, c.expr), `"derivedFrom":"`+orgName+`"`, `"version":"1"`, 1)
+		got := describe(CheckSearchParameter(tree(t, reg, js), reg, func(*element.Element) (int, int) { return 1, 1 }))
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: got %q, want %q", c.name, got, c.want)
 		}
