@@ -192,6 +192,9 @@ func ParseIn(data []byte, lim Limits, a *Arena) (*Doc, error) {
 	}
 	if p.err != nil {
 		p.err.Line, p.err.Column = position(p.data, indexLines(p.data), int32(p.errOff))
+		if p.rootType == "" {
+			p.rootType = sniffResourceType(p.data)
+		}
 		p.err.Path = p.errPath()
 		return nil, p.err
 	}
@@ -251,6 +254,87 @@ func (p *parser) errPath() string {
 		b.WriteString(p.errSegs[i])
 	}
 	return b.String()
+}
+
+// sniffResourceType reads the resourceType of a document that failed to
+// parse before its root's resourceType member was read: leniently, past
+// comments and an unquoted member name (the likely errors), so that the
+// error's path can start with the type. It returns "" unless the root is
+// an object with a member resourceType whose value is a string of letters.
+func sniffResourceType(d []byte) string {
+	depth := 0
+	key := false // the last token at depth 1 was the name resourceType
+	for i := 0; i < len(d); i++ {
+		switch c := d[i]; {
+		case c == '/' && i+1 < len(d) && d[i+1] == '/':
+			for i < len(d) && d[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(d) && d[i+1] == '*':
+			end := bytes.Index(d[i+2:], []byte("*/"))
+			if end < 0 {
+				return ""
+			}
+			i += end + 3
+		case c == '{' || c == '[':
+			if depth == 0 && c == '[' {
+				return ""
+			}
+			depth++
+			key = false
+		case c == '}' || c == ']':
+			depth--
+			if depth <= 0 {
+				return ""
+			}
+		case c == '"':
+			j := i + 1
+			for j < len(d) && d[j] != '"' {
+				if d[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(d) {
+				return ""
+			}
+			s := string(d[i+1 : j])
+			i = j
+			if depth != 1 {
+				continue
+			}
+			if key {
+				if s != "" && strings.IndexFunc(s, func(r rune) bool { return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') }) < 0 {
+					return s
+				}
+				return ""
+			}
+			key = s == "resourceType" && nextIsColon(d[j+1:])
+		case depth == 1 && c == 'r' && bytes.HasPrefix(d[i:], []byte("resourceType")) && nextIsColon(d[i+len("resourceType"):]):
+			key = true // an unquoted name
+			i += len("resourceType") - 1
+		case c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n':
+		default:
+			if depth == 1 {
+				key = false
+			}
+		}
+	}
+	return ""
+}
+
+// nextIsColon reports whether d starts with a ':' after white space.
+func nextIsColon(d []byte) bool {
+	for _, c := range d {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case ':':
+			return true
+		}
+		return false
+	}
+	return false
 }
 
 // rootFailed notes the resourceType of the root object whose members so
