@@ -332,11 +332,11 @@ func vkpToken(t *testing.T, f *sandboxFixture, tenant string, key *ecdsa.Private
 
 // smartCode runs the authorisation request of tenant's app client for its
 // first patient and returns the code ("" when refused).
-func smartCode(t *testing.T, f *sandboxFixture, tenant, client string) string {
+func smartCode(t *testing.T, f *sandboxFixture, tenant, client string, extraScopes ...string) string {
 	t.Helper()
 	_, ch := pkce()
 	q := url.Values{"response_type": {"code"}, "client_id": {client}, "redirect_uri": {smartRedirect},
-		"scope": {"user/*.rs"}, "state": {"s"}, "aud": {"http://example.com/t/" + tenant + "/fhir"},
+		"scope": {strings.Join(append([]string{"user/*.rs"}, extraScopes...), " ")}, "state": {"s"}, "aud": {"http://example.com/t/" + tenant + "/fhir"},
 		"code_challenge": {ch}, "code_challenge_method": {"S256"}}
 	rec := send(t, f, attempt{method: "GET", path: "/t/" + tenant + "/smart/authorize?" + q.Encode()})
 	loc, err := url.Parse(rec.Header().Get("Location"))

@@ -579,12 +579,17 @@ func TestOAuthTrafficRecordedWithoutSecrets(t *testing.T) {
 	if l.status != http.StatusCreated {
 		t.Fatalf("launch: %d", l.status)
 	}
-	code := smartCode(t, f, id, "app-a")
+	code := smartCode(t, f, id, "app-a", "offline_access")
 	v, _ := pkce()
 	st, m := postForm(t, f, "/t/"+id+"/smart/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"redirect_uri": {smartRedirect}, "client_id": {"app-a"}, "code_verifier": {v}})
-	if st != 200 {
+	if st != 200 || m["refresh_token"] == nil {
 		t.Fatalf("code exchange: %d %v", st, m)
+	}
+	st, rm := postForm(t, f, "/t/"+id+"/smart/token", url.Values{"grant_type": {"refresh_token"},
+		"refresh_token": {m["refresh_token"].(string)}, "client_id": {"app-a"}})
+	if st != 200 || rm["refresh_token"] == nil {
+		t.Fatalf("refresh: %d %v", st, rm)
 	}
 	vkpAssertion := backendAssertion(t, o.vkpKey, "vkp-a", "http://example.com/t/"+id+"/vkp/helseid/connect/token")
 	st, vm := postForm(t, f, "/t/"+id+"/vkp/helseid/connect/token", url.Values{"grant_type": {"client_credentials"},
@@ -608,7 +613,9 @@ func TestOAuthTrafficRecordedWithoutSecrets(t *testing.T) {
 	}
 	secrets := map[string]string{"developer token": a.Token, "SMART token": o.smartToken, "VKP token": o.vkpToken,
 		"code": code, "code_verifier": v, "SMART access token": m["access_token"].(string),
-		"VKP access token": vm["access_token"].(string), "VKP client assertion": vkpAssertion}
+		"VKP access token": vm["access_token"].(string), "VKP client assertion": vkpAssertion,
+		"refresh token": m["refresh_token"].(string), "refreshed access token": rm["access_token"].(string),
+		"new refresh token": rm["refresh_token"].(string)}
 	for name, s := range secrets {
 		if strings.Contains(string(tr.body), s) || strings.Contains(string(tr.body), url.QueryEscape(s)) {
 			t.Errorf("the recorded traffic holds the %s", name)

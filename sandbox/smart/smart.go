@@ -48,11 +48,17 @@ const (
 	TokenLife   = time.Hour
 	LaunchLife  = 10 * time.Minute
 	TokenPrefix = "sksmart_"
+	// A refresh token is issued with the access token of an authorisation
+	// code when offline_access (OfflineLife) or online_access (OnlineLife)
+	// was granted; each use replaces it with a new one.
+	OfflineLife   = 30 * 24 * time.Hour
+	OnlineLife    = 12 * time.Hour
+	RefreshPrefix = "sksmartrt_"
 )
 
 // contextScopes may be requested by any client; they grant no resource
 // access by themselves.
-var contextScopes = []string{"launch", "launch/patient", "openid", "fhirUser"}
+var contextScopes = []string{"launch", "launch/patient", "openid", "fhirUser", "offline_access", "online_access"}
 
 // Client is one registered SMART app or backend service of a tenant.
 type Client struct {
@@ -113,11 +119,12 @@ type Options struct {
 
 // Kinds of what the store keeps for SMART.
 const (
-	kindClient = "smart"
-	kindCode   = "smart-code"
-	kindToken  = "smart-token"
-	kindLaunch = "smart-launch"
-	kindJTI    = "smart-jti"
+	kindClient  = "smart"
+	kindCode    = "smart-code"
+	kindToken   = "smart-token"
+	kindLaunch  = "smart-launch"
+	kindJTI     = "smart-jti"
+	kindRefresh = "smart-refresh"
 )
 
 // code is what an authorisation code stands for (store.Grant.Data).
@@ -340,14 +347,14 @@ func (s *Server) Configuration(w http.ResponseWriter, fhirBase, smartBase string
 		"token_endpoint":                        smartBase + "/token",
 		"token_endpoint_auth_methods_supported": []string{"private_key_jwt"},
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "EdDSA"},
-		"grant_types_supported":                            []string{"authorization_code", "client_credentials"},
+		"grant_types_supported":                            []string{"authorization_code", "client_credentials", "refresh_token"},
 		"response_types_supported":                         []string{"code"},
 		"code_challenge_methods_supported":                 []string{"S256"},
-		"scopes_supported": []string{"launch", "launch/patient", "openid", "fhirUser",
+		"scopes_supported": []string{"launch", "launch/patient", "openid", "fhirUser", "offline_access", "online_access",
 			"patient/*.read", "patient/*.rs", "user/*.read", "user/*.cruds", "system/*.read", "system/*.rs", "system/*.cruds"},
 		"capabilities": []string{"launch-ehr", "launch-standalone", "client-public", "client-confidential-asymmetric",
 			"context-ehr-patient", "context-standalone-patient", "permission-v1", "permission-v2", "permission-patient",
-			"permission-user"},
+			"permission-user", "permission-offline", "permission-online"},
 	})
 }
 
@@ -640,8 +647,10 @@ func (s *Server) Token(w http.ResponseWriter, r *http.Request, tenant, endpoint 
 		s.codeGrant(r.Context(), w, tenant, endpoint, form)
 	case "client_credentials":
 		s.clientCredentials(r.Context(), w, tenant, endpoint, form)
+	case "refresh_token":
+		s.refresh(r.Context(), w, tenant, endpoint, form)
 	default:
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be authorization_code or client_credentials")
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type must be authorization_code, client_credentials or refresh_token")
 	}
 }
 
@@ -719,27 +728,77 @@ func (s *Server) codeGrant(ctx context.Context, w http.ResponseWriter, tenant, e
 		oauthError(w, http.StatusBadRequest, "invalid_grant", "the code_verifier does not match the code_challenge")
 		return
 	}
-	c, ok, err := s.Get(ctx, tenant, cd.Client)
+	c, ok := s.client(ctx, w, tenant, endpoint, cd.Client, form, now)
+	if !ok {
+		return
+	}
+	s.issue(ctx, w, tenant, grant{Client: c.ID, Patient: cd.Patient, Scopes: cd.Scopes}, now)
+}
+
+// client authenticates the client a code or refresh token was issued to:
+// still registered, and with its client assertion when it has a key (a
+// public client has only its client_id, already compared).
+func (s *Server) client(ctx context.Context, w http.ResponseWriter, tenant, endpoint, id string, form url.Values, now time.Time) (Client, bool) {
+	c, ok, err := s.Get(ctx, tenant, id)
 	if err != nil {
 		serverError(w)
-		return
+		return Client{}, false
 	}
 	if !ok {
 		oauthError(w, http.StatusUnauthorized, "invalid_client", "the client is no longer registered")
-		return
+		return Client{}, false
 	}
 	if c.Key != nil {
 		_, fail, err := s.assertion(ctx, tenant, endpoint, form, now)
 		if err != nil {
 			serverError(w)
-			return
+			return Client{}, false
 		}
 		if fail != "" {
 			oauthError(w, http.StatusUnauthorized, "invalid_client", fail)
-			return
+			return Client{}, false
 		}
 	}
-	s.issue(ctx, w, tenant, grant{Client: c.ID, Patient: cd.Patient, Scopes: cd.Scopes}, now)
+	return c, true
+}
+
+// refresh exchanges a refresh token (RFC 6749 section 6) for an access
+// token and a new refresh token; the old one is spent on every instance
+// (taken from the store), so a stolen copy used after the app is refused.
+// A narrower scope may be asked for; the new refresh token keeps the
+// original grant.
+func (s *Server) refresh(ctx context.Context, w http.ResponseWriter, tenant, endpoint string, form url.Values) {
+	now := s.now()
+	sg, err := s.st.TakeGrant(ctx, tenant, kindRefresh, hash(form.Get("refresh_token")))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		serverError(w)
+		return
+	}
+	var g grant
+	if err != nil || !now.Before(sg.Expires) || json.Unmarshal(sg.Data, &g) != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "the refresh token is unknown, used or expired")
+		return
+	}
+	if form.Get("client_id") != g.Client {
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "the refresh token was issued to another client")
+		return
+	}
+	c, ok := s.client(ctx, w, tenant, endpoint, g.Client, form, now)
+	if !ok {
+		return
+	}
+	access := g
+	if req := strings.Fields(form.Get("scope")); len(req) > 0 {
+		for _, sc := range req {
+			if !slices.Contains(g.Scopes, sc) {
+				oauthError(w, http.StatusBadRequest, "invalid_scope", "a requested scope was not granted with the refresh token")
+				return
+			}
+		}
+		access.Scopes = req
+	}
+	access.Client = c.ID
+	s.issueWith(ctx, w, tenant, access, g, now)
 }
 
 func (s *Server) clientCredentials(ctx context.Context, w http.ResponseWriter, tenant, endpoint string, form url.Values) {
@@ -779,6 +838,13 @@ func (s *Server) clientCredentials(ctx context.Context, w http.ResponseWriter, t
 }
 
 func (s *Server) issue(ctx context.Context, w http.ResponseWriter, tenant string, g grant, now time.Time) {
+	s.issueWith(ctx, w, tenant, g, g, now)
+}
+
+// issueWith issues an access token for g and, when refresh (the grant the
+// app holds) includes offline_access or online_access, a refresh token
+// for it.
+func (s *Server) issueWith(ctx context.Context, w http.ResponseWriter, tenant string, g, refresh grant, now time.Time) {
 	tok := random(TokenPrefix)
 	if err := s.put(ctx, tenant, kindToken, tok, g, now.Add(TokenLife), now); err != nil {
 		serverError(w)
@@ -792,6 +858,21 @@ func (s *Server) issue(ctx context.Context, w http.ResponseWriter, tenant string
 	}
 	if g.Patient != "" {
 		resp["patient"] = g.Patient
+	}
+	life := time.Duration(0)
+	switch {
+	case slices.Contains(refresh.Scopes, "offline_access"):
+		life = OfflineLife
+	case slices.Contains(refresh.Scopes, "online_access"):
+		life = OnlineLife
+	}
+	if life > 0 {
+		rt := random(RefreshPrefix)
+		if err := s.put(ctx, tenant, kindRefresh, rt, refresh, now.Add(life), now); err != nil {
+			serverError(w)
+			return
+		}
+		resp["refresh_token"] = rt
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -488,3 +488,136 @@ func TestPickerPages(t *testing.T) {
 		t.Fatalf("an unknown patient: %d %s %s", rec.Code, rec.Header().Get("Location"), rec.Body)
 	}
 }
+
+// refreshWith posts a refresh_token grant.
+func refreshWith(t *testing.T, s *smart.Server, rt, client, scope string) (int, map[string]any) {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {client}}
+	if scope != "" {
+		form.Set("scope", scope)
+	}
+	return token(t, s, tenantA, form)
+}
+
+// offline_access brings a refresh token with the code's access token; a
+// refresh gives a new pair, spends the old refresh token on every
+// instance, may narrow the scopes and never widen them.
+func TestRefreshToken(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	a, b := instance(st, c), instance(st, c)
+	ctx := context.Background()
+	if err := a.Put(ctx, tenantA, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	if _, tok := redeem(t, a, tenantA, authorize(t, a, nil)); tok["refresh_token"] != nil {
+		t.Fatalf("a refresh token without offline_access or online_access: %v", tok)
+	}
+	code := authorize(t, a, url.Values{"scope": {"launch/patient patient/Observation.read offline_access"}})
+	status, tok := redeem(t, a, tenantA, code)
+	rt, _ := tok["refresh_token"].(string)
+	if status != http.StatusOK || !strings.HasPrefix(rt, smart.RefreshPrefix) {
+		t.Fatalf("code with offline_access: %d %v", status, tok)
+	}
+	if status, m := refreshWith(t, b, rt, "other-app", ""); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("another client's refresh: %d %v", status, m)
+	}
+	// That attempt spent it (single use on every instance, as a code is):
+	// a new authorisation, then the real refresh at another instance.
+	_, tok = redeem(t, a, tenantA, authorize(t, a, url.Values{"scope": {"launch/patient patient/Observation.read offline_access"}}))
+	rt = tok["refresh_token"].(string)
+	c.advance(smart.TokenLife) // the access token has expired; the refresh token has not
+	status, fresh := refreshWith(t, b, rt, "app", "")
+	if status != http.StatusOK || fresh["patient"] != "p1" || fresh["refresh_token"] == rt || fresh["refresh_token"] == nil ||
+		fresh["scope"] != "launch/patient patient/Observation.read offline_access" {
+		t.Fatalf("refresh: %d %v", status, fresh)
+	}
+	p, err := a.Authenticate(ctx, fresh["access_token"].(string))
+	if err != nil || p.Patient != "p1" || p.Subject != "app" {
+		t.Fatalf("the refreshed access token: %+v %v", p, err)
+	}
+	if status, m := refreshWith(t, a, rt, "app", ""); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("the spent refresh token again: %d %v", status, m)
+	}
+	next := fresh["refresh_token"].(string)
+	if status, m := refreshWith(t, a, next, "app", "patient/Patient.read"); status != http.StatusBadRequest || m["error"] != "invalid_scope" {
+		t.Fatalf("a wider scope: %d %v", status, m)
+	}
+	_, tok = redeem(t, a, tenantA, authorize(t, a, url.Values{"scope": {"launch/patient patient/Observation.read offline_access"}}))
+	status, narrow := refreshWith(t, a, tok["refresh_token"].(string), "app", "patient/Observation.read")
+	if status != http.StatusOK || narrow["scope"] != "patient/Observation.read" || narrow["refresh_token"] == nil {
+		t.Fatalf("a narrower scope: %d %v", status, narrow)
+	}
+	// The narrowed refresh keeps the original grant for the next one.
+	if status, m := refreshWith(t, a, narrow["refresh_token"].(string), "app", ""); status != http.StatusOK ||
+		m["scope"] != "launch/patient patient/Observation.read offline_access" {
+		t.Fatalf("after a narrowed refresh: %d %v", status, m)
+	}
+}
+
+// online_access refresh tokens end sooner; offline_access ones later.
+func TestRefreshTokenLifetimes(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	s := instance(st, c)
+	if err := s.Put(context.Background(), tenantA, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	get := func(scope string) string {
+		_, tok := redeem(t, s, tenantA, authorize(t, s, url.Values{"scope": {"launch/patient patient/Observation.read " + scope}}))
+		return tok["refresh_token"].(string)
+	}
+	online, offline := get("online_access"), get("offline_access")
+	c.advance(smart.OnlineLife)
+	if status, m := refreshWith(t, s, online, "app", ""); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
+		t.Fatalf("online_access after its life: %d %v", status, m)
+	}
+	if status, m := refreshWith(t, s, offline, "app", ""); status != http.StatusOK {
+		t.Fatalf("offline_access within its life: %d %v", status, m)
+	}
+}
+
+// A confidential client's refresh needs its client assertion, as its code
+// exchange does.
+func TestRefreshConfidentialNeedsAssertion(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	c := &clock{t: time.Now().Truncate(time.Second)}
+	s := instance(st, c)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	app := publicApp
+	app.Key = &jose.JSONWebKey{Key: key.Public(), Algorithm: string(jose.ES256)}
+	if err := s.Put(context.Background(), tenantA, app); err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, nil)
+	assert := func(jti string) string {
+		a, _ := jwt.Signed(signer).Claims(jwt.Claims{Issuer: "app", Subject: "app", Audience: jwt.Audience{tokenURL},
+			Expiry: jwt.NewNumericDate(c.now().Add(time.Minute)), ID: jti}).Serialize()
+		return a
+	}
+	v, _ := pkce()
+	status, tok := token(t, s, tenantA, url.Values{"grant_type": {"authorization_code"},
+		"code": {authorize(t, s, url.Values{"scope": {"launch/patient patient/Observation.read offline_access"}})},
+		"redirect_uri": {redirect}, "client_id": {"app"}, "code_verifier": {v},
+		"client_assertion_type": {clientauth.AssertionType}, "client_assertion": {assert("j1")}})
+	if status != http.StatusOK || tok["refresh_token"] == nil {
+		t.Fatalf("confidential code exchange: %d %v", status, tok)
+	}
+	if status, m := refreshWith(t, s, tok["refresh_token"].(string), "app", ""); status != http.StatusUnauthorized || m["error"] != "invalid_client" {
+		t.Fatalf("refresh without an assertion: %d %v", status, m)
+	}
+	status, tok = token(t, s, tenantA, url.Values{"grant_type": {"authorization_code"},
+		"code": {authorize(t, s, url.Values{"scope": {"launch/patient patient/Observation.read offline_access"}})},
+		"redirect_uri": {redirect}, "client_id": {"app"}, "code_verifier": {v},
+		"client_assertion_type": {clientauth.AssertionType}, "client_assertion": {assert("j2")}})
+	if status != http.StatusOK {
+		t.Fatalf("second code exchange: %d %v", status, tok)
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok["refresh_token"].(string)}, "client_id": {"app"},
+		"client_assertion_type": {clientauth.AssertionType}, "client_assertion": {assert("j3")}}
+	if status, m := token(t, s, tenantA, form); status != http.StatusOK || m["refresh_token"] == nil {
+		t.Fatalf("refresh with an assertion: %d %v", status, m)
+	}
+}

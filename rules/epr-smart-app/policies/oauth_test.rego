@@ -75,6 +75,18 @@ test_token_get if {
 
 test_token_request_ok if count(oauth.deny_token_request) == 0 with input as token
 
+# A refresh (RFC 6749 section 6) carries no code and no verifier: not a code
+# exchange, so nothing about PKCE applies.
+test_refresh_request_ok if {
+	refresh := {"exchange": {
+		"method": "POST", "path": "/oauth2/token",
+		"headers": {"content-type": ["application/x-www-form-urlencoded"]},
+		"body": {"grant_type": ["refresh_token"], "refresh_token": ["[redacted]"], "client_id": ["app"]},
+		"status": 200,
+	}}
+	count(oauth.deny_token_request) + count(oauth.deny_token_in_url) == 0 with input as refresh
+}
+
 test_access_token_in_url if {
 	some f in oauth.deny_token_in_url with input as set_query(fhir_get, "access_token", ["abc"])
 	f.expression == "exchange.query.access_token"
