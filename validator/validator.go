@@ -24,6 +24,7 @@ import (
 	"github.com/sandkasse/sandkasse/validator/identifier"
 	"github.com/sandkasse/sandkasse/validator/invariant"
 	"github.com/sandkasse/sandkasse/validator/issue"
+	"github.com/sandkasse/sandkasse/validator/measure"
 	"github.com/sandkasse/sandkasse/validator/narrative"
 	"github.com/sandkasse/sandkasse/validator/profile"
 	"github.com/sandkasse/sandkasse/validator/questionnaire"
@@ -214,6 +215,8 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 				Resolver: v.forms, Terminology: answerTerms{v.term}, Registry: v.reg, Pos: at})...)
 		case "Questionnaire":
 			issues = append(issues, questionnaire.CheckQuestionnaire(r, at)...)
+		case "MeasureReport":
+			issues = append(issues, measure.CheckReport(r, v.reg, at)...)
 		case "SearchParameter":
 			issues = append(issues, searchparam.CheckSearchParameter(r, v.reg, at)...)
 		case "CapabilityStatement":
