@@ -32,7 +32,7 @@ const fhirTestCasesFloor = 0.90
 // counts and error locations that agree with the reference validator. The
 // test fails below any of them, so a change that loses agreement shows;
 // raise them when the engine agrees more.
-var fhirTestCasesReached = struct{ Verdicts, Counts, Locations int }{Verdicts: 182, Counts: 173, Locations: 114}
+var fhirTestCasesReached = struct{ Verdicts, Counts, Locations int }{Verdicts: 183, Counts: 174, Locations: 114}
 
 // sharedCorpusDir is ../shared/corpus seen from the project root, which is
 // ../../shared/corpus from this package's directory (go test runs in it).

@@ -18,6 +18,7 @@ import (
 
 	"github.com/sandkasse/sandkasse/validator/binding"
 	"github.com/sandkasse/sandkasse/validator/datatype"
+	"github.com/sandkasse/sandkasse/validator/derivation"
 	"github.com/sandkasse/sandkasse/validator/element"
 	"github.com/sandkasse/sandkasse/validator/extension"
 	"github.com/sandkasse/sandkasse/validator/fhirjson"
@@ -217,6 +218,8 @@ func (v *Validator) Validate(ctx context.Context, data []byte) Result {
 			issues = append(issues, questionnaire.CheckQuestionnaire(r, at)...)
 		case "MeasureReport":
 			issues = append(issues, measure.CheckReport(r, v.reg, at)...)
+		case "StructureDefinition":
+			issues = append(issues, derivation.CheckFixedValues(r, v.reg, at)...)
 		case "SearchParameter":
 			issues = append(issues, searchparam.CheckSearchParameter(r, v.reg, at)...)
 		case "CapabilityStatement":
