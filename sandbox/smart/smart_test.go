@@ -599,7 +599,7 @@ func TestRefreshConfidentialNeedsAssertion(t *testing.T) {
 	}
 	v, _ := pkce()
 	status, tok := token(t, s, tenantA, url.Values{"grant_type": {"authorization_code"},
-		"code": {authorize(t, s, url.Values{"scope": {"launch/patient patient/Observation.read offline_access"}})},
+		"code":         {authorize(t, s, url.Values{"scope": {"launch/patient patient/Observation.read offline_access"}})},
 		"redirect_uri": {redirect}, "client_id": {"app"}, "code_verifier": {v},
 		"client_assertion_type": {clientauth.AssertionType}, "client_assertion": {assert("j1")}})
 	if status != http.StatusOK || tok["refresh_token"] == nil {
@@ -609,7 +609,7 @@ func TestRefreshConfidentialNeedsAssertion(t *testing.T) {
 		t.Fatalf("refresh without an assertion: %d %v", status, m)
 	}
 	status, tok = token(t, s, tenantA, url.Values{"grant_type": {"authorization_code"},
-		"code": {authorize(t, s, url.Values{"scope": {"launch/patient patient/Observation.read offline_access"}})},
+		"code":         {authorize(t, s, url.Values{"scope": {"launch/patient patient/Observation.read offline_access"}})},
 		"redirect_uri": {redirect}, "client_id": {"app"}, "code_verifier": {v},
 		"client_assertion_type": {clientauth.AssertionType}, "client_assertion": {assert("j2")}})
 	if status != http.StatusOK {
