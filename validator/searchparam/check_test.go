@@ -9,25 +9,13 @@ import (
 	"testing"
 
 	"github.com/sandkasse/sandkasse/validator/element"
-	"github.com/sandkasse/sandkasse/validator/fhirjson"
+	"github.com/sandkasse/sandkasse/validator/internal/testtree"
 	"github.com/sandkasse/sandkasse/validator/issue"
-	"github.com/sandkasse/sandkasse/validator/spec"
 	"github.com/sandkasse/sandkasse/validator/spec/r4"
-	"github.com/sandkasse/sandkasse/validator/structure"
 )
 
-func tree(t *testing.T, reg *spec.Registry, js string) *element.Element {
-	t.Helper()
-	doc, err := fhirjson.Parse([]byte(js), fhirjson.Limits{})
-	if err != nil {
-		t.Fatalf("parse: %v\n%s", err, js)
-	}
-	st := structure.Build(doc, reg, structure.Limits{})
-	if st.Issues.HasErrors() {
-		t.Fatalf("test input is not structurally valid:\n%v\n%s", st.Issues, js)
-	}
-	return st.Root
-}
+// tree builds an inline resource's tree, failing the test on any structural error.
+var tree = testtree.Build
 
 func describe(l issue.List) []string {
 	out := []string{}
