@@ -137,6 +137,20 @@ func redeem(t *testing.T, s *smart.Server, tenant, code string) (int, map[string
 
 var publicApp = smart.Client{ID: "app", RedirectURIs: []string{redirect}, Scopes: []string{"patient/Observation.read"}}
 
+// withPublicApp is one instance on a fresh store, at a fixed time, with
+// publicApp registered in tenant A; more instances can share st.
+func withPublicApp(t *testing.T) (st store.Store, c *clock, s *smart.Server) {
+	t.Helper()
+	st = openStore(t, t.TempDir())
+	t.Cleanup(func() { st.Close() })
+	c = &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	s = instance(st, c)
+	if err := s.Put(context.Background(), tenantA, publicApp); err != nil {
+		t.Fatal(err)
+	}
+	return st, c, s
+}
+
 // A code issued by one instance is redeemed at another, once; the token
 // it buys is good at a third.
 func TestCodeRedeemedAtAnotherInstanceOnce(t *testing.T) {
@@ -172,13 +186,7 @@ func TestCodeRedeemedAtAnotherInstanceOnce(t *testing.T) {
 // Racing redemptions of one code on several instances: exactly one gets a
 // token.
 func TestCodeRaceOneWinner(t *testing.T) {
-	st := openStore(t, t.TempDir())
-	defer st.Close()
-	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	a := instance(st, c)
-	if err := a.Put(context.Background(), tenantA, publicApp); err != nil {
-		t.Fatal(err)
-	}
+	st, c, a := withPublicApp(t)
 	code := authorize(t, a, nil)
 	var mu sync.Mutex
 	var ok, refused int
@@ -204,13 +212,7 @@ func TestCodeRaceOneWinner(t *testing.T) {
 }
 
 func TestCodeExpires(t *testing.T) {
-	st := openStore(t, t.TempDir())
-	defer st.Close()
-	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	s := instance(st, c)
-	if err := s.Put(context.Background(), tenantA, publicApp); err != nil {
-		t.Fatal(err)
-	}
+	_, c, s := withPublicApp(t)
 	late := authorize(t, s, nil)
 	justInTime := authorize(t, s, nil)
 	c.advance(smart.CodeLife - time.Millisecond)
@@ -502,14 +504,9 @@ func refreshWith(t *testing.T, s *smart.Server, rt, client, scope string) (int, 
 // refresh gives a new pair, spends the old refresh token on every
 // instance, may narrow the scopes and never widen them.
 func TestRefreshToken(t *testing.T) {
-	st := openStore(t, t.TempDir())
-	defer st.Close()
-	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	a, b := instance(st, c), instance(st, c)
+	st, c, a := withPublicApp(t)
+	b := instance(st, c)
 	ctx := context.Background()
-	if err := a.Put(ctx, tenantA, publicApp); err != nil {
-		t.Fatal(err)
-	}
 	if _, tok := redeem(t, a, tenantA, authorize(t, a, nil)); tok["refresh_token"] != nil {
 		t.Fatalf("a refresh token without offline_access or online_access: %v", tok)
 	}
@@ -557,13 +554,7 @@ func TestRefreshToken(t *testing.T) {
 
 // online_access refresh tokens end sooner; offline_access ones later.
 func TestRefreshTokenLifetimes(t *testing.T) {
-	st := openStore(t, t.TempDir())
-	defer st.Close()
-	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	s := instance(st, c)
-	if err := s.Put(context.Background(), tenantA, publicApp); err != nil {
-		t.Fatal(err)
-	}
+	_, c, s := withPublicApp(t)
 	get := func(scope string) string {
 		_, tok := redeem(t, s, tenantA, authorize(t, s, url.Values{"scope": {"launch/patient patient/Observation.read " + scope}}))
 		return tok["refresh_token"].(string)
