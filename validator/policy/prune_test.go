@@ -115,18 +115,7 @@ func TestPruneNeverHidesAnError(t *testing.T) {
 func TestPruneMatchesFullEvaluation(t *testing.T) {
 	ctx := context.Background()
 	for _, id := range []string{"dho-vkp", "epr-smart-app"} {
-		files, err := filepath.Glob(filepath.Join("..", "..", "rules", id, "policies", "*.rego"))
-		if err != nil || len(files) == 0 {
-			t.Fatalf("%s: no policies (%v)", id, err)
-		}
-		var mods []Module
-		for _, f := range files {
-			src, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mods = append(mods, Module{Name: filepath.Base(f), Source: src})
-		}
+		mods := shippedModules(t, id)
 		pruned, err := Compile(ctx, mods)
 		if err != nil {
 			t.Fatal(err)
@@ -366,4 +355,22 @@ func testInputs(t *testing.T, mods []Module) []ast.Value {
 		}
 	}
 	return tr.inputs
+}
+
+// shippedModules reads the policies and Rego tests of a shipped rule set.
+func shippedModules(t *testing.T, id string) []Module {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "rules", id, "policies", "*.rego"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("%s: no policies (%v)", id, err)
+	}
+	var mods []Module
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mods = append(mods, Module{Name: filepath.Base(f), Source: src})
+	}
+	return mods
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sync"
@@ -119,15 +117,7 @@ func TestVirtualCacheReleaseDropsTerms(t *testing.T) {
 func TestEvalConcurrent(t *testing.T) {
 	ctx := context.Background()
 	for _, id := range []string{"dho-vkp", "epr-smart-app"} {
-		files, _ := filepath.Glob(filepath.Join("..", "..", "rules", id, "policies", "*.rego"))
-		var mods []Module
-		for _, f := range files {
-			src, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			mods = append(mods, Module{Name: filepath.Base(f), Source: src})
-		}
+		mods := shippedModules(t, id)
 		e, err := Compile(ctx, mods)
 		if err != nil {
 			t.Fatal(err)
